@@ -1,0 +1,132 @@
+"""The `ronghe` command: serve, migrate, seed, create-admin."""
+
+import getpass
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from alembic import command
+from alembic.config import Config
+
+from app.db import make_engine, session_scope
+from app.errors import DomainError
+from app.models.user import Role, UserCreate
+from app.services import framework as framework_service
+from app.services import user as user_service
+from app.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+FRAMEWORKS_DIR = ROOT / "seed" / "frameworks"
+
+cli = typer.Typer(help="Ronghe 融合 — GB/T 23001 management system.", no_args_is_help=True)
+
+
+def alembic_config(settings: Settings) -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.attributes["database_url"] = settings.effective_database_url
+    return config
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(settings), "head")
+    typer.echo("database is up to date")
+
+
+@cli.command()
+def seed(
+    demo: Annotated[bool, typer.Option("--demo", help="Also load the demo enterprise.")] = False,
+    file: Annotated[
+        list[Path] | None, typer.Option("--file", help="Load these catalogue files instead.")
+    ] = None,
+) -> None:
+    """Load the requirement catalogues (idempotent), and optionally the demo enterprise."""
+    settings = Settings()
+    engine = make_engine(settings)
+    paths = file or framework_service.catalogue_files(FRAMEWORKS_DIR)
+    now = datetime.now(UTC)
+    try:
+        catalogues = [framework_service.parse(path) for path in paths]
+    except DomainError as exc:
+        typer.echo(f"refused, nothing loaded: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    with session_scope(engine) as session:
+        for path, catalogue in zip(paths, catalogues, strict=True):
+            report = framework_service.load(session=session, now=now, catalogue=catalogue)
+            typer.echo(
+                f"{path.name}: {report.framework} created {report.created}, "
+                f"updated {report.updated}, unchanged {report.unchanged}"
+            )
+    if demo:
+        from seed.demo import load_demo
+
+        with session_scope(engine) as session:
+            for line in load_demo(session=session, now=now):
+                typer.echo(line)
+
+
+@cli.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Option(prompt=True)],
+    name: Annotated[str, typer.Option(prompt=True)],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Create an administrator account."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password (at least 10 characters): ")
+        if getpass.getpass("Repeat: ") != password:
+            typer.echo("the passwords do not match", err=True)
+            raise typer.Exit(2)
+    settings = Settings()
+    try:
+        data = UserCreate(
+            name=name, email=email, password=password, roles=[Role.admin], department_id=None
+        )
+        UserCreate.model_validate(data.model_dump())
+    except ValueError as exc:
+        typer.echo(f"not created: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        with session_scope(make_engine(settings)) as session:
+            user = user_service.create(
+                session=session, now=datetime.now(UTC), actor_id=None, data=data
+            )
+            typer.echo(f"administrator {user.email} created")
+    except DomainError as exc:
+        typer.echo(f"not created: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Default: RONGHE_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: RONGHE_PORT")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64)] = 1,
+) -> None:
+    """Serve the web application."""
+    settings = Settings()
+    settings.resolved_secret_key  # noqa: B018 - generate the secret before workers fork
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        proxy_headers=True,
+        log_level="info",
+    )
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,148 @@
+"""Request dependencies: the clock, the signed-in user, permission checks, pagination."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from app.db import SessionDep
+from app.errors import Forbidden, Unauthenticated
+from app.i18n import gettext as _
+from app.models.user import Role, User
+from app.permissions import Permission, allowed
+from app.services import api_token as api_token_service
+from app.services import auth as auth_service
+from app.services import user as user_service
+from app.settings import Settings
+
+SESSION_COOKIE = "ronghe_session"
+
+
+def get_now() -> datetime:
+    return datetime.now(UTC)
+
+
+Now = Annotated[datetime, Depends(get_now)]
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+@dataclass
+class Viewer:
+    """The signed-in user with their roles and login session."""
+
+    user: User
+    roles: frozenset[Role]
+    session_id: int | None
+
+    @property
+    def id(self) -> int:
+        assert self.user.id is not None
+        return self.user.id
+
+    def can(self, permission: Permission) -> bool:
+        return allowed(self.roles, permission)
+
+
+def optional_viewer(
+    request: Request, session: SessionDep, now: Now, settings: SettingsDep
+) -> Viewer | None:
+    if hasattr(request.state, "viewer"):
+        viewer: Viewer | None = request.state.viewer
+        return viewer
+    viewer = None
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        found = auth_service.resolve_session(
+            session=session, now=now, token=token, lifetime=timedelta(hours=settings.session_hours)
+        )
+        if found is not None:
+            login, user = found
+            session.commit()  # keeps the sliding expiry even when the page only reads
+            roles = user_service.roles_of(session=session, user_id=login.user_id)
+            viewer = Viewer(user=user, roles=frozenset(roles), session_id=login.id)
+        else:
+            request.state.session_expired = True
+    request.state.viewer = viewer
+    return viewer
+
+
+OptionalViewer = Annotated[Viewer | None, Depends(optional_viewer)]
+
+
+def current_viewer(viewer: OptionalViewer) -> Viewer:
+    if viewer is None:
+        raise Unauthenticated()
+    return viewer
+
+
+CurrentViewer = Annotated[Viewer, Depends(current_viewer)]
+
+
+class require:  # noqa: N801 - reads as a phrase: Depends(require(Permission.x))
+    """A dependency that lets through only viewers holding the permission."""
+
+    def __init__(self, permission: Permission) -> None:
+        self.permission = permission
+
+    def __call__(self, viewer: CurrentViewer) -> Viewer:
+        if not viewer.can(self.permission):
+            raise Forbidden()
+        return viewer
+
+
+def api_viewer(request: Request, session: SessionDep, now: Now) -> Viewer:
+    """The owner of the Bearer token; API calls never use the browser session."""
+    header = request.headers.get("authorization", "")
+    scheme, _sep, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise Unauthenticated(_("Send an API token as 'Authorization: Bearer <token>'."))
+    user = api_token_service.authenticate(session=session, now=now, secret=secret.strip())
+    if user is None:
+        raise Unauthenticated(_("This API token is not valid or has been revoked."))
+    session.commit()
+    assert user.id is not None
+    roles = user_service.roles_of(session=session, user_id=user.id)
+    return Viewer(user=user, roles=frozenset(roles), session_id=None)
+
+
+ApiViewer = Annotated[Viewer, Depends(api_viewer)]
+
+
+class api_require:  # noqa: N801
+    """`require` for token-authenticated API routes."""
+
+    def __init__(self, permission: Permission) -> None:
+        self.permission = permission
+
+    def __call__(self, viewer: ApiViewer) -> Viewer:
+        if not viewer.can(self.permission):
+            raise Forbidden()
+        return viewer
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int
+    size: int
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.size
+
+
+def pagination(
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page:
+    return Page(number=page, size=size)
+
+
+PageDep = Annotated[Page, Depends(pagination)]

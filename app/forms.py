@@ -1,0 +1,73 @@
+"""Turning Pydantic validation errors into messages in the user's language, per field."""
+
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from app.i18n import gettext as _
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    kind = error.get("type", "")
+    ctx = error.get("ctx") or {}
+    if kind == "missing" or (kind == "string_too_short" and ctx.get("min_length") == 1):
+        return _("This field is required.")
+    if kind == "string_too_short":
+        return _("Use at least %(min)d characters.", min=ctx.get("min_length", 0))
+    if kind == "string_too_long":
+        return _("Use at most %(max)d characters.", max=ctx.get("max_length", 0))
+    if kind == "string_pattern_mismatch":
+        return _("Use only letters, digits, '-' and '_'.")
+    if kind in {"int_parsing", "int_type", "float_parsing"}:
+        return _("Enter a whole number.")
+    if kind in {"enum", "literal_error"}:
+        return _("Choose one of the offered options.")
+    if kind in {"bool_parsing", "bool_type"}:
+        return _("Choose yes or no.")
+    if kind == "value_error" and "email" in str(error.get("msg", "")).lower():
+        return _("Enter a valid e-mail address.")
+    if kind in {"greater_than_equal", "less_than_equal"}:
+        return _("This number is out of range.")
+    return _("This value is not valid.")
+
+
+def describe_errors(errors: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """The first message for each field, keyed by field name."""
+    messages: dict[str, str] = {}
+    for error in errors:
+        loc = [part for part in error.get("loc", ()) if part not in ("body", "query", "path")]
+        name = str(loc[0]) if loc else "__all__"
+        messages.setdefault(name, _message(error))
+    return messages
+
+
+def validate(model: type[M], data: Mapping[str, Any]) -> tuple[M | None, dict[str, str]]:
+    """The validated model, or the per-field messages to show next to the inputs."""
+    try:
+        return model.model_validate(data), {}
+    except ValidationError as exc:
+        return None, describe_errors(exc.errors())
+
+
+def form_values(form: Any, *, lists: Sequence[str] = ()) -> dict[str, Any]:
+    """Plain values from a submitted form. Blank inputs are left out, so that the model's
+    default applies and a required field reports itself as missing; `lists` collects
+    repeated inputs such as a group of checkboxes."""
+    values: dict[str, Any] = {}
+    for key in form:
+        if key == "csrf_token":
+            continue
+        if key in lists:
+            values[key] = form.getlist(key)
+            continue
+        value = form.get(key)
+        if isinstance(value, str):
+            value = value.strip()
+            if value:
+                values[key] = value
+    for key in lists:
+        values.setdefault(key, [])
+    return values

@@ -1,0 +1,44 @@
+"""The FastAPI application."""
+
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+from starlette.middleware.gzip import GZipMiddleware
+
+from app.db import make_engine
+from app.routers import account, auth, departments, home, requirements, users
+from app.settings import Settings
+from app.templating import TEMPLATES_DIR, env
+from app.web import WebContextMiddleware, csrf_protect, install_error_handlers
+
+API_DESCRIPTION = """Ronghe JSON API. Authenticate with a personal API token created on the
+account page: `Authorization: Bearer rh_…`. Errors come back as `{"detail": "…"}` in the
+token owner's language."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(
+        title="Ronghe 融合",
+        description=API_DESCRIPTION,
+        version="0.1.0",
+        dependencies=[Depends(csrf_protect)],
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.settings = settings
+    engine = make_engine(settings)
+    app.state.engine = engine
+    app.state.session_factory = sessionmaker(engine, class_=Session, expire_on_commit=False)
+    env.globals["timezone"] = settings.timezone
+    app.add_middleware(WebContextMiddleware)
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.mount("/static", StaticFiles(directory=TEMPLATES_DIR.parent / "static"), name="static")
+    install_error_handlers(app)
+    for module in (auth, home, requirements, users, departments, account):
+        app.include_router(module.router)
+        if hasattr(module, "api_router"):
+            app.include_router(module.api_router, prefix="/api/v1")
+    return app

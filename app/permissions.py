@@ -1,0 +1,36 @@
+"""Who may do what: the single table every server-side permission check reads."""
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+from app.i18n import N_
+from app.models.user import Role
+
+
+class Permission(StrEnum):
+    view = "view"
+    manage_users = "manage_users"
+    manage_departments = "manage_departments"
+    edit_requirement_status = "edit_requirement_status"
+
+
+ALL_ROLES = frozenset(Role)
+
+GRANTS: dict[Permission, frozenset[Role]] = {
+    Permission.view: ALL_ROLES,
+    Permission.manage_users: frozenset({Role.admin}),
+    Permission.manage_departments: frozenset({Role.admin}),
+    Permission.edit_requirement_status: frozenset({Role.admin}),
+}
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.admin: N_("IIMS administrator"),
+    Role.executive: N_("Top management"),
+    Role.auditor: N_("Internal auditor"),
+    Role.owner: N_("Owner"),
+    Role.viewer: N_("Viewer"),
+}
+
+
+def allowed(roles: Iterable[Role], permission: Permission) -> bool:
+    return not GRANTS[permission].isdisjoint(roles)

@@ -1,0 +1,165 @@
+"""Sign in, sign out, first-run setup and the language switch."""
+
+from datetime import timedelta
+from typing import Annotated
+from urllib.parse import urlparse
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse
+from starlette.responses import Response
+
+from app.db import SessionDep
+from app.deps import SESSION_COOKIE, Now, OptionalViewer, SettingsDep
+from app.errors import DomainError, NotFound
+from app.forms import form_values, validate
+from app.i18n import LOCALES, current_locale
+from app.i18n import gettext as _
+from app.models.user import Role, UserCreate
+from app.services import auth as auth_service
+from app.services import user as user_service
+from app.services.auth import ThrottlePolicy
+from app.templating import render
+from app.web import LOCALE_COOKIE, cookie_options, redirect, rotate_csrf
+
+router = APIRouter(tags=["auth"], include_in_schema=False)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths, so a crafted link cannot bounce a user to another site."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    parsed = urlparse(target)
+    return "/" if parsed.scheme or parsed.netloc else target
+
+
+def _sign_in(request: Request, response: Response, token: str, locale: str, hours: int) -> None:
+    options = cookie_options(request)
+    response.set_cookie(SESSION_COOKIE, token, max_age=hours * 3600, **options)
+    response.set_cookie(LOCALE_COOKIE, locale, max_age=365 * 86400, **options)
+    rotate_csrf(request)
+
+
+@router.get("/login")
+def login_page(
+    request: Request, session: SessionDep, viewer: OptionalViewer, next: str | None = None
+) -> Response:
+    if user_service.count_users(session=session) == 0:
+        return RedirectResponse("/setup", status_code=303)
+    if viewer is not None:
+        return RedirectResponse(_safe_next(next), status_code=303)
+    expired = request.query_params.get("expired") == "1"
+    return render(
+        request,
+        "auth/login.html",
+        {"next": _safe_next(next), "email": "", "error": None, "expired": expired},
+    )
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    settings: SettingsDep,
+    email: Annotated[str, Form(max_length=254)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
+    policy = ThrottlePolicy(
+        window=timedelta(minutes=settings.login_window_minutes),
+        max_per_account=settings.login_max_failures_per_account,
+        max_per_address=settings.login_max_failures_per_address,
+    )
+    address = request.client.host if request.client else "unknown"
+    try:
+        user = auth_service.authenticate(
+            session=session, now=now, email=email, password=password, address=address, policy=policy
+        )
+    except DomainError as exc:
+        session.commit()  # the failed attempt counts towards throttling
+        return render(
+            request,
+            "auth/login.html",
+            {"next": _safe_next(next), "email": email, "error": exc.message},
+            status_code=exc.status_code,
+        )
+    token = auth_service.start_session(
+        session=session, now=now, user=user, lifetime=timedelta(hours=settings.session_hours)
+    )
+    session.commit()
+    current_locale.set(user.locale)
+    response = redirect(request, _safe_next(next))
+    _sign_in(request, response, token, user.locale, settings.session_hours)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, session: SessionDep, now: Now) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        auth_service.end_session(session=session, now=now, token=token)
+        session.commit()
+    response = redirect(request, "/login", toast=_("You have signed out."))
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    rotate_csrf(request)
+    return response
+
+
+def _require_first_run(session: SessionDep) -> None:
+    # Once anyone exists, setup is gone: it must never become a way to add an administrator.
+    if user_service.count_users(session=session) > 0:
+        raise NotFound()
+
+
+@router.get("/setup")
+def setup_page(request: Request, session: SessionDep) -> Response:
+    _require_first_run(session)
+    return render(request, "auth/setup.html", {"values": {}, "errors": {}})
+
+
+@router.post("/setup")
+async def setup(request: Request, session: SessionDep, now: Now, settings: SettingsDep) -> Response:
+    _require_first_run(session)
+    form = await request.form()
+    values = form_values(form)
+    errors: dict[str, str] = {}
+    if values.get("password") != values.get("password_confirm"):
+        errors["password_confirm"] = _("The two passwords do not match.")
+    data, field_errors = validate(
+        UserCreate, {**values, "roles": [Role.admin], "locale": current_locale.get()}
+    )
+    errors = {**field_errors, **errors}
+    if data is None or errors:
+        return render(
+            request, "auth/setup.html", {"values": values, "errors": errors}, status_code=422
+        )
+    user = user_service.create(
+        session=session, now=now, actor_id=None, data=data, fast_hash=settings.fast_password_hashing
+    )
+    token = auth_service.start_session(
+        session=session, now=now, user=user, lifetime=timedelta(hours=settings.session_hours)
+    )
+    session.commit()
+    response = redirect(
+        request, "/", toast=_("Welcome to Ronghe. Your administrator account is ready.")
+    )
+    _sign_in(request, response, token, user.locale, settings.session_hours)
+    return response
+
+
+@router.post("/locale")
+def switch_locale(
+    request: Request,
+    session: SessionDep,
+    viewer: OptionalViewer,
+    locale: Annotated[str, Form()] = "",
+    next: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
+    if locale not in LOCALES:
+        raise NotFound()
+    if viewer is not None:
+        user_service.set_locale(session=session, user=viewer.user, locale=locale)
+        session.commit()
+    response = redirect(request, _safe_next(next))
+    response.set_cookie(LOCALE_COOKIE, locale, max_age=365 * 86400, **cookie_options(request))
+    return response

@@ -1,0 +1,99 @@
+"""Managing the department tree (administrators only)."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from app.db import SessionDep
+from app.deps import ApiViewer, Now, Viewer, require
+from app.errors import DomainError
+from app.forms import form_values, validate
+from app.i18n import gettext as _
+from app.models.department import DepartmentCreate
+from app.permissions import Permission
+from app.services import department as department_service
+from app.templating import render
+from app.web import redirect
+
+router = APIRouter(prefix="/admin/departments", tags=["departments"], include_in_schema=False)
+api_router = APIRouter(tags=["departments"])
+
+AdminDep = Annotated[Viewer, Depends(require(Permission.manage_departments))]
+
+
+def _page(request: Request, session: SessionDep, **context: Any) -> Response:
+    tree = department_service.as_tree(department_service.get_all(session=session))
+    defaults: dict[str, Any] = {"values": {}, "errors": {}, "editing": None}
+    return render(
+        request,
+        "departments/list.html",
+        {"tree": tree, **defaults, **context},
+        status_code=422 if context.get("errors") else 200,
+    )
+
+
+@router.get("")
+def list_page(request: Request, session: SessionDep, viewer: AdminDep) -> Response:
+    return _page(request, session)
+
+
+@router.get("/{department_id}")
+def edit_page(
+    request: Request, session: SessionDep, viewer: AdminDep, department_id: int
+) -> Response:
+    department = department_service.get(session=session, department_id=department_id)
+    return _page(request, session, editing=department, values=department.model_dump())
+
+
+@router.post("")
+async def create(request: Request, session: SessionDep, now: Now, viewer: AdminDep) -> Response:
+    values = form_values(await request.form())
+    data, errors = validate(DepartmentCreate, values)
+    if data is not None:
+        try:
+            department_service.create(session=session, now=now, actor_id=viewer.id, data=data)
+        except DomainError as exc:
+            errors = {exc.field or "__all__": exc.message}
+    if errors:
+        session.rollback()
+        return _page(request, session, values=values, errors=errors)
+    session.commit()
+    return redirect(request, "/admin/departments", toast=_("Department created."))
+
+
+@router.post("/{department_id}")
+async def update(
+    request: Request, session: SessionDep, now: Now, viewer: AdminDep, department_id: int
+) -> Response:
+    department = department_service.get(session=session, department_id=department_id)
+    values = form_values(await request.form())
+    data, errors = validate(DepartmentCreate, values)
+    if data is not None:
+        try:
+            department_service.update(
+                session=session, now=now, actor_id=viewer.id, department=department, data=data
+            )
+        except DomainError as exc:
+            errors = {exc.field or "__all__": exc.message}
+    if errors:
+        session.rollback()
+        return _page(request, session, editing=department, values=values, errors=errors)
+    session.commit()
+    return redirect(request, "/admin/departments", toast=_("Changes saved."))
+
+
+@router.post("/{department_id}/delete")
+def delete(
+    request: Request, session: SessionDep, now: Now, viewer: AdminDep, department_id: int
+) -> Response:
+    department = department_service.get(session=session, department_id=department_id)
+    department_service.delete(session=session, now=now, actor_id=viewer.id, department=department)
+    session.commit()
+    return redirect(request, "/admin/departments", toast=_("Department deleted."))
+
+
+@api_router.get("/departments", summary="The department tree, flattened in tree order")
+def api_departments(session: SessionDep, viewer: ApiViewer) -> list[dict[str, Any]]:
+    tree = department_service.as_tree(department_service.get_all(session=session))
+    return [{**d.model_dump(), "depth": depth} for d, depth in tree]

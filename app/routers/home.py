@@ -1,0 +1,39 @@
+"""The overview page: where the management system stands, and what is mine."""
+
+from fastapi import APIRouter, Request
+from sqlmodel import col, select
+from starlette.responses import Response
+
+from app.db import SessionDep
+from app.deps import CurrentViewer
+from app.models.requirement import Requirement, RequirementStatus
+from app.services import requirement as requirement_service
+from app.templating import render
+
+router = APIRouter(tags=["home"], include_in_schema=False)
+
+MY_REQUIREMENTS_LIMIT = 20
+
+
+@router.get("/")
+def home(request: Request, session: SessionDep, viewer: CurrentViewer) -> Response:
+    framework = requirement_service.get_framework(session=session, framework_id=None)
+    chapters = []
+    if framework is not None and framework.id is not None:
+        rollups = requirement_service.rollup(session=session, framework_id=framework.id)
+        heads = session.exec(
+            select(Requirement)
+            .where(Requirement.framework_id == framework.id, col(Requirement.chapter_id).is_(None))
+            .order_by(col(Requirement.position))
+        ).all()
+        chapters = [(head, rollups.get(head.id or 0)) for head in heads]
+    mine = session.exec(
+        select(Requirement, RequirementStatus)
+        .join(RequirementStatus, col(RequirementStatus.requirement_id) == Requirement.id)
+        .where(RequirementStatus.owner_id == viewer.id, col(RequirementStatus.applicable))
+        .order_by(col(Requirement.position))
+        .limit(MY_REQUIREMENTS_LIMIT)
+    ).all()
+    return render(
+        request, "home.html", {"framework": framework, "chapters": chapters, "mine": mine}
+    )

@@ -1,0 +1,264 @@
+"""The requirements catalogue: clause tree, requirement detail, status editing; and the API."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlmodel import col, func, select
+from starlette.responses import Response
+
+from app.db import SessionDep
+from app.deps import ApiViewer, CurrentViewer, Now, PageDep, Viewer, api_require, require
+from app.errors import DomainError, NotFound
+from app.forms import form_values, validate
+from app.i18n import gettext as _
+from app.models.requirement import (
+    FrameworkPublic,
+    ImplementationStatus,
+    Requirement,
+    RequirementPublic,
+    RequirementStatus,
+    RequirementStatusPublic,
+    RequirementStatusUpdate,
+)
+from app.models.user import User
+from app.permissions import Permission
+from app.services import department as department_service
+from app.services import requirement as requirement_service
+from app.services.requirement import TreeFilter
+from app.templating import render
+from app.web import toast_header
+
+router = APIRouter(prefix="/requirements", tags=["requirements"], include_in_schema=False)
+api_router = APIRouter(tags=["requirements"])
+
+TREE_FRAGMENTS = {"requirement-tree": "requirement_tree"}
+STATUS_FRAGMENTS = {"requirement-status": "requirement_status"}
+EditorDep = Annotated[Viewer, Depends(require(Permission.edit_requirement_status))]
+
+
+def _filter(
+    status: ImplementationStatus | None,
+    owner: int | None,
+    department: int | None,
+    applicable: str | None,
+) -> TreeFilter:
+    return TreeFilter(
+        status=status,
+        owner_id=owner,
+        department_id=department,
+        applicable={"yes": True, "no": False}.get(applicable or ""),
+    )
+
+
+def _choices(session: SessionDep) -> dict[str, Any]:
+    users = session.exec(
+        select(User).where(col(User.is_active)).order_by(col(User.name)).limit(1000)
+    ).all()
+    departments = department_service.as_tree(department_service.get_all(session=session))
+    return {
+        "users": users,
+        "departments": departments,
+        "statuses": list(ImplementationStatus),
+        "owner_options": [(u.id, u.name) for u in users],
+    }
+
+
+@router.get("")
+def tree_page(
+    request: Request,
+    session: SessionDep,
+    viewer: CurrentViewer,
+    framework: Annotated[int | None, Query()] = None,
+    status: Annotated[ImplementationStatus | None, Query()] = None,
+    owner: Annotated[int | None, Query()] = None,
+    department: Annotated[int | None, Query()] = None,
+    applicable: Annotated[str | None, Query(pattern="^(yes|no)?$")] = None,
+) -> Response:
+    chosen = requirement_service.get_framework(session=session, framework_id=framework)
+    if framework is not None and chosen is None:
+        raise NotFound(_("This framework does not exist."))
+    filters = _filter(status, owner, department, applicable)
+    chapters = (
+        requirement_service.tree(session=session, framework_id=chosen.id, filters=filters)
+        if chosen is not None and chosen.id is not None
+        else []
+    )
+    return render(
+        request,
+        "requirements/tree.html",
+        {
+            "framework": chosen,
+            "frameworks": requirement_service.get_frameworks(session=session),
+            "chapters": chapters,
+            "filters": filters,
+            "query": request.query_params,
+            **_choices(session),
+        },
+        fragments=TREE_FRAGMENTS,
+    )
+
+
+def _detail_context(session: SessionDep, requirement_id: int) -> dict[str, Any]:
+    requirement, status = requirement_service.get(session=session, requirement_id=requirement_id)
+    parent = session.get(Requirement, requirement.parent_id) if requirement.parent_id else None
+    children = session.exec(
+        select(Requirement)
+        .where(Requirement.parent_id == requirement.id)
+        .order_by(col(Requirement.position))
+    ).all()
+    owner = session.get(User, status.owner_id) if status.owner_id else None
+    department = (
+        department_service.get(session=session, department_id=status.department_id)
+        if status.department_id
+        else None
+    )
+    return {
+        "requirement": requirement,
+        "status": status,
+        "parent": parent,
+        "children": children,
+        "owner": owner,
+        "department": department,
+    }
+
+
+@router.get("/{requirement_id}")
+def detail_page(
+    request: Request, session: SessionDep, viewer: CurrentViewer, requirement_id: int
+) -> Response:
+    context = _detail_context(session, requirement_id)
+    return render(
+        request,
+        "requirements/detail.html",
+        {**context, **_choices(session), "values": None, "errors": {}},
+        fragments=STATUS_FRAGMENTS,
+    )
+
+
+@router.post("/{requirement_id}/status")
+async def update_status(
+    request: Request, session: SessionDep, now: Now, viewer: EditorDep, requirement_id: int
+) -> Response:
+    context = _detail_context(session, requirement_id)
+    values = form_values(await request.form())
+    data, errors = validate(RequirementStatusUpdate, values)
+    if data is not None:
+        try:
+            requirement_service.update_status(
+                session=session, now=now, actor_id=viewer.id, status=context["status"], data=data
+            )
+        except DomainError as exc:
+            errors = {exc.field or "__all__": exc.message}
+    if errors:
+        session.rollback()
+        return render(
+            request,
+            "requirements/detail.html",
+            {
+                **_detail_context(session, requirement_id),
+                **_choices(session),
+                "values": values,
+                "errors": errors,
+                "editing": True,
+            },
+            fragments=STATUS_FRAGMENTS,
+            status_code=422,
+        )
+    session.commit()
+    message = _("Saved.")
+    return render(
+        request,
+        "requirements/detail.html",
+        {
+            **_detail_context(session, requirement_id),
+            **_choices(session),
+            "values": None,
+            "errors": {},
+            "saved": message,
+        },
+        fragments=STATUS_FRAGMENTS,
+        headers=toast_header(message),
+    )
+
+
+# --- JSON API -------------------------------------------------------------------------------
+
+
+def _public(requirement: Requirement, status: RequirementStatus) -> RequirementPublic:
+    return RequirementPublic.model_validate(
+        {
+            **requirement.model_dump(),
+            "status": RequirementStatusPublic.model_validate(status.model_dump()),
+        }
+    )
+
+
+@api_router.get("/frameworks", response_model=list[FrameworkPublic], summary="List frameworks")
+def api_frameworks(session: SessionDep, viewer: ApiViewer) -> Any:
+    return requirement_service.get_frameworks(session=session)
+
+
+@api_router.get("/requirements", summary="List requirements, filtered and paginated")
+def api_list(
+    session: SessionDep,
+    viewer: ApiViewer,
+    page: PageDep,
+    framework: int | None = None,
+    status: ImplementationStatus | None = None,
+    owner: int | None = None,
+    department: int | None = None,
+    applicable: bool | None = None,
+) -> dict[str, Any]:
+    query = select(Requirement, RequirementStatus).join(
+        RequirementStatus, col(RequirementStatus.requirement_id) == Requirement.id
+    )
+    if framework is not None:
+        query = query.where(Requirement.framework_id == framework)
+    if status is not None:
+        query = query.where(RequirementStatus.implementation_status == status)
+    if owner is not None:
+        query = query.where(RequirementStatus.owner_id == owner)
+    if department is not None:
+        query = query.where(RequirementStatus.department_id == department)
+    if applicable is not None:
+        query = query.where(RequirementStatus.applicable == applicable)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(
+        query.order_by(col(Requirement.framework_id), col(Requirement.position))
+        .offset(page.offset)
+        .limit(page.size)
+    ).all()
+    return {
+        "total": total,
+        "page": page.number,
+        "size": page.size,
+        "items": [_public(r, s).model_dump(mode="json") for r, s in rows],
+    }
+
+
+@api_router.get(
+    "/requirements/{requirement_id}", response_model=RequirementPublic, summary="One requirement"
+)
+def api_detail(session: SessionDep, viewer: ApiViewer, requirement_id: int) -> Any:
+    requirement, status = requirement_service.get(session=session, requirement_id=requirement_id)
+    return _public(requirement, status)
+
+
+@api_router.put(
+    "/requirements/{requirement_id}/status",
+    response_model=RequirementPublic,
+    summary="Set applicability, owner, department and implementation status",
+)
+def api_update_status(
+    session: SessionDep,
+    now: Now,
+    viewer: Annotated[Viewer, Depends(api_require(Permission.edit_requirement_status))],
+    requirement_id: int,
+    data: RequirementStatusUpdate,
+) -> Any:
+    requirement, status = requirement_service.get(session=session, requirement_id=requirement_id)
+    requirement_service.update_status(
+        session=session, now=now, actor_id=viewer.id, status=status, data=data
+    )
+    session.commit()
+    return _public(requirement, status)

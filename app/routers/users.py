@@ -1,0 +1,175 @@
+"""Managing users and their roles (administrators only); the API's own-identity endpoint."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import or_
+from sqlmodel import col, func, select
+from starlette.responses import Response
+
+from app.db import SessionDep
+from app.deps import ApiViewer, Now, PageDep, SettingsDep, Viewer, api_require, require
+from app.errors import DomainError
+from app.forms import form_values, validate
+from app.i18n import gettext as _
+from app.models.user import Locale, Role, User, UserCreate, UserPublic, UserUpdate
+from app.permissions import Permission
+from app.services import department as department_service
+from app.services import user as user_service
+from app.templating import render
+from app.web import redirect
+
+router = APIRouter(prefix="/admin/users", tags=["users"], include_in_schema=False)
+api_router = APIRouter(tags=["users"])
+
+AdminDep = Annotated[Viewer, Depends(require(Permission.manage_users))]
+LIST_FRAGMENTS = {"user-list": "user_list"}
+
+
+def _form_context(session: SessionDep) -> dict[str, Any]:
+    return {
+        "departments": department_service.as_tree(department_service.get_all(session=session)),
+        "roles": list(Role),
+        "locales": list(Locale),
+    }
+
+
+@router.get("")
+def list_page(
+    request: Request,
+    session: SessionDep,
+    viewer: AdminDep,
+    page: PageDep,
+    q: Annotated[str, Query(max_length=100)] = "",
+) -> Response:
+    query = select(User)
+    if q.strip():
+        pattern = f"%{q.strip().lower()}%"
+        query = query.where(or_(func.lower(User.name).like(pattern), col(User.email).like(pattern)))
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    users = session.exec(query.order_by(col(User.name)).offset(page.offset).limit(page.size)).all()
+    roles = user_service.roles_by_user(session=session, user_ids=[u.id for u in users if u.id])
+    departments = {d.id: d for d in department_service.get_all(session=session)}
+    return render(
+        request,
+        "users/list.html",
+        {
+            "users": users,
+            "roles": roles,
+            "departments": departments,
+            "total": total,
+            "page": page,
+            "q": q,
+        },
+        fragments=LIST_FRAGMENTS,
+    )
+
+
+@router.get("/new")
+def new_page(request: Request, session: SessionDep, viewer: AdminDep) -> Response:
+    return render(
+        request,
+        "users/form.html",
+        {
+            "user": None,
+            "values": {"locale": "zh_CN", "is_active": "true", "roles": []},
+            "errors": {},
+            **_form_context(session),
+        },
+    )
+
+
+@router.post("")
+async def create(
+    request: Request, session: SessionDep, now: Now, settings: SettingsDep, viewer: AdminDep
+) -> Response:
+    values = form_values(await request.form(), lists=["roles"])
+    data, errors = validate(UserCreate, values)
+    if data is not None:
+        try:
+            user_service.create(
+                session=session,
+                now=now,
+                actor_id=viewer.id,
+                data=data,
+                fast_hash=settings.fast_password_hashing,
+            )
+        except DomainError as exc:
+            errors = {exc.field or "__all__": exc.message}
+    if errors:
+        session.rollback()
+        return render(
+            request,
+            "users/form.html",
+            {"user": None, "values": values, "errors": errors, **_form_context(session)},
+            status_code=422,
+        )
+    session.commit()
+    return redirect(request, "/admin/users", toast=_("User created."))
+
+
+@router.get("/{user_id}")
+def edit_page(request: Request, session: SessionDep, viewer: AdminDep, user_id: int) -> Response:
+    user = user_service.get(session=session, user_id=user_id)
+    values = {
+        **user.model_dump(),
+        "is_active": "true" if user.is_active else "false",
+        "roles": [str(r) for r in user_service.roles_of(session=session, user_id=user_id)],
+    }
+    return render(
+        request,
+        "users/form.html",
+        {"user": user, "values": values, "errors": {}, **_form_context(session)},
+    )
+
+
+@router.post("/{user_id}")
+async def update(
+    request: Request, session: SessionDep, now: Now, viewer: AdminDep, user_id: int
+) -> Response:
+    user = user_service.get(session=session, user_id=user_id)
+    values = form_values(await request.form(), lists=["roles"])
+    data, errors = validate(UserUpdate, values)
+    if data is not None:
+        try:
+            user_service.update(session=session, now=now, actor_id=viewer.id, user=user, data=data)
+        except DomainError as exc:
+            errors = {exc.field or "__all__": exc.message}
+    if errors:
+        session.rollback()
+        return render(
+            request,
+            "users/form.html",
+            {"user": user, "values": values, "errors": errors, **_form_context(session)},
+            status_code=422,
+        )
+    session.commit()
+    return redirect(request, "/admin/users", toast=_("Changes saved."))
+
+
+def _public(user: User, roles: set[Role]) -> UserPublic:
+    return UserPublic.model_validate({**user.model_dump(), "roles": sorted(roles)})
+
+
+@api_router.get("/me", response_model=UserPublic, summary="The token's owner")
+def api_me(session: SessionDep, viewer: ApiViewer) -> Any:
+    return _public(viewer.user, set(viewer.roles))
+
+
+@api_router.get("/users", summary="List users (administrators)")
+def api_users(
+    session: SessionDep,
+    page: PageDep,
+    viewer: Annotated[Viewer, Depends(api_require(Permission.manage_users))],
+) -> dict[str, Any]:
+    total = session.exec(select(func.count()).select_from(User)).one()
+    users = session.exec(
+        select(User).order_by(col(User.id)).offset(page.offset).limit(page.size)
+    ).all()
+    roles = user_service.roles_by_user(session=session, user_ids=[u.id for u in users if u.id])
+    return {
+        "total": total,
+        "page": page.number,
+        "size": page.size,
+        "items": [_public(u, roles.get(u.id or 0, set())).model_dump(mode="json") for u in users],
+    }

@@ -1,0 +1,86 @@
+"""The append-only, hash-chained activity log."""
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from app.models.activity import ActivityEvent
+
+GENESIS_HASH = "0" * 64
+
+
+def _digest(prev_hash: str, event: ActivityEvent) -> str:
+    payload = json.dumps(
+        [
+            prev_hash,
+            event.at.isoformat(),
+            event.actor_id,
+            event.verb,
+            event.object_type,
+            event.object_id,
+            event.before,
+            event.after,
+        ],
+        ensure_ascii=False,
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def record(
+    *,
+    session: Session,
+    now: datetime,
+    actor_id: int | None,
+    verb: str,
+    object_type: str,
+    object_id: object,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> ActivityEvent:
+    """Append one event to the chain."""
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        # Serialises appenders so that two transactions cannot both extend the same tail.
+        session.execute(text("SELECT pg_advisory_xact_lock(2300100)"))
+    tail = session.exec(
+        select(ActivityEvent.hash).order_by(col(ActivityEvent.id).desc()).limit(1)
+    ).first()
+    event = ActivityEvent(
+        at=now,
+        actor_id=actor_id,
+        verb=verb,
+        object_type=object_type,
+        object_id=str(object_id),
+        before=_jsonable(before),
+        after=_jsonable(after),
+        prev_hash=tail or GENESIS_HASH,
+        hash="",
+    )
+    event.hash = _digest(event.prev_hash, event)
+    session.add(event)
+    session.flush()
+    return event
+
+
+def _jsonable(values: dict[str, Any] | None) -> dict[str, Any] | None:
+    if values is None:
+        return None
+    return json.loads(json.dumps(values, default=str, ensure_ascii=False))
+
+
+def changes(obj: Any, fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Before/after maps of just the fields whose value differs."""
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for name, value in fields.items():
+        old = getattr(obj, name)
+        if old != value:
+            before[name] = old
+            after[name] = value
+    return before, after

@@ -1,0 +1,88 @@
+"""Personal API tokens: shown once at creation, stored as a hash, revocable."""
+
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from app.errors import Invalid, NotFound
+from app.i18n import gettext as _
+from app.models.api_token import ApiToken
+from app.models.user import User
+from app.security import new_token, token_digest
+from app.services import activity
+
+TOKEN_PREFIX = "rh_"  # noqa: S105 - a public marker, not a secret
+
+
+def get_all(*, session: Session, user_id: int) -> list[ApiToken]:
+    return list(
+        session.exec(
+            select(ApiToken).where(ApiToken.user_id == user_id).order_by(col(ApiToken.id).desc())
+        ).all()
+    )
+
+
+def create(*, session: Session, now: datetime, user_id: int, name: str) -> tuple[ApiToken, str]:
+    """A new token and its secret value, which is never shown again."""
+    name = name.strip()
+    if not name:
+        raise Invalid(_("This field is required."), field="name")
+    if len(name) > 100:
+        raise Invalid(_("Use at most %(max)d characters.", max=100), field="name")
+    secret = new_token(TOKEN_PREFIX)
+    token = ApiToken(
+        user_id=user_id,
+        name=name,
+        token_hash=token_digest(secret),
+        prefix=secret[:10],
+        created_at=now,
+    )
+    session.add(token)
+    session.flush()
+    activity.record(
+        session=session,
+        now=now,
+        actor_id=user_id,
+        verb="create",
+        object_type="api_token",
+        object_id=token.id,
+        after={"name": name, "prefix": token.prefix},
+    )
+    return token, secret
+
+
+def revoke(*, session: Session, now: datetime, user_id: int, token_id: int) -> ApiToken:
+    """Revoke one of the user's own tokens; revoking twice is harmless."""
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != user_id:
+        raise NotFound(_("This token does not exist."))
+    if token.revoked_at is None:
+        token.revoked_at = now
+        session.add(token)
+        activity.record(
+            session=session,
+            now=now,
+            actor_id=user_id,
+            verb="revoke",
+            object_type="api_token",
+            object_id=token.id,
+        )
+    return token
+
+
+def authenticate(*, session: Session, now: datetime, secret: str) -> User | None:
+    """The active owner of a live token."""
+    row = session.exec(
+        select(ApiToken, User)
+        .join(User, col(User.id) == ApiToken.user_id)
+        .where(ApiToken.token_hash == token_digest(secret))
+    ).first()
+    if row is None:
+        return None
+    token, user = row
+    if token.revoked_at is not None or not user.is_active:
+        return None
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 300:
+        token.last_used_at = now
+        session.add(token)
+    return user

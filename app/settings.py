@@ -1,0 +1,70 @@
+"""Configuration from RONGHE_* environment variables and an optional .env file."""
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values that people paste from examples; production refuses to start with any of them.
+PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "changethis", "secret", "ronghe"})
+MIN_SECRET_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RONGHE_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production", "test"] = "development"
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    secret_key: SecretStr | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    default_locale: Literal["zh_CN", "en"] = "zh_CN"
+    timezone: str = "Asia/Shanghai"
+    # Set behind an HTTPS reverse proxy so that cookies carry the Secure flag.
+    secure_cookies: bool = False
+    session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    # Login throttling: failures counted over a sliding window.
+    login_window_minutes: int = Field(default=15, ge=1)
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=20, ge=1)
+    # Argon2 parameters are deliberately expensive; tests lower them.
+    fast_password_hashing: bool = False
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> "Settings":
+        if self.environment == "production" and self.secret_key is not None:
+            value = self.secret_key.get_secret_value()
+            if value.lower() in PLACEHOLDER_SECRETS or len(value) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    "RONGHE_SECRET_KEY is a placeholder or shorter than "
+                    f"{MIN_SECRET_LENGTH} characters; set a long random value in production"
+                )
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'ronghe.db').resolve()}"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @cached_property
+    def resolved_secret_key(self) -> str:
+        """The configured secret, or one generated once into the data directory."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text(encoding="utf-8").strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(48)
+        path.touch(mode=0o600)
+        path.write_text(value, encoding="utf-8")
+        return value

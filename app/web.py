@@ -1,0 +1,220 @@
+"""Cross-cutting HTTP behaviour: locale, CSRF, security headers, toasts, error pages."""
+
+import json
+import logging
+import secrets
+from typing import Any
+from urllib.parse import quote, unquote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.responses import Response
+
+from app.errors import DomainError, Forbidden
+from app.i18n import DEFAULT_LOCALE, LOCALES, current_locale, negotiate
+from app.i18n import gettext as _
+from app.security import csrf_token_for, csrf_token_valid
+
+log = logging.getLogger(__name__)
+
+CSRF_COOKIE = "ronghe_csrf"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+LOCALE_COOKIE = "ronghe_locale"
+TOAST_COOKIE = "ronghe_toast"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
+    ),
+}
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def wants_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def cookie_options(request: Request) -> dict[str, Any]:
+    return {
+        "httponly": True,
+        "samesite": "lax",
+        "secure": request.app.state.settings.secure_cookies,
+        "path": "/",
+    }
+
+
+class WebContextMiddleware(BaseHTTPMiddleware):
+    """Sets the request's locale and CSRF cookie, and adds security headers to every answer."""
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        chosen = request.cookies.get(LOCALE_COOKIE)
+        if chosen not in LOCALES:
+            chosen = negotiate(request.headers.get("accept-language")) or DEFAULT_LOCALE
+        current_locale.set(chosen)
+        request.state.csrf_cookie = request.cookies.get(CSRF_COOKIE) or ""
+        fresh_csrf = not request.state.csrf_cookie
+        if fresh_csrf:
+            request.state.csrf_cookie = secrets.token_urlsafe(32)
+        response = await call_next(request)
+        if fresh_csrf or getattr(request.state, "rotate_csrf", False):
+            response.set_cookie(CSRF_COOKIE, request.state.csrf_cookie, **cookie_options(request))
+        if getattr(request.state, "toast_taken", False):
+            response.delete_cookie(TOAST_COOKIE, path="/")
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+
+def rotate_csrf(request: Request) -> None:
+    """A new CSRF cookie at login and logout, so a token seen before sign-in is useless after."""
+    request.state.csrf_cookie = secrets.token_urlsafe(32)
+    request.state.rotate_csrf = True
+
+
+def csrf_token(request: Request) -> str:
+    return csrf_token_for(request.app.state.settings.resolved_secret_key, request.state.csrf_cookie)
+
+
+async def csrf_protect(request: Request) -> None:
+    """Every unsafe browser request must carry the token of its CSRF cookie."""
+    if request.method not in UNSAFE_METHODS or is_api(request):
+        return
+    submitted = request.headers.get(CSRF_HEADER)
+    if not submitted:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()
+            value = form.get(CSRF_FIELD)
+            submitted = value if isinstance(value, str) else None
+    secret = request.app.state.settings.resolved_secret_key
+    if not csrf_token_valid(secret, request.cookies.get(CSRF_COOKIE), submitted):
+        raise Forbidden(
+            _("This form has expired or did not come from Ronghe. Reload the page and try again.")
+        )
+
+
+def redirect(request: Request, url: str, *, toast: str | None = None) -> Response:
+    """After a successful change: a full redirect, or HX-Redirect for htmx; a toast follows."""
+    response: Response
+    if wants_htmx(request):
+        response = Response(status_code=204, headers={"HX-Redirect": url})
+    else:
+        response = RedirectResponse(url, status_code=303)
+    if toast:
+        response.set_cookie(TOAST_COOKIE, quote(toast), max_age=60, **cookie_options(request))
+    return response
+
+
+def take_toast(request: Request) -> str | None:
+    """The message left by the previous redirect; the middleware clears it once shown."""
+    value = request.cookies.get(TOAST_COOKIE)
+    if not value:
+        return None
+    request.state.toast_taken = True
+    return unquote(value)[:300]
+
+
+def toast_header(message: str, level: str = "success") -> dict[str, str]:
+    """An HX-Trigger header that makes the page show a toast after an inline save."""
+    return {"HX-Trigger": json.dumps({"showToast": {"message": message, "level": level}})}
+
+
+def _error_response(
+    request: Request, status: int, message: str, field: str | None = None
+) -> Response:
+    if is_api(request):
+        body: dict[str, Any] = {"detail": message}
+        if field:
+            body["field"] = field
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse(body, status_code=status, headers=headers)
+    if status == 401:
+        target = "/login"
+        if request.method == "GET":
+            target += "?next=" + quote(
+                request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            )
+        if getattr(request.state, "session_expired", False):
+            target += ("&" if "?" in target else "?") + "expired=1"
+        if wants_htmx(request):
+            return PlainTextResponse(message, status_code=401, headers={"HX-Redirect": target})
+        if request.method == "GET":
+            return RedirectResponse(target, status_code=303)
+    if wants_htmx(request):
+        # htmx shows this text as a toast (see app.js); the page itself stays as it was.
+        return PlainTextResponse(message, status_code=status)
+    from app.templating import render
+
+    titles = {
+        401: _("Please sign in"),
+        403: _("Not allowed"),
+        404: _("Not found"),
+        409: _("Conflict"),
+        422: _("Check your input"),
+        429: _("Too many attempts"),
+    }
+    return render(
+        request,
+        "error.html",
+        {
+            "status": status,
+            "title": titles.get(status, _("Something went wrong")),
+            "message": message,
+        },
+        status_code=status,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError) -> Response:
+        return _error_response(request, exc.status_code, exc.message, exc.field)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        messages = {
+            404: _("The page or item you asked for does not exist."),
+            405: _("This action is not available here."),
+        }
+        return _error_response(
+            request, exc.status_code, messages.get(exc.status_code, str(exc.detail))
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        from app.forms import describe_errors
+
+        errors = describe_errors(exc.errors())
+        if is_api(request):
+            return JSONResponse(
+                {"detail": [{"field": k, "message": v} for k, v in errors.items()]}, status_code=422
+            )
+        if any(err.get("loc", [None])[0] == "path" for err in exc.errors()):
+            return _error_response(
+                request, 404, _("The page or item you asked for does not exist.")
+            )
+        text = "; ".join(f"{k}: {v}" for k, v in errors.items())
+        return _error_response(
+            request, 422, _("Some values are not valid: %(errors)s", errors=text)
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _error_response(
+            request,
+            500,
+            _("Something went wrong on our side. The error has been logged; please try again."),
+        )

@@ -1,0 +1,1 @@
+"""Seed data: requirement catalogues (frameworks/*.yaml) and the demo enterprise."""
