@@ -113,8 +113,14 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Default: RONGHE_HOST")] = None,
     port: Annotated[int | None, typer.Option(help="Default: RONGHE_PORT")] = None,
     workers: Annotated[int, typer.Option(min=1, max=64)] = 1,
+    migrate_first: Annotated[
+        bool, typer.Option("--migrate", help="Migrate and load the catalogues before serving.")
+    ] = False,
 ) -> None:
     """Serve the web application."""
+    if migrate_first:
+        migrate()
+        seed(demo=False, file=None)
     settings = Settings()
     settings.resolved_secret_key  # noqa: B018 - generate the secret before workers fork
     uvicorn.run(
@@ -126,6 +132,24 @@ def serve(
         proxy_headers=True,
         log_level="info",
     )
+
+
+@cli.command()
+def health(
+    url: Annotated[str | None, typer.Option(help="Default: http://RONGHE_HOST:RONGHE_PORT")] = None,
+) -> None:
+    """Exit 0 when the running server and its database answer (for container health checks)."""
+    import urllib.request
+
+    settings = Settings()
+    host = "127.0.0.1" if settings.host in {"0.0.0.0", "::"} else settings.host
+    target = url or f"http://{host}:{settings.port}/healthz"
+    try:
+        with urllib.request.urlopen(target, timeout=4) as response:  # noqa: S310 - own server
+            ok = response.status == 200
+    except OSError:
+        ok = False
+    raise typer.Exit(0 if ok else 1)
 
 
 def main() -> None:

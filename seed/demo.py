@@ -106,5 +106,3 @@ def load_demo(*, session: Session, now: datetime) -> Iterator[str]:
         session.add(status)
         changed += 1
     yield f"demo requirement statuses set: {changed}"
-
-

@@ -15,6 +15,13 @@ router = APIRouter(tags=["home"], include_in_schema=False)
 MY_REQUIREMENTS_LIMIT = 20
 
 
+@router.get("/healthz")
+def health(session: SessionDep) -> dict[str, str]:
+    """For load balancers and container health checks: the database answers."""
+    session.exec(select(1)).one()
+    return {"status": "ok"}
+
+
 @router.get("/")
 def home(request: Request, session: SessionDep, viewer: CurrentViewer) -> Response:
     framework = requirement_service.get_framework(session=session, framework_id=None)
