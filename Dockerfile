@@ -24,7 +24,7 @@ COPY app ./app
 COPY migrations ./migrations
 COPY seed ./seed
 RUN pip install -e . \
-    && pybabel compile -q -d app/i18n/locales -D messages \
+    && pybabel --quiet compile -d app/i18n/locales -D messages \
     && mkdir -p /var/lib/ronghe \
     && chown ronghe:ronghe /var/lib/ronghe
 

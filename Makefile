@@ -15,12 +15,12 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-* && touch $@
 
 messages: $(STAMP)
-	$(VENV)/bin/pybabel compile -q -d $(LOCALES) -D messages
+	$(VENV)/bin/pybabel --quiet compile -d $(LOCALES) -D messages
 
 # Refresh the template and both catalogues after adding user-facing strings.
 extract-messages: $(STAMP)
-	$(VENV)/bin/pybabel extract -q -F app/i18n/babel.cfg -k N_ --no-location --sort-output -o app/i18n/messages.pot .
-	$(VENV)/bin/pybabel update -q -i app/i18n/messages.pot -d $(LOCALES) --no-fuzzy-matching
+	$(VENV)/bin/pybabel --quiet extract -F app/i18n/babel.cfg -k N_ --no-location --sort-output -o app/i18n/messages.pot .
+	$(VENV)/bin/pybabel --quiet update -i app/i18n/messages.pot -d $(LOCALES) --no-fuzzy-matching
 
 run: $(STAMP) messages
 	$(VENV)/bin/ronghe migrate

@@ -12,6 +12,9 @@ from app.settings import Settings
 from app.templating import TEMPLATES_DIR, env
 from app.web import WebContextMiddleware, csrf_protect, install_error_handlers
 
+ROUTER_MODULES = (auth, home, requirements, users, departments, account)
+API_PREFIX = "/api/v1"
+
 API_DESCRIPTION = """Ronghe JSON API. Authenticate with a personal API token created on the
 account page: `Authorization: Bearer rh_…`. Errors come back as `{"detail": "…"}` in the
 token owner's language."""
@@ -37,8 +40,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.mount("/static", StaticFiles(directory=TEMPLATES_DIR.parent / "static"), name="static")
     install_error_handlers(app)
-    for module in (auth, home, requirements, users, departments, account):
+    for module in ROUTER_MODULES:
         app.include_router(module.router)
         if hasattr(module, "api_router"):
-            app.include_router(module.api_router, prefix="/api/v1")
+            app.include_router(module.api_router, prefix=API_PREFIX)
     return app

@@ -44,7 +44,7 @@ def _local_time(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if value is None:
         return ""
     return str(
-        value.astimezone(ZoneInfo(env.globals.get("timezone", "Asia/Shanghai"))).strftime(fmt)
+        value.astimezone(ZoneInfo(str(env.globals.get("timezone", "Asia/Shanghai")))).strftime(fmt)
     )
 
 

@@ -153,8 +153,8 @@ def _error_response(
         if request.method == "GET":
             return RedirectResponse(target, status_code=303)
     if wants_htmx(request):
-        # htmx shows this text as a toast (see app.js); the page itself stays as it was.
-        return PlainTextResponse(message, status_code=status)
+        # app.js shows this text as a toast; the page itself stays as it was.
+        return PlainTextResponse(message, status_code=status, headers={"HX-Reswap": "none"})
     from app.templating import render
 
     titles = {

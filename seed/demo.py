@@ -7,7 +7,7 @@ only while they are still untouched, so running it again changes nothing.
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.models.department import DepartmentCreate
 from app.models.requirement import ImplementationStatus, Requirement, RequirementStatus
@@ -94,7 +94,7 @@ def load_demo(*, session: Session, now: datetime) -> Iterator[str]:
     for key, status_value, owner, department in STATUSES:
         status = session.exec(
             select(RequirementStatus)
-            .join(Requirement, Requirement.id == RequirementStatus.requirement_id)
+            .join(Requirement, col(Requirement.id) == RequirementStatus.requirement_id)
             .where(Requirement.key == key)
         ).first()
         if status is None or status.updated_at is not None:

@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from app.db import SessionDep
 from app.deps import ApiViewer, CurrentViewer, Now, PageDep, Viewer, api_require, require
-from app.errors import DomainError, NotFound
+from app.errors import DomainError, Invalid, NotFound
 from app.forms import form_values, validate
 from app.i18n import gettext as _
 from app.models.requirement import (
@@ -36,16 +36,24 @@ STATUS_FRAGMENTS = {"requirement-status": "requirement_status"}
 EditorDep = Annotated[Viewer, Depends(require(Permission.edit_requirement_status))]
 
 
+def _optional_id(value: str | None, name: str) -> int | None:
+    """A filter's id; an empty select submits "", which means no filter."""
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 12:
+        raise Invalid(_("Choose one of the offered options."), field=name)
+    return int(value)
+
+
 def _filter(
-    status: ImplementationStatus | None,
-    owner: int | None,
-    department: int | None,
-    applicable: str | None,
+    status: str | None, owner: str | None, department: str | None, applicable: str | None
 ) -> TreeFilter:
+    if status and status not in ImplementationStatus.__members__:
+        raise Invalid(_("Choose one of the offered options."), field="status")
     return TreeFilter(
-        status=status,
-        owner_id=owner,
-        department_id=department,
+        status=ImplementationStatus(status) if status else None,
+        owner_id=_optional_id(owner, "owner"),
+        department_id=_optional_id(department, "department"),
         applicable={"yes": True, "no": False}.get(applicable or ""),
     )
 
@@ -68,14 +76,15 @@ def tree_page(
     request: Request,
     session: SessionDep,
     viewer: CurrentViewer,
-    framework: Annotated[int | None, Query()] = None,
-    status: Annotated[ImplementationStatus | None, Query()] = None,
-    owner: Annotated[int | None, Query()] = None,
-    department: Annotated[int | None, Query()] = None,
+    framework: Annotated[str | None, Query(max_length=12)] = None,
+    status: Annotated[str | None, Query(max_length=32)] = None,
+    owner: Annotated[str | None, Query(max_length=12)] = None,
+    department: Annotated[str | None, Query(max_length=12)] = None,
     applicable: Annotated[str | None, Query(pattern="^(yes|no)?$")] = None,
 ) -> Response:
-    chosen = requirement_service.get_framework(session=session, framework_id=framework)
-    if framework is not None and chosen is None:
+    framework_id = _optional_id(framework, "framework")
+    chosen = requirement_service.get_framework(session=session, framework_id=framework_id)
+    if framework_id is not None and chosen is None:
         raise NotFound(_("This framework does not exist."))
     filters = _filter(status, owner, department, applicable)
     chapters = (

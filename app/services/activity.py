@@ -71,7 +71,8 @@ def record(
 def _jsonable(values: dict[str, Any] | None) -> dict[str, Any] | None:
     if values is None:
         return None
-    return json.loads(json.dumps(values, default=str, ensure_ascii=False))
+    plain: dict[str, Any] = json.loads(json.dumps(values, default=str, ensure_ascii=False))
+    return plain
 
 
 def changes(obj: Any, fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

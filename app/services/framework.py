@@ -4,7 +4,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import yaml
 from pydantic import (
@@ -134,7 +134,7 @@ class LoadReport:
     unchanged: int = 0
 
 
-def _fields(spec: RequirementSpec, position: int, depth: int) -> dict[str, object]:
+def _fields(spec: RequirementSpec, position: int, depth: int) -> dict[str, Any]:
     return {
         "clause": spec.clause,
         "position": position,
@@ -166,6 +166,7 @@ def load(*, session: Session, now: datetime, catalogue: CatalogueFile) -> LoadRe
     session.add(framework)
     session.flush()
     assert framework.id is not None
+    framework_id = framework.id
     report = LoadReport(framework=f"{spec.code}-{spec.version}")
     existing = {
         r.key: r
@@ -182,9 +183,10 @@ def load(*, session: Session, now: datetime, catalogue: CatalogueFile) -> LoadRe
             fields["chapter_id"] = chapters[parent] or ids[parent] if parent else None
             requirement = existing.get(item.key)
             if requirement is None:
-                requirement = Requirement(framework_id=framework.id, key=item.key, **fields)
+                requirement = Requirement(framework_id=framework_id, key=item.key, **fields)
                 session.add(requirement)
                 session.flush()
+                assert requirement.id is not None
                 session.add(RequirementStatus(requirement_id=requirement.id))
                 report.created += 1
             else:
@@ -208,7 +210,7 @@ def load(*, session: Session, now: datetime, catalogue: CatalogueFile) -> LoadRe
                     report.unchanged += 1
             assert requirement.id is not None
             ids[item.key] = requirement.id
-            chapters[item.key] = fields["chapter_id"]  # type: ignore[assignment]
+            chapters[item.key] = fields["chapter_id"]
             position = visit(item.children, item.key, depth + 1, position)
         return position
 

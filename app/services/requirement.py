@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import case, func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.errors import Invalid, NotFound
@@ -90,9 +91,10 @@ def _rows_query(framework_id: int):  # type: ignore[no-untyped-def]
 def rollup(*, session: Session, framework_id: int) -> dict[int, ChapterRollup]:
     """Per-chapter counts over its clauses, computed by the database in one GROUP BY."""
     applicable = col(RequirementStatus.applicable)
+    # SQLModel's typed select stops at four columns; this aggregate uses SQLAlchemy's.
     query = (
-        select(
-            Requirement.chapter_id,
+        sa_select(
+            col(Requirement.chapter_id),
             func.count(),
             func.sum(case((applicable, 1), else_=0)),
             func.sum(
@@ -124,19 +126,21 @@ def rollup(*, session: Session, framework_id: int) -> dict[int, ChapterRollup]:
             func.sum(case((applicable & col(RequirementStatus.owner_id).is_(None), 1), else_=0)),
         )
         .join(RequirementStatus, col(RequirementStatus.requirement_id) == Requirement.id)
-        .where(Requirement.framework_id == framework_id, col(Requirement.chapter_id).is_not(None))
-        .group_by(Requirement.chapter_id)
+        .where(
+            col(Requirement.framework_id) == framework_id, col(Requirement.chapter_id).is_not(None)
+        )
+        .group_by(col(Requirement.chapter_id))
     )
-    return {
-        chapter_id: ChapterRollup(
-            total=total,
+    result: dict[int, ChapterRollup] = {}
+    for chapter_id, total, app, done, doing, unowned in session.execute(query).tuples():
+        result[int(chapter_id or 0)] = ChapterRollup(
+            total=int(total or 0),
             applicable=int(app or 0),
             implemented=int(done or 0),
             in_progress=int(doing or 0),
             unowned=int(unowned or 0),
         )
-        for chapter_id, total, app, done, doing, unowned in session.exec(query).all()
-    }
+    return result
 
 
 def tree(*, session: Session, framework_id: int, filters: TreeFilter) -> list[Chapter]:

@@ -30,11 +30,14 @@
     showToast(event.detail.message, event.detail.level);
   });
 
-  // Errors that are not form re-renders come back as short plain text (see app/web.py).
-  document.addEventListener("htmx:responseError", function (event) {
+  // Errors that are not form re-renders come back as short plain text (see app/web.py);
+  // form errors (422 HTML) are swapped in next to their fields instead.
+  document.addEventListener("htmx:afterRequest", function (event) {
     var xhr = event.detail.xhr;
-    var text = (xhr.getResponseHeader("Content-Type") || "").indexOf("text/plain") === 0 ? xhr.responseText : "";
-    showToast(text || xhr.status + " " + xhr.statusText, "error");
+    if (!xhr || xhr.status < 400) return;
+    var plain = (xhr.getResponseHeader("Content-Type") || "").indexOf("text/plain") === 0;
+    if (plain) showToast(xhr.responseText, "error");
+    else if (xhr.status !== 422) showToast(xhr.status + " " + xhr.statusText, "error");
   });
 
   document.addEventListener("htmx:sendError", function () {

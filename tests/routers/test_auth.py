@@ -259,7 +259,8 @@ class TestSetup:
             },
         )
         assert response.status_code == 422
-        assert 'id="name-error"' in response.text and "此项为必填项" in response.text
+        assert 'id="name-error"' in response.text
+        assert "此项为必填项" in response.text
         assert 'id="email-error"' in response.text
         assert 'id="password_confirm-error"' in response.text
         assert session.exec(select(func.count()).select_from(User)).one() == 0

@@ -1,0 +1,257 @@
+"""The clause tree, requirement detail and status editing; the same under /api/v1."""
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from app.models.activity import ActivityEvent
+from app.models.requirement import Requirement, RequirementStatus
+from app.models.user import Role
+from app.services import api_token as api_token_service
+from tests.conftest import HX, NOW, csrf, first_clause, make_department, make_user, sign_in
+
+
+def _status(session: Session, requirement: Requirement) -> RequirementStatus:
+    status = session.exec(
+        select(RequirementStatus).where(RequirementStatus.requirement_id == requirement.id)
+    ).one()
+    session.refresh(status)
+    return status
+
+
+class TestTree:
+    def test_full_page_lists_every_chapter(self, client: TestClient, session: Session) -> None:
+        sign_in(client, session, make_user(session))
+        response = client.get("/requirements")
+        assert response.status_code == 200
+        assert response.headers["vary"].startswith("HX-Request")
+        for title in ["可持续竞争优势", "领导作用", "策划", "支持", "实施与运行", "评测", "改进"]:
+            assert title in response.text
+        assert "<nav" in response.text
+
+    def test_htmx_gets_only_the_tree_fragment(self, client: TestClient, session: Session) -> None:
+        sign_in(client, session, make_user(session))
+        response = client.get("/requirements", headers={**HX, "HX-Target": "requirement-tree"})
+        assert response.status_code == 200
+        assert response.text.lstrip().startswith('<div id="requirement-tree">')
+        assert "<nav" not in response.text
+
+    def test_htmx_with_unknown_target_gets_the_full_page(
+        self, client: TestClient, session: Session
+    ) -> None:
+        sign_in(client, session, make_user(session))
+        response = client.get("/requirements", headers={**HX, "HX-Target": "elsewhere"})
+        assert "<nav" in response.text
+
+    def test_filter_by_owner_shows_only_their_clauses(
+        self, client: TestClient, session: Session
+    ) -> None:
+        owner = make_user(session, roles=[Role.owner], name="赵责任")
+        requirement = first_clause(session)
+        status = _status(session, requirement)
+        status.owner_id = owner.id
+        session.add(status)
+        session.commit()
+        sign_in(client, session, owner)
+        response = client.get(f"/requirements?owner={owner.id}")
+        assert "两化融合方针" in response.text
+        assert "管理者代表" not in response.text.split('id="requirement-tree"')[1]
+
+    def test_filter_with_no_match_says_so(self, client: TestClient, session: Session) -> None:
+        sign_in(client, session, make_user(session))
+        response = client.get("/requirements?applicable=no")
+        assert "没有符合筛选条件的要求" in response.text
+
+    def test_bad_filter_value_is_422_not_500(self, client: TestClient, session: Session) -> None:
+        sign_in(client, session, make_user(session))
+        assert client.get("/requirements?status=bogus").status_code == 422
+
+
+class TestDetail:
+    def test_shows_summary_evidence_and_confidence(
+        self, client: TestClient, session: Session
+    ) -> None:
+        sign_in(client, session, make_user(session))
+        requirement = session.exec(
+            select(Requirement).where(Requirement.key == "IIMS.PLAN.ASSESS")
+        ).one()
+        response = client.get(f"/requirements/{requirement.id}")
+        assert response.status_code == 200
+        assert requirement.summary_zh in response.text
+        assert requirement.expected_evidence_zh[0] in response.text
+        assert "未核实" in response.text  # the clause number is a placeholder
+
+    def test_viewer_sees_no_edit_form(self, client: TestClient, session: Session) -> None:
+        sign_in(client, session, make_user(session, roles=[Role.viewer]))
+        response = client.get(f"/requirements/{first_clause(session).id}")
+        assert "/status" not in response.text
+
+    def test_unknown_id_is_404_in_chinese(self, client: TestClient, session: Session) -> None:
+        sign_in(client, session, make_user(session))
+        response = client.get("/requirements/987654")
+        assert response.status_code == 404
+        assert "该要求条款不存在" in response.text
+
+
+class TestUpdateStatus:
+    def _post(self, client: TestClient, requirement_id: int, data: dict[str, str], htmx: bool):  # type: ignore[no-untyped-def]
+        headers = {**HX, "HX-Target": "requirement-status"} if htmx else {}
+        return client.post(
+            f"/requirements/{requirement_id}/status",
+            data={**data, "csrf_token": csrf(client)},
+            headers=headers,
+        )
+
+    def test_admin_sets_owner_and_status_with_htmx(
+        self, client: TestClient, session: Session
+    ) -> None:
+        admin = make_user(session, roles=[Role.admin])
+        owner = make_user(session, roles=[Role.owner])
+        department = make_department(session)
+        sign_in(client, session, admin)
+        requirement = first_clause(session)
+        response = self._post(
+            client,
+            requirement.id or 0,
+            {
+                "applicable": "true",
+                "implementation_status": "in_progress",
+                "owner_id": str(owner.id),
+                "department_id": str(department.id),
+                "notes": "年度复核",
+            },
+            htmx=True,
+        )
+        assert response.status_code == 200
+        assert response.text.lstrip().startswith(
+            '<div class="card shadow-sm" id="requirement-status">'
+        )
+        assert "showToast" in response.headers["HX-Trigger"]
+        status = _status(session, requirement)
+        assert (status.owner_id, status.department_id, status.implementation_status) == (
+            owner.id,
+            department.id,
+            "in_progress",
+        )
+        event = session.exec(select(ActivityEvent).order_by(ActivityEvent.id.desc())).first()  # type: ignore[union-attr]
+        assert event is not None
+        assert event.object_type == "requirement_status"
+        assert event.after is not None
+        assert event.after["implementation_status"] == "in_progress"
+
+    def test_same_save_without_htmx_renders_the_whole_page(
+        self, client: TestClient, session: Session
+    ) -> None:
+        sign_in(client, session, make_user(session, roles=[Role.admin]))
+        response = self._post(
+            client, first_clause(session).id or 0, {"implementation_status": "planned"}, htmx=False
+        )
+        assert response.status_code == 200
+        assert "<nav" in response.text
+        assert "已保存" in response.text
+
+    def test_exclusion_needs_a_reason_and_changes_nothing(
+        self, client: TestClient, session: Session
+    ) -> None:
+        sign_in(client, session, make_user(session, roles=[Role.admin]))
+        requirement = first_clause(session)
+        for htmx in (True, False):
+            response = self._post(
+                client,
+                requirement.id or 0,
+                {"applicable": "false", "exclusion_reason": "短"},
+                htmx=htmx,
+            )
+            assert response.status_code == 422
+            assert 'id="exclusion_reason-error"' in response.text
+        assert _status(session, requirement).applicable is True
+
+    def test_unknown_owner_and_bad_status_are_field_errors(
+        self, client: TestClient, session: Session
+    ) -> None:
+        sign_in(client, session, make_user(session, roles=[Role.admin]))
+        requirement = first_clause(session)
+        response = self._post(
+            client, requirement.id or 0, {"implementation_status": "done!"}, htmx=True
+        )
+        assert response.status_code == 422
+        assert 'id="implementation_status-error"' in response.text
+        response = self._post(client, requirement.id or 0, {"owner_id": "999999"}, htmx=True)
+        assert response.status_code == 422
+        assert 'id="owner_id-error"' in response.text
+
+    def test_over_long_notes_rejected(self, client: TestClient, session: Session) -> None:
+        sign_in(client, session, make_user(session, roles=[Role.admin]))
+        requirement = first_clause(session)
+        response = self._post(client, requirement.id or 0, {"notes": "长" * 4001}, htmx=False)
+        assert response.status_code == 422
+        assert "最多" in response.text
+        assert _status(session, requirement).notes == ""
+
+    def test_unknown_requirement_is_404(self, client: TestClient, session: Session) -> None:
+        sign_in(client, session, make_user(session, roles=[Role.admin]))
+        assert self._post(client, 987654, {}, htmx=False).status_code == 404
+
+
+class TestApi:
+    def _token(self, session: Session, roles: list[Role]) -> dict[str, str]:
+        user = make_user(session, roles=roles)
+        _token, secret = api_token_service.create(
+            session=session, now=NOW, user_id=user.id or 0, name="ci"
+        )
+        session.commit()
+        return {"Authorization": f"Bearer {secret}"}
+
+    def test_list_is_paginated_with_total(self, client: TestClient, session: Session) -> None:
+        headers = self._token(session, [Role.viewer])
+        response = client.get("/api/v1/requirements?size=10&page=2", headers=headers)
+        assert response.status_code == 200
+        body = response.json()
+        assert body["total"] == 45
+        assert len(body["items"]) == 10
+        assert body["items"][0]["status"]["implementation_status"] == "not_started"
+
+    def test_without_token_is_401_json(self, client: TestClient) -> None:
+        response = client.get("/api/v1/requirements")
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert "detail" in response.json()
+
+    def test_revoked_token_is_401(self, client: TestClient, session: Session) -> None:
+        user = make_user(session)
+        token, secret = api_token_service.create(
+            session=session, now=NOW, user_id=user.id or 0, name="x"
+        )
+        api_token_service.revoke(
+            session=session, now=NOW, user_id=user.id or 0, token_id=token.id or 0
+        )
+        session.commit()
+        assert (
+            client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).status_code
+            == 401
+        )
+
+    def test_admin_updates_status_and_validation_is_422(
+        self, client: TestClient, session: Session
+    ) -> None:
+        headers = self._token(session, [Role.admin])
+        requirement = first_clause(session)
+        url = f"/api/v1/requirements/{requirement.id}/status"
+        ok = client.put(url, headers=headers, json={"implementation_status": "implemented"})
+        assert ok.status_code == 200
+        assert ok.json()["status"]["implementation_status"] == "implemented"
+        bad = client.put(url, headers=headers, json={"applicable": False, "exclusion_reason": ""})
+        assert bad.status_code == 422
+        assert bad.json()["field"] == "exclusion_reason"
+        assert _status(session, requirement).applicable is True
+
+    def test_viewer_cannot_update(self, client: TestClient, session: Session) -> None:
+        headers = self._token(session, [Role.viewer])
+        response = client.put(
+            f"/api/v1/requirements/{first_clause(session).id}/status", headers=headers, json={}
+        )
+        assert response.status_code == 403
+
+    def test_openapi_documents_the_api(self, client: TestClient) -> None:
+        paths = client.get("/api/v1/openapi.json").json()["paths"]
+        assert "/api/v1/requirements/{requirement_id}/status" in paths
+        assert "/login" not in paths
