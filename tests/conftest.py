@@ -70,8 +70,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return make_settings(root / "data", database_url(root))
 
 
-@pytest.fixture(scope="session")
-def engine(settings: Settings) -> Iterator[Engine]:
+def prepare_database(settings: Settings, *, demo: bool = False) -> Engine:
+    """An empty database migrated to head, with the shipped catalogues (and the demo) loaded."""
     engine = make_engine(settings)
     reset_database(engine)
     migrate(engine, settings)
@@ -80,7 +80,17 @@ def engine(settings: Settings) -> Iterator[Engine]:
             framework_service.load(
                 session=session, now=NOW, catalogue=framework_service.parse(path)
             )
+        if demo:
+            from seed.demo import load_demo
+
+            list(load_demo(session=session, now=NOW))
         session.commit()
+    return engine
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings) -> Iterator[Engine]:
+    engine = prepare_database(settings)
     yield engine
     engine.dispose()
 

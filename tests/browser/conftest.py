@@ -9,14 +9,9 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from sqlmodel import Session
 
-from app.cli import FRAMEWORKS_DIR
-from app.db import make_engine
 from app.main import create_app
-from app.services import framework as framework_service
-from seed.demo import load_demo
-from tests.conftest import NOW, make_settings, migrate, reset_database
+from tests.conftest import make_settings, prepare_database
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -44,16 +39,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("live")
     url = os.environ.get("TEST_DATABASE_URL_BROWSER") or f"sqlite:///{root / 'live.db'}"
     settings = make_settings(root / "data", url)
-    engine = make_engine(settings)
-    reset_database(engine)
-    migrate(engine, settings)
-    with Session(engine) as session:
-        for path in framework_service.catalogue_files(FRAMEWORKS_DIR):
-            framework_service.load(
-                session=session, now=NOW, catalogue=framework_service.parse(path)
-            )
-        list(load_demo(session=session, now=NOW))
-        session.commit()
+    engine = prepare_database(settings, demo=True)
     engine.dispose()
     port = _free_port()
     server = uvicorn.Server(
