@@ -27,7 +27,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=API_DESCRIPTION,
         version="0.1.0",
         dependencies=[Depends(csrf_protect)],
-        docs_url="/api/docs",
+        # The stock docs pages load Swagger UI from a CDN; routers/home.py serves a vendored copy.
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
     )

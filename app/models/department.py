@@ -1,21 +1,30 @@
 """Departments: the organization tree that owns requirements, evidence and actions."""
 
+from typing import Annotated
+
+from pydantic import StringConstraints
 from sqlmodel import Field, SQLModel
 
 NAME_MAX = 100
+CODE_MAX = 32
 
 
 class DepartmentBase(SQLModel):
     name: str = Field(min_length=1, max_length=NAME_MAX)
-    code: str = Field(min_length=1, max_length=32, regex=r"^[A-Za-z0-9_-]+$")
     parent_id: int | None = Field(default=None, foreign_key="department.id", index=True)
 
 
 class Department(DepartmentBase, table=True):
     __tablename__ = "department"
     id: int | None = Field(default=None, primary_key=True)
-    code: str = Field(max_length=32, unique=True)
+    code: str = Field(max_length=CODE_MAX, unique=True)
 
 
 class DepartmentCreate(DepartmentBase):
-    pass
+    # SQLModel's Field does not enforce a pattern, so the constraint sits on the type.
+    code: Annotated[
+        str,
+        StringConstraints(
+            strip_whitespace=True, min_length=1, max_length=CODE_MAX, pattern=r"^[A-Za-z0-9_-]+$"
+        ),
+    ]

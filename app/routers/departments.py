@@ -22,14 +22,16 @@ api_router = APIRouter(tags=["departments"])
 AdminDep = Annotated[Viewer, Depends(require(Permission.manage_departments))]
 
 
-def _page(request: Request, session: SessionDep, **context: Any) -> Response:
+def _page(
+    request: Request, session: SessionDep, status_code: int = 200, **context: Any
+) -> Response:
     tree = department_service.as_tree(department_service.get_all(session=session))
     defaults: dict[str, Any] = {"values": {}, "errors": {}, "editing": None}
     return render(
         request,
         "departments/list.html",
         {"tree": tree, **defaults, **context},
-        status_code=422 if context.get("errors") else 200,
+        status_code=status_code,
     )
 
 
@@ -49,15 +51,17 @@ def edit_page(
 @router.post("")
 async def create(request: Request, session: SessionDep, now: Now, viewer: AdminDep) -> Response:
     values = form_values(await request.form())
+    status_code = 422
     data, errors = validate(DepartmentCreate, values)
     if data is not None:
         try:
             department_service.create(session=session, now=now, actor_id=viewer.id, data=data)
         except DomainError as exc:
             errors = {exc.field or "__all__": exc.message}
+            status_code = exc.status_code
     if errors:
         session.rollback()
-        return _page(request, session, values=values, errors=errors)
+        return _page(request, session, status_code, values=values, errors=errors)
     session.commit()
     return redirect(request, "/admin/departments", toast=_("Department created."))
 
@@ -68,6 +72,7 @@ async def update(
 ) -> Response:
     department = department_service.get(session=session, department_id=department_id)
     values = form_values(await request.form())
+    status_code = 422
     data, errors = validate(DepartmentCreate, values)
     if data is not None:
         try:
@@ -76,9 +81,12 @@ async def update(
             )
         except DomainError as exc:
             errors = {exc.field or "__all__": exc.message}
+            status_code = exc.status_code
     if errors:
         session.rollback()
-        return _page(request, session, editing=department, values=values, errors=errors)
+        return _page(
+            request, session, status_code, editing=department, values=values, errors=errors
+        )
     session.commit()
     return redirect(request, "/admin/departments", toast=_("Changes saved."))
 

@@ -22,6 +22,12 @@ def health(session: SessionDep) -> dict[str, str]:
     return {"status": "ok"}
 
 
+@router.get("/api/docs")
+def api_docs(request: Request) -> Response:
+    """Swagger UI for /api/v1, from vendored files; tokens are entered with 'Authorize'."""
+    return render(request, "api_docs.html")
+
+
 @router.get("/")
 def home(request: Request, session: SessionDep, viewer: CurrentViewer) -> Response:
     framework = requirement_service.get_framework(session=session, framework_id=None)

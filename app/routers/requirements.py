@@ -150,6 +150,7 @@ async def update_status(
 ) -> Response:
     context = _detail_context(session, requirement_id)
     values = form_values(await request.form())
+    status_code = 422
     data, errors = validate(RequirementStatusUpdate, values)
     if data is not None:
         try:
@@ -158,6 +159,7 @@ async def update_status(
             )
         except DomainError as exc:
             errors = {exc.field or "__all__": exc.message}
+            status_code = exc.status_code
     if errors:
         session.rollback()
         return render(
@@ -171,7 +173,7 @@ async def update_status(
                 "editing": True,
             },
             fragments=STATUS_FRAGMENTS,
-            status_code=422,
+            status_code=status_code,
         )
     session.commit()
     message = _("Saved.")

@@ -84,6 +84,7 @@ async def create(
     request: Request, session: SessionDep, now: Now, settings: SettingsDep, viewer: AdminDep
 ) -> Response:
     values = form_values(await request.form(), lists=["roles"])
+    status_code = 422
     data, errors = validate(UserCreate, values)
     if data is not None:
         try:
@@ -96,13 +97,14 @@ async def create(
             )
         except DomainError as exc:
             errors = {exc.field or "__all__": exc.message}
+            status_code = exc.status_code
     if errors:
         session.rollback()
         return render(
             request,
             "users/form.html",
             {"user": None, "values": values, "errors": errors, **_form_context(session)},
-            status_code=422,
+            status_code=status_code,
         )
     session.commit()
     return redirect(request, "/admin/users", toast=_("User created."))
@@ -129,19 +131,21 @@ async def update(
 ) -> Response:
     user = user_service.get(session=session, user_id=user_id)
     values = form_values(await request.form(), lists=["roles"])
+    status_code = 422
     data, errors = validate(UserUpdate, values)
     if data is not None:
         try:
             user_service.update(session=session, now=now, actor_id=viewer.id, user=user, data=data)
         except DomainError as exc:
             errors = {exc.field or "__all__": exc.message}
+            status_code = exc.status_code
     if errors:
         session.rollback()
         return render(
             request,
             "users/form.html",
             {"user": user, "values": values, "errors": errors, **_form_context(session)},
-            status_code=422,
+            status_code=status_code,
         )
     session.commit()
     return redirect(request, "/admin/users", toast=_("Changes saved."))

@@ -37,7 +37,13 @@
     if (!xhr || xhr.status < 400) return;
     var plain = (xhr.getResponseHeader("Content-Type") || "").indexOf("text/plain") === 0;
     if (plain) showToast(xhr.responseText, "error");
-    else if (xhr.status !== 422) showToast(xhr.status + " " + xhr.statusText, "error");
+    else if (xhr.status !== 422 && xhr.status !== 409) showToast(xhr.status + " " + xhr.statusText, "error");
+  });
+
+  // After htmx pushes a new URL (e.g. filters), the language switch returns to that URL.
+  document.addEventListener("htmx:pushedIntoHistory", function () {
+    var here = window.location.pathname + window.location.search;
+    document.querySelectorAll("input[data-current-url]").forEach(function (input) { input.value = here; });
   });
 
   document.addEventListener("htmx:sendError", function () {

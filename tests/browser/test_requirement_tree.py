@@ -36,6 +36,8 @@ def test_admin_works_the_clause_tree_in_both_languages(page: Page, live_server: 
     page.get_by_role("button", name="English").click()
     expect(page.get_by_role("heading", name="Requirements")).to_be_visible()
     expect(page.locator("#requirement-tree")).to_contain_text("IIMS policy")
+    # The filter survived the language switch: the page came back to the filtered URL.
+    expect(page.locator("#requirement-tree")).not_to_contain_text("Information security")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "requirement-tree-en.png"), full_page=True)
 

@@ -300,3 +300,10 @@ class TestLocale:
     def test_unknown_locale_is_404(self, client: TestClient) -> None:
         response = client.post("/locale", data={"locale": "fr", "csrf_token": csrf(client)})
         assert response.status_code == 404
+
+
+def test_security_headers_on_every_page(client: TestClient) -> None:
+    response = client.get("/login")
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]

@@ -1,0 +1,44 @@
+"""The activity log: every change recorded, events chained by hash."""
+
+from sqlmodel import Session, col, select
+
+from app.models.activity import ActivityEvent
+from app.models.department import DepartmentCreate
+from app.services import activity
+from app.services import department as department_service
+from tests.conftest import NOW
+
+
+def test_a_change_records_before_and_after_linked_to_the_previous_event(session: Session) -> None:
+    department = department_service.create(
+        session=session, now=NOW, actor_id=None, data=DepartmentCreate(name="信息中心", code="IT9")
+    )
+    department_service.update(
+        session=session,
+        now=NOW,
+        actor_id=None,
+        department=department,
+        data=DepartmentCreate(name="数字化中心", code="IT9"),
+    )
+    created, updated = session.exec(
+        select(ActivityEvent).order_by(col(ActivityEvent.id).desc()).limit(2)
+    ).all()[::-1]
+    assert created.verb == "create"
+    assert updated.before == {"name": "信息中心"}
+    assert updated.after == {"name": "数字化中心"}
+    assert updated.prev_hash == created.hash
+
+
+def test_hash_covers_the_content(session: Session) -> None:
+    event = activity.record(
+        session=session,
+        now=NOW,
+        actor_id=None,
+        verb="update",
+        object_type="x",
+        object_id=1,
+        after={"a": 1},
+    )
+    original = event.hash
+    event.after = {"a": 2}
+    assert activity._digest(event.prev_hash, event) != original

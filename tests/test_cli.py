@@ -1,0 +1,82 @@
+"""The `ronghe` command on a real database file: migrate, seed, create-admin."""
+
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, func, select
+from typer.testing import CliRunner
+
+from app.cli import cli
+from app.db import make_engine
+from app.models.requirement import Requirement
+from app.models.user import Role, User
+from app.services import user as user_service
+from app.settings import Settings
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    # The CLI reads RONGHE_* like production; each test gets its own SQLite file.
+    monkeypatch.setenv("RONGHE_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("RONGHE_DATABASE_URL", raising=False)
+    assert runner.invoke(cli, ["migrate"]).exit_code == 0
+    return tmp_path
+
+
+def _session(data_dir: Path) -> Session:
+    return Session(make_engine(Settings(data_dir=data_dir)))
+
+
+def test_seed_twice_changes_nothing_the_second_time(data_dir: Path) -> None:
+    first = runner.invoke(cli, ["seed", "--demo"])
+    assert first.exit_code == 0, first.output
+    assert "created 45" in first.output
+    second = runner.invoke(cli, ["seed", "--demo"])
+    assert "created 0, updated 0, unchanged 45" in second.output
+    assert "statuses set: 0" in second.output
+    with _session(data_dir) as session:
+        assert session.exec(select(func.count()).select_from(Requirement)).one() == 45
+        assert session.exec(select(func.count()).select_from(User)).one() == 5
+
+
+def test_malformed_file_is_refused_whole(data_dir: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "framework:\n  code: X\n  version: '1'\n  title: {zh_CN: 甲}\nrequirements: []\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(cli, ["seed", "--file", str(bad)])
+    assert result.exit_code == 2
+    assert "bad.yaml" in result.output
+    assert "framework.title.en" in result.output
+    with _session(data_dir) as session:
+        assert session.exec(select(func.count()).select_from(Requirement)).one() == 0
+
+
+def test_create_admin_reads_the_password_from_stdin(data_dir: Path) -> None:
+    result = runner.invoke(
+        cli,
+        ["create-admin", "--email", "Root@Example.com", "--name", "系统管理员", "--password-stdin"],
+        input="long enough password\n",
+    )
+    assert result.exit_code == 0, result.output
+    with _session(data_dir) as session:
+        user = user_service.get_by_email(session=session, email="root@example.com")
+        assert user is not None
+        assert user_service.roles_of(session=session, user_id=user.id or 0) == {Role.admin}
+
+
+def test_create_admin_refuses_a_short_password_and_a_duplicate(data_dir: Path) -> None:
+    short = runner.invoke(
+        cli,
+        ["create-admin", "--email", "a@example.com", "--name", "A", "--password-stdin"],
+        input="short\n",
+    )
+    assert short.exit_code == 2
+    args = ["create-admin", "--email", "a@example.com", "--name", "A", "--password-stdin"]
+    assert runner.invoke(cli, args, input="long enough password\n").exit_code == 0
+    again = runner.invoke(cli, args, input="long enough password\n")
+    assert again.exit_code == 2
+    assert "not created" in again.output
