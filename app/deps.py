@@ -10,7 +10,7 @@ from app.db import SessionDep
 from app.errors import Forbidden, Unauthenticated
 from app.i18n import gettext as _
 from app.models.user import Role, User
-from app.permissions import Permission, allowed
+from app.permissions import OVERSEERS, Permission, allowed
 from app.services import api_token as api_token_service
 from app.services import auth as auth_service
 from app.services import user as user_service
@@ -49,6 +49,16 @@ class Viewer:
 
     def can(self, permission: Permission) -> bool:
         return allowed(self.roles, permission)
+
+    def may_touch(self, *owner_ids: int | None) -> bool:
+        """Overseers act on anything; others only on objects they own."""
+        return not OVERSEERS.isdisjoint(self.roles) or self.id in owner_ids
+
+    def require_owner(self, *owner_ids: int | None) -> None:
+        if not self.may_touch(*owner_ids):
+            raise Forbidden(
+                _("Only the owner, an administrator or top management may change this.")
+            )
 
 
 def optional_viewer(

@@ -1,10 +1,11 @@
 """Turning Pydantic validation errors into messages in the user's language, per field."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from app.errors import DomainError
 from app.i18n import gettext as _
 
 M = TypeVar("M", bound=BaseModel)
@@ -71,3 +72,21 @@ def form_values(form: Any, *, lists: Sequence[str] = ()) -> dict[str, Any]:
     for key in lists:
         values.setdefault(key, [])
     return values
+
+
+T = TypeVar("T")
+
+
+def submit(
+    model: type[M], values: Mapping[str, Any], action: Callable[[M], T]
+) -> tuple[T | None, dict[str, str], int]:
+    """Validate a form and run the service call: (result, field errors, status code).
+
+    The status is 422 for invalid input, or the domain error's own (409 for a conflict)."""
+    data, errors = validate(model, values)
+    if data is None:
+        return None, errors, 422
+    try:
+        return action(data), {}, 200
+    except DomainError as exc:
+        return None, {exc.field or "__all__": exc.message}, exc.status_code

@@ -4,35 +4,93 @@ from enum import StrEnum
 
 from app.i18n import N_
 from app.i18n import gettext as _
+from app.models.capability import Grade, Stage
+from app.models.goal import Direction, Frequency, GoalStatus
+from app.models.initiative import Element, TaskStatus
+from app.models.pdca import Phase
 from app.models.requirement import Confidence, ImplementationStatus
+from app.models.strategy import StrategyStatus
 from app.models.user import Locale
 
-_LABELS: dict[StrEnum, str] = {
-    ImplementationStatus.not_started: N_("Not started"),
-    ImplementationStatus.planned: N_("Planned"),
-    ImplementationStatus.in_progress: N_("In progress"),
-    ImplementationStatus.implemented: N_("Implemented"),
-    Confidence.verified: N_("Verified"),
-    Confidence.probable: N_("Probable"),
-    Confidence.unverified: N_("Unverified"),
-    Locale.zh_CN: N_("Chinese"),
-    Locale.en: N_("English"),
-}
+# Keyed by (enum class, value): StrEnum members compare equal to their string, so
+# Stage.planned and ImplementationStatus.planned would otherwise be the same key.
+_LABEL_LIST: list[tuple[StrEnum, str]] = [
+    (ImplementationStatus.not_started, N_("Not started")),
+    (ImplementationStatus.planned, N_("Planned")),
+    (ImplementationStatus.in_progress, N_("In progress")),
+    (ImplementationStatus.implemented, N_("Implemented")),
+    (Confidence.verified, N_("Verified")),
+    (Confidence.probable, N_("Probable")),
+    (Confidence.unverified, N_("Unverified")),
+    (Stage.identified, N_("Identified")),
+    (Stage.planned, N_("Planning")),
+    (Stage.building, N_("Building")),
+    (Stage.operating, N_("Operating stably")),
+    (Stage.adjusting, N_("Adjusting")),
+    (Grade.CL1, N_("CL1 initial")),
+    (Grade.CL2, N_("CL2 unit")),
+    (Grade.CL3, N_("CL3 process")),
+    (Grade.CL4, N_("CL4 network")),
+    (Grade.CL5, N_("CL5 ecosystem")),
+    (GoalStatus.on_track, N_("On track")),
+    (GoalStatus.at_risk, N_("At risk")),
+    (GoalStatus.off_track, N_("Off track")),
+    (GoalStatus.achieved, N_("Achieved")),
+    (GoalStatus.missing_data, N_("Missing data")),
+    (Direction.increase, N_("Higher is better")),
+    (Direction.decrease, N_("Lower is better")),
+    (Frequency.monthly, N_("Monthly")),
+    (Frequency.quarterly, N_("Quarterly")),
+    (Frequency.yearly, N_("Yearly")),
+    (Element.data, N_("Data")),
+    (Element.technology, N_("Technology")),
+    (Element.process, N_("Business process")),
+    (Element.organization, N_("Organization structure")),
+    (TaskStatus.open, N_("Open")),
+    (TaskStatus.in_progress, N_("In progress")),
+    (TaskStatus.done, N_("Done")),
+    (TaskStatus.cancelled, N_("Cancelled")),
+    (Phase.plan, N_("Plan")),
+    (Phase.do, N_("Do")),
+    (Phase.check, N_("Check")),
+    (Phase.act, N_("Act")),
+    (Phase.closed, N_("Closed")),
+    (StrategyStatus.draft, N_("Draft")),
+    (StrategyStatus.approved, N_("Approved")),
+    (StrategyStatus.retired, N_("Retired")),
+    (Locale.zh_CN, N_("Chinese")),
+    (Locale.en, N_("English")),
+]
 
-BADGES: dict[StrEnum, str] = {
-    ImplementationStatus.not_started: "text-bg-light border",
-    ImplementationStatus.planned: "text-bg-info",
-    ImplementationStatus.in_progress: "text-bg-warning",
-    ImplementationStatus.implemented: "text-bg-success",
-    Confidence.verified: "text-bg-success",
-    Confidence.probable: "text-bg-info",
-    Confidence.unverified: "text-bg-warning",
-}
+_BADGE_LIST: list[tuple[StrEnum, str]] = [
+    (ImplementationStatus.not_started, "text-bg-light border"),
+    (ImplementationStatus.planned, "text-bg-info"),
+    (ImplementationStatus.in_progress, "text-bg-warning"),
+    (ImplementationStatus.implemented, "text-bg-success"),
+    (Confidence.verified, "text-bg-success"),
+    (Confidence.probable, "text-bg-info"),
+    (Confidence.unverified, "text-bg-warning"),
+    (GoalStatus.on_track, "text-bg-success"),
+    (GoalStatus.achieved, "text-bg-primary"),
+    (GoalStatus.at_risk, "text-bg-warning"),
+    (GoalStatus.off_track, "text-bg-danger"),
+    (GoalStatus.missing_data, "text-bg-secondary"),
+    (TaskStatus.done, "text-bg-success"),
+    (TaskStatus.in_progress, "text-bg-warning"),
+    (TaskStatus.open, "text-bg-light border"),
+    (TaskStatus.cancelled, "text-bg-secondary"),
+    (StrategyStatus.approved, "text-bg-success"),
+    (StrategyStatus.draft, "text-bg-light border"),
+]
+
+
+_LABELS = {(type(member), str(member)): text for member, text in _LABEL_LIST}
+_BADGES = {(type(member), str(member)): css for member, css in _BADGE_LIST}
 
 
 def label(value: StrEnum) -> str:
-    return _(_LABELS[value])
+    return _(_LABELS[(type(value), str(value))])
 
 
 def badge(value: StrEnum) -> str:
-    return BADGES.get(value, "text-bg-secondary")
+    return _BADGES.get((type(value), str(value)), "text-bg-secondary")

@@ -7,12 +7,38 @@ from sqlmodel import Session
 from starlette.middleware.gzip import GZipMiddleware
 
 from app.db import make_engine
-from app.routers import account, auth, departments, home, requirements, users
+from app.routers import (
+    account,
+    auth,
+    capabilities,
+    dashboard,
+    departments,
+    goals,
+    home,
+    initiatives,
+    pdca,
+    requirements,
+    strategy,
+    users,
+)
 from app.settings import Settings
 from app.templating import TEMPLATES_DIR, env
 from app.web import WebContextMiddleware, csrf_protect, install_error_handlers
 
-ROUTER_MODULES = (auth, home, requirements, users, departments, account)
+ROUTER_MODULES = (
+    auth,
+    home,
+    dashboard,
+    strategy,
+    goals,
+    capabilities,
+    initiatives,
+    pdca,
+    requirements,
+    users,
+    departments,
+    account,
+)
 API_PREFIX = "/api/v1"
 
 API_DESCRIPTION = """Ronghe JSON API. Authenticate with a personal API token created on the

@@ -12,6 +12,11 @@ class Permission(StrEnum):
     manage_users = "manage_users"
     manage_departments = "manage_departments"
     edit_requirement_status = "edit_requirement_status"
+    manage_strategy = "manage_strategy"
+    manage_capabilities = "manage_capabilities"
+    record_measurements = "record_measurements"
+    update_tasks = "update_tasks"
+    manage_pdca = "manage_pdca"
 
 
 ALL_ROLES = frozenset(Role)
@@ -21,7 +26,16 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.manage_users: frozenset({Role.admin}),
     Permission.manage_departments: frozenset({Role.admin}),
     Permission.edit_requirement_status: frozenset({Role.admin}),
+    Permission.manage_strategy: frozenset({Role.admin, Role.executive}),
+    Permission.manage_capabilities: frozenset({Role.admin, Role.executive}),
+    # Owners may record values and move tasks only for what they own (checked per object).
+    Permission.record_measurements: frozenset({Role.admin, Role.executive, Role.owner}),
+    Permission.update_tasks: frozenset({Role.admin, Role.executive, Role.owner}),
+    Permission.manage_pdca: frozenset({Role.admin}),
 }
+
+# Roles that act on any object of a kind, not only on what they own.
+OVERSEERS = frozenset({Role.admin, Role.executive})
 
 ROLE_LABELS: dict[Role, str] = {
     Role.admin: N_("IIMS administrator"),

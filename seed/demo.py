@@ -14,6 +14,7 @@ from app.models.requirement import ImplementationStatus, Requirement, Requiremen
 from app.models.user import Locale, Role, UserCreate
 from app.services import department as department_service
 from app.services import user as user_service
+from seed.demo_strategy import load_strategy_demo
 
 DEMO_PASSWORD = "ronghe-demo-2026"  # noqa: S105 - documented in the README, demo data only
 
@@ -106,3 +107,4 @@ def load_demo(*, session: Session, now: datetime) -> Iterator[str]:
         session.add(status)
         changed += 1
     yield f"demo requirement statuses set: {changed}"
+    yield from load_strategy_demo(session=session, now=now, users=users, departments=departments)

@@ -20,7 +20,9 @@ from sqlmodel import Session, select
 from app.cli import FRAMEWORKS_DIR, alembic_config
 from app.db import make_engine
 from app.main import create_app
+from app.models.capability import Capability
 from app.models.department import Department
+from app.models.goal import Goal
 from app.models.requirement import Requirement
 from app.models.user import Role, User, UserRole
 from app.security import csrf_token_for, hash_password
@@ -199,3 +201,33 @@ def csrf(client: TestClient) -> str:
 
 
 HX = {"HX-Request": "true"}
+
+
+def make_capability(session: Session, **overrides: Any) -> Capability:
+    n = next(_counter)
+    capability = Capability(
+        **{"code": f"C{n}", "title": f"能力{n}", "created_at": NOW, **overrides}
+    )
+    session.add(capability)
+    session.commit()
+    return capability
+
+
+def make_goal(session: Session, capability_id: int, **overrides: Any) -> Goal:
+    from datetime import date
+
+    values: dict[str, Any] = {
+        "indicator": "设备联网率",
+        "unit": "%",
+        "baseline": 40.0,
+        "baseline_date": date(2025, 1, 1),
+        "target": 80.0,
+        "deadline": date(2026, 12, 31),
+        "capability_id": capability_id,
+        "created_at": NOW,
+        **overrides,
+    }
+    goal = Goal(**values)
+    session.add(goal)
+    session.commit()
+    return goal

@@ -3,20 +3,42 @@
 from app.models.activity import ActivityEvent
 from app.models.api_token import ApiToken
 from app.models.auth import LoginAttempt, UserSession
+from app.models.capability import (
+    Capability,
+    CapabilityAdvantage,
+    CapabilityRequirement,
+    StageChange,
+)
 from app.models.department import Department, DepartmentCreate
+from app.models.goal import Goal, Measurement
+from app.models.initiative import Initiative, Task
+from app.models.pdca import PdcaCycle, PhaseChange
 from app.models.requirement import Framework, Requirement, RequirementStatus
+from app.models.strategy import CompetitiveAdvantage, Strategy
 from app.models.user import Role, User, UserRole
 
 __all__ = [
     "ActivityEvent",
     "ApiToken",
+    "Capability",
+    "CapabilityAdvantage",
+    "CapabilityRequirement",
+    "CompetitiveAdvantage",
     "Department",
     "DepartmentCreate",
     "Framework",
+    "Goal",
+    "Initiative",
     "LoginAttempt",
+    "Measurement",
+    "PdcaCycle",
+    "PhaseChange",
     "Requirement",
     "RequirementStatus",
     "Role",
+    "StageChange",
+    "Strategy",
+    "Task",
     "User",
     "UserRole",
     "UserSession",

@@ -1,0 +1,328 @@
+"""New capabilities: list with the element matrix, detail page, editing, life-cycle stages."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from sqlmodel import col, select
+from starlette.responses import Response
+
+from app import charts
+from app.db import SessionDep
+from app.deps import ApiViewer, CurrentViewer, Now, Viewer, require
+from app.errors import DomainError, Invalid
+from app.forms import form_values, submit
+from app.i18n import gettext as _
+from app.models.capability import STAGE_TRANSITIONS, Capability, CapabilityCreate, Grade, Stage
+from app.models.goal import Direction, Frequency
+from app.models.initiative import Element, TaskStatus
+from app.models.requirement import Requirement
+from app.models.user import User
+from app.permissions import Permission
+from app.services import capability as capability_service
+from app.services import department as department_service
+from app.services import goal as goal_service
+from app.services import initiative as initiative_service
+from app.services import pdca as pdca_service
+from app.services import strategy as strategy_service
+from app.templating import render
+from app.web import redirect, toast_header
+
+router = APIRouter(prefix="/capabilities", tags=["capabilities"], include_in_schema=False)
+api_router = APIRouter(tags=["capabilities"])
+
+ManagerDep = Annotated[Viewer, Depends(require(Permission.manage_capabilities))]
+DETAIL_FRAGMENTS = {"initiatives": "initiatives", "stage": "stage"}
+
+
+def _choices(session: SessionDep) -> dict[str, Any]:
+    users = session.exec(
+        select(User).where(col(User.is_active)).order_by(col(User.name)).limit(1000)
+    ).all()
+    clauses = session.exec(
+        select(Requirement)
+        .where(col(Requirement.chapter_id).is_not(None))
+        .order_by(col(Requirement.position))
+    ).all()
+    return {
+        "owner_options": [(u.id, u.name) for u in users],
+        "departments": department_service.as_tree(department_service.get_all(session=session)),
+        "advantages": strategy_service.advantages(session=session),
+        "clauses": clauses,
+        "grades": list(Grade),
+    }
+
+
+@router.get("")
+def list_page(request: Request, session: SessionDep, now: Now, viewer: CurrentViewer) -> Response:
+    capabilities = capability_service.get_all(session=session)
+    goals = goal_service.for_capabilities(
+        session=session, capability_ids=[c.id for c in capabilities if c.id]
+    )
+    assessments = goal_service.assessments(session=session, goals=goals, today=now.date())
+    by_capability: dict[int, list[Any]] = {}
+    for goal in goals:
+        by_capability.setdefault(goal.capability_id, []).append(assessments[goal.id or 0].status)
+    matrix = capability_service.element_matrix(session=session)
+    return render(
+        request,
+        "capabilities/list.html",
+        {
+            "capabilities": capabilities,
+            "statuses": by_capability,
+            "matrix": matrix,
+            "elements": list(Element),
+            "heatmap": charts.element_heatmap(capabilities, matrix),
+        },
+    )
+
+
+def _form_page(
+    request: Request,
+    session: SessionDep,
+    capability: Capability | None,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "capabilities/form.html",
+        {"capability": capability, "values": values, "errors": errors, **_choices(session)},
+        status_code=status_code,
+    )
+
+
+@router.get("/new")
+def new_page(request: Request, session: SessionDep, viewer: ManagerDep) -> Response:
+    return _form_page(request, session, None, {"current_grade": "CL1", "target_grade": "CL2"}, {})
+
+
+def _values(form: Any) -> dict[str, Any]:
+    values = form_values(form, lists=["advantage_ids", "requirement_ids"])
+    for name in ("advantage_ids", "requirement_ids"):
+        if not all(str(v).isdigit() for v in values[name]):
+            raise Invalid(_("Choose one of the offered options."), field=name)
+    return values
+
+
+@router.post("")
+async def create(request: Request, session: SessionDep, now: Now, viewer: ManagerDep) -> Response:
+    values = _values(await request.form())
+    result, errors, status = submit(
+        CapabilityCreate,
+        values,
+        lambda data: capability_service.create(
+            session=session, now=now, actor_id=viewer.id, data=data
+        ),
+    )
+    if result is None:
+        session.rollback()
+        return _form_page(request, session, None, values, errors, status)
+    session.commit()
+    return redirect(request, f"/capabilities/{result.id}", toast=_("Capability created."))
+
+
+def _detail_context(session: SessionDep, now: Now, capability: Capability) -> dict[str, Any]:
+    assert capability.id is not None
+    goals = goal_service.for_capabilities(session=session, capability_ids=[capability.id])
+    series = goal_service.current_series(session=session, goal_ids=[g.id for g in goals if g.id])
+    assessments = goal_service.assessments(session=session, goals=goals, today=now.date())
+    initiatives = initiative_service.for_capability(session=session, capability_id=capability.id)
+    cycles = pdca_service.get_all(session=session)
+    return {
+        "capability": capability,
+        "owner": session.get(User, capability.owner_id) if capability.owner_id else None,
+        "goals": goals,
+        "assessments": assessments,
+        "trends": {g.id: charts.goal_trend(g, series[g.id or 0]) for g in goals},
+        "tables": {g.id: charts.trajectory_table(g, series[g.id or 0]) for g in goals},
+        "initiatives": initiatives,
+        "elements": list(Element),
+        "task_statuses": list(TaskStatus),
+        "history": capability_service.stage_history(session=session, capability_id=capability.id),
+        "next_stages": sorted(STAGE_TRANSITIONS[Stage(capability.stage)], key=list(Stage).index),
+        "requirements": capability_service.requirements(
+            session=session, capability_id=capability.id
+        ),
+        "advantage_ids": capability_service.advantage_ids(
+            session=session, capability_id=capability.id
+        ),
+        "advantages": strategy_service.advantages(session=session),
+        "cycles": cycles,
+        "cycle_changes": pdca_service.changes(
+            session=session, cycle_ids=[c.id for c in cycles[:3] if c.id]
+        ),
+        "directions": list(Direction),
+        "frequencies": list(Frequency),
+        "owner_options": [
+            (u.id, u.name)
+            for u in session.exec(
+                select(User).where(col(User.is_active)).order_by(col(User.name)).limit(1000)
+            ).all()
+        ],
+        "goal_values": {"direction": "increase", "frequency": "monthly"},
+        "goal_errors": {},
+        "initiative_errors": {},
+        "stage_errors": {},
+    }
+
+
+def detail_response(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    capability: Capability,
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
+    context = {**_detail_context(session, now, capability), **extra}
+    return render(
+        request,
+        "capabilities/detail.html",
+        context,
+        fragments=DETAIL_FRAGMENTS,
+        status_code=status_code,
+    )
+
+
+@router.get("/{capability_id}")
+def detail_page(
+    request: Request, session: SessionDep, now: Now, viewer: CurrentViewer, capability_id: int
+) -> Response:
+    capability = capability_service.get(session=session, capability_id=capability_id)
+    return detail_response(request, session, now, capability)
+
+
+@router.get("/{capability_id}/edit")
+def edit_page(
+    request: Request, session: SessionDep, viewer: ManagerDep, capability_id: int
+) -> Response:
+    capability = capability_service.get(session=session, capability_id=capability_id)
+    values = {
+        **capability.model_dump(),
+        "advantage_ids": [
+            str(i)
+            for i in capability_service.advantage_ids(session=session, capability_id=capability_id)
+        ],
+        "requirement_ids": [
+            str(r.id)
+            for r in capability_service.requirements(session=session, capability_id=capability_id)
+        ],
+    }
+    return _form_page(request, session, capability, values, {})
+
+
+@router.post("/{capability_id}")
+async def update(
+    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, capability_id: int
+) -> Response:
+    capability = capability_service.get(session=session, capability_id=capability_id)
+    values = _values(await request.form())
+    result, errors, status = submit(
+        CapabilityCreate,
+        values,
+        lambda data: capability_service.update(
+            session=session, now=now, actor_id=viewer.id, capability=capability, data=data
+        ),
+    )
+    if result is None:
+        session.rollback()
+        return _form_page(request, session, capability, values, errors, status)
+    session.commit()
+    return redirect(request, f"/capabilities/{capability_id}", toast=_("Changes saved."))
+
+
+@router.post("/{capability_id}/stage")
+async def change_stage(
+    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, capability_id: int
+) -> Response:
+    capability = capability_service.get(session=session, capability_id=capability_id)
+    form = await request.form()
+    raw = form.get("stage")
+    note = str(form.get("note") or "")[:4000]
+    try:
+        if raw not in Stage.__members__:
+            raise Invalid(_("Choose one of the offered options."), field="stage")
+        capability_service.change_stage(
+            session=session,
+            now=now,
+            actor_id=viewer.id,
+            capability=capability,
+            to=Stage(str(raw)),
+            note=note,
+        )
+    except DomainError as exc:
+        session.rollback()
+        return detail_response(
+            request,
+            session,
+            now,
+            capability,
+            exc.status_code,
+            stage_errors={exc.field or "stage": exc.message},
+        )
+    session.commit()
+    response = detail_response(request, session, now, capability)
+    response.headers.update(toast_header(_("Stage changed.")))
+    return response
+
+
+@router.post("/{capability_id}/archive")
+def archive(
+    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, capability_id: int
+) -> Response:
+    capability = capability_service.get(session=session, capability_id=capability_id)
+    capability_service.archive(session=session, now=now, actor_id=viewer.id, capability=capability)
+    session.commit()
+    return redirect(request, "/capabilities", toast=_("Capability archived."))
+
+
+@router.post("/{capability_id}/delete")
+def delete(
+    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, capability_id: int
+) -> Response:
+    capability = capability_service.get(session=session, capability_id=capability_id)
+    capability_service.delete_or_refuse(
+        session=session, now=now, actor_id=viewer.id, capability=capability
+    )
+    session.commit()
+    return redirect(request, "/capabilities", toast=_("Capability deleted."))
+
+
+@api_router.get("/capabilities", summary="Capabilities with their goals' status")
+def api_list(session: SessionDep, now: Now, viewer: ApiViewer) -> list[dict[str, Any]]:
+    capabilities = capability_service.get_all(session=session)
+    goals = goal_service.for_capabilities(
+        session=session, capability_ids=[c.id for c in capabilities if c.id]
+    )
+    assessments = goal_service.assessments(session=session, goals=goals, today=now.date())
+    return [
+        {
+            **c.model_dump(mode="json"),
+            "goals": [
+                {"id": g.id, "indicator": g.indicator, "status": assessments[g.id or 0].status}
+                for g in goals
+                if g.capability_id == c.id
+            ],
+        }
+        for c in capabilities
+    ]
+
+
+@api_router.get("/capabilities/{capability_id}", summary="One capability")
+def api_detail(session: SessionDep, viewer: ApiViewer, capability_id: int) -> dict[str, Any]:
+    capability = capability_service.get(session=session, capability_id=capability_id)
+    return {
+        **capability.model_dump(mode="json"),
+        "advantage_ids": capability_service.advantage_ids(
+            session=session, capability_id=capability_id
+        ),
+        "requirement_keys": [
+            r.key
+            for r in capability_service.requirements(session=session, capability_id=capability_id)
+        ],
+        "stage_history": [
+            h.model_dump(mode="json")
+            for h in capability_service.stage_history(session=session, capability_id=capability_id)
+        ],
+    }

@@ -1,0 +1,62 @@
+"""The executive dashboard: goals by status, capabilities by stage and grade, elements, PDCA."""
+
+from collections import Counter
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from app import charts
+from app.db import SessionDep
+from app.deps import CurrentViewer, Now
+from app.models.capability import Grade, Stage
+from app.models.goal import GoalStatus
+from app.models.initiative import Element
+from app.services import capability as capability_service
+from app.services import goal as goal_service
+from app.services import pdca as pdca_service
+from app.templating import render
+
+router = APIRouter(tags=["dashboard"], include_in_schema=False)
+
+DECISION_STATUSES = (GoalStatus.off_track, GoalStatus.missing_data)
+
+
+@router.get("/dashboard")
+def dashboard(request: Request, session: SessionDep, now: Now, viewer: CurrentViewer) -> Response:
+    capabilities = capability_service.get_all(session=session)
+    goals = goal_service.for_capabilities(
+        session=session, capability_ids=[c.id for c in capabilities if c.id]
+    )
+    assessments = goal_service.assessments(session=session, goals=goals, today=now.date())
+    status_counts = Counter(a.status for a in assessments.values())
+    stage_counts = Counter(Stage(c.stage) for c in capabilities)
+    grade_gap = [(c, Grade(c.current_grade), Grade(c.target_grade)) for c in capabilities]
+    matrix = capability_service.element_matrix(session=session)
+    untouched = [
+        (c, [e for e in Element if not matrix.get(c.id or 0, {}).get(e)]) for c in capabilities
+    ]
+    titles = {c.id: c.title for c in capabilities}
+    decisions = [
+        (g, titles.get(g.capability_id, ""), assessments[g.id or 0])
+        for g in goals
+        if assessments[g.id or 0].status in DECISION_STATUSES
+    ]
+    return render(
+        request,
+        "dashboard.html",
+        {
+            "status_counts": {s: status_counts.get(s, 0) for s in GoalStatus},
+            "stage_counts": {s: stage_counts.get(s, 0) for s in Stage},
+            "grade_gap": grade_gap,
+            "untouched": [(c, elements) for c, elements in untouched if elements],
+            "decisions": decisions,
+            "cycle": pdca_service.current(session=session),
+            "status_chart": charts.status_bar({s: status_counts.get(s, 0) for s in GoalStatus}),
+            "stage_chart": charts.stage_bar({s: stage_counts.get(s, 0) for s in Stage}),
+            "heatmap": charts.element_heatmap(capabilities, matrix),
+            "capabilities": capabilities,
+            "matrix": matrix,
+            "elements": list(Element),
+            "goal_total": len(goals),
+        },
+    )

@@ -1,0 +1,260 @@
+"""Goals: creating them on a capability, recording and correcting measurements, Excel export."""
+
+from datetime import date
+from io import BytesIO
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+from sqlmodel import col, select
+from starlette.responses import Response
+
+from app import charts
+from app.db import SessionDep
+from app.deps import ApiViewer, CurrentViewer, Now, Viewer, api_require, require
+from app.errors import DomainError
+from app.forms import form_values, submit, validate
+from app.i18n import gettext as _
+from app.models.capability import Capability
+from app.models.goal import Goal, GoalCreate, Measurement
+from app.models.user import User
+from app.permissions import Permission
+from app.routers.capabilities import detail_response
+from app.services import capability as capability_service
+from app.services import goal as goal_service
+from app.services.goal import Reading
+from app.services.goal_register import goal_register_xlsx
+from app.templating import render
+from app.web import redirect, toast_header
+
+router = APIRouter(tags=["goals"], include_in_schema=False)
+api_router = APIRouter(tags=["goals"])
+
+ManagerDep = Annotated[Viewer, Depends(require(Permission.manage_capabilities))]
+RecorderDep = Annotated[Viewer, Depends(require(Permission.record_measurements))]
+GOAL_FRAGMENTS = {"measurements": "measurements"}
+
+
+class ReadingForm(BaseModel):
+    period: date
+    value: float
+    note: str = Field(default="", max_length=4000)
+
+
+class CorrectionForm(BaseModel):
+    value: float
+    note: str = Field(default="", max_length=4000)
+
+
+@router.post("/capabilities/{capability_id}/goals")
+async def create(
+    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, capability_id: int
+) -> Response:
+    capability = capability_service.get(session=session, capability_id=capability_id)
+    values = form_values(await request.form())
+    result, errors, status = submit(
+        GoalCreate,
+        {**values, "capability_id": capability_id},
+        lambda data: goal_service.create(session=session, now=now, actor_id=viewer.id, data=data),
+    )
+    if result is None:
+        session.rollback()
+        return detail_response(
+            request,
+            session,
+            now,
+            capability,
+            status,
+            goal_values=values,
+            goal_errors=errors,
+            open_goal_form=True,
+        )
+    session.commit()
+    return redirect(request, f"/capabilities/{capability_id}", toast=_("Goal added."))
+
+
+def _goal_owners(session: SessionDep, goal: Goal) -> tuple[int | None, int | None]:
+    capability = session.get(Capability, goal.capability_id)
+    return goal.owner_id, capability.owner_id if capability else None
+
+
+def goal_page(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    goal: Goal,
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
+    assert goal.id is not None
+    series = goal_service.current_series(session=session, goal_ids=[goal.id])[goal.id]
+    history = goal_service.history(session=session, goal_id=goal.id)
+    recorders = {m.recorded_by_id for m in history if m.recorded_by_id}
+    names = (
+        dict(session.exec(select(User.id, User.name).where(col(User.id).in_(recorders))).all())
+        if recorders
+        else {}
+    )
+    context = {
+        "goal": goal,
+        "capability": session.get(Capability, goal.capability_id),
+        "owner": session.get(User, goal.owner_id) if goal.owner_id else None,
+        "assessment": goal_service.assessments(session=session, goals=[goal], today=now.date())[
+            goal.id
+        ],
+        "trend": charts.goal_trend(goal, series),
+        "table": charts.trajectory_table(goal, series),
+        "history": history,
+        "names": names,
+        "values": {"period": now.date().replace(day=1).isoformat()},
+        "errors": {},
+        "may_record": viewer_may_record(request, goal, _goal_owners(session, goal)),
+        **extra,
+    }
+    return render(
+        request, "goals/detail.html", context, fragments=GOAL_FRAGMENTS, status_code=status_code
+    )
+
+
+def viewer_may_record(request: Request, goal: Goal, owners: tuple[int | None, int | None]) -> bool:
+    viewer: Viewer | None = getattr(request.state, "viewer", None)
+    return bool(viewer and viewer.can(Permission.record_measurements) and viewer.may_touch(*owners))
+
+
+@router.get("/goals/export.xlsx")
+def export(session: SessionDep, now: Now, viewer: CurrentViewer) -> Response:
+    """The goal register with every measurement, as an Excel workbook."""
+    buffer = BytesIO()
+    goal_register_xlsx(session=session, today=now.date()).save(buffer)
+    filename = f"goal-register-{now.date().isoformat()}.xlsx"
+    return Response(
+        buffer.getvalue(),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get("/goals/{goal_id}")
+def detail(
+    request: Request, session: SessionDep, now: Now, viewer: CurrentViewer, goal_id: int
+) -> Response:
+    return goal_page(request, session, now, goal_service.get(session=session, goal_id=goal_id))
+
+
+@router.post("/goals/{goal_id}/measurements")
+async def record(
+    request: Request, session: SessionDep, now: Now, viewer: RecorderDep, goal_id: int
+) -> Response:
+    goal = goal_service.get(session=session, goal_id=goal_id)
+    viewer.require_owner(*_goal_owners(session, goal))
+    values = form_values(await request.form())
+    result, errors, status = submit(
+        ReadingForm,
+        values,
+        lambda data: goal_service.record(
+            session=session,
+            now=now,
+            actor_id=viewer.id,
+            goal=goal,
+            reading=Reading(data.period, data.value, data.note),
+        ),
+    )
+    if result is None:
+        session.rollback()
+        return goal_page(request, session, now, goal, status, values=values, errors=errors)
+    session.commit()
+    response = goal_page(request, session, now, goal)
+    response.headers.update(toast_header(_("Value recorded.")))
+    return response
+
+
+@router.post("/measurements/{measurement_id}/correct")
+async def correct(
+    request: Request, session: SessionDep, now: Now, viewer: RecorderDep, measurement_id: int
+) -> Response:
+    measurement = goal_service.get_measurement(session=session, measurement_id=measurement_id)
+    goal = goal_service.get(session=session, goal_id=measurement.goal_id)
+    viewer.require_owner(*_goal_owners(session, goal))
+    values = form_values(await request.form())
+    data, errors = validate(CorrectionForm, values)
+    status = 422
+    if data is not None:
+        try:
+            goal_service.correct(
+                session=session,
+                now=now,
+                actor_id=viewer.id,
+                measurement=measurement,
+                value=data.value,
+                note=data.note,
+            )
+        except DomainError as exc:
+            errors, status = {exc.field or "__all__": exc.message}, exc.status_code
+    if errors:
+        session.rollback()
+        return goal_page(
+            request,
+            session,
+            now,
+            goal,
+            status,
+            correcting=measurement_id,
+            correction_values=values,
+            correction_errors=errors,
+        )
+    session.commit()
+    return redirect(
+        request,
+        f"/goals/{goal.id}",
+        toast=_("Value corrected; the old value stays in the history."),
+    )
+
+
+# --- JSON API -------------------------------------------------------------------------------
+
+
+@api_router.get("/goals", summary="Goals with their status by the documented rule")
+def api_list(
+    session: SessionDep, now: Now, viewer: ApiViewer, capability: int | None = None
+) -> list[dict[str, Any]]:
+    query = select(Goal).order_by(col(Goal.id))
+    if capability is not None:
+        query = query.where(Goal.capability_id == capability)
+    goals = list(session.exec(query.limit(1000)).all())
+    assessments = goal_service.assessments(session=session, goals=goals, today=now.date())
+    return [{**g.model_dump(mode="json"), "status": assessments[g.id or 0].status} for g in goals]
+
+
+@api_router.get("/goals/{goal_id}", summary="One goal with the values in force")
+def api_detail(session: SessionDep, now: Now, viewer: ApiViewer, goal_id: int) -> dict[str, Any]:
+    goal = goal_service.get(session=session, goal_id=goal_id)
+    series = goal_service.current_series(session=session, goal_ids=[goal_id])[goal_id]
+    assessment = goal_service.assessments(session=session, goals=[goal], today=now.date())[goal_id]
+    return {
+        **goal.model_dump(mode="json"),
+        "status": assessment.status,
+        "measurements": [m.model_dump(mode="json") for m in series],
+    }
+
+
+@api_router.post(
+    "/goals/{goal_id}/measurements", status_code=201, summary="Record a value for a period"
+)
+def api_record(
+    session: SessionDep,
+    now: Now,
+    viewer: Annotated[Viewer, Depends(api_require(Permission.record_measurements))],
+    goal_id: int,
+    data: ReadingForm,
+) -> dict[str, Any]:
+    goal = goal_service.get(session=session, goal_id=goal_id)
+    viewer.require_owner(*_goal_owners(session, goal))
+    measurement: Measurement = goal_service.record(
+        session=session,
+        now=now,
+        actor_id=viewer.id,
+        goal=goal,
+        reading=Reading(data.period, data.value, data.note),
+    )
+    session.commit()
+    return measurement.model_dump(mode="json")

@@ -1,0 +1,133 @@
+"""The PDCA cycle of the management system: phases, closing, carried work."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from starlette.responses import Response
+
+from app.db import SessionDep
+from app.deps import ApiViewer, CurrentViewer, Now, Viewer, require
+from app.errors import DomainError, Invalid
+from app.i18n import gettext as _
+from app.models.pdca import NEXT_PHASE, Phase
+from app.permissions import Permission
+from app.services import pdca as pdca_service
+from app.templating import render
+from app.web import redirect
+
+router = APIRouter(prefix="/pdca", tags=["pdca"], include_in_schema=False)
+api_router = APIRouter(tags=["pdca"])
+
+ManagerDep = Annotated[Viewer, Depends(require(Permission.manage_pdca))]
+
+
+def _page(request: Request, session: SessionDep, status_code: int = 200, **extra: Any) -> Response:
+    cycles = pdca_service.get_all(session=session)
+    current = pdca_service.current(session=session)
+    context = {
+        "cycles": cycles,
+        "current": current,
+        "next_phase": NEXT_PHASE.get(Phase(current.phase)) if current else None,
+        "changes": pdca_service.changes(
+            session=session, cycle_ids=[c.id for c in cycles[:5] if c.id]
+        ),
+        "carried": pdca_service.carried_tasks(session=session, cycle_id=current.id)
+        if current and current.id
+        else [],
+        "phases": [Phase.plan, Phase.do, Phase.check, Phase.act],
+        "errors": {},
+        "values": {},
+        **extra,
+    }
+    return render(request, "pdca/page.html", context, status_code=status_code)
+
+
+@router.get("")
+def page(request: Request, session: SessionDep, viewer: CurrentViewer) -> Response:
+    return _page(request, session)
+
+
+@router.post("")
+def start(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    viewer: ManagerDep,
+    period: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    try:
+        pdca_service.start(session=session, now=now, actor_id=viewer.id, period=period)
+    except DomainError as exc:
+        session.rollback()
+        return _page(
+            request,
+            session,
+            exc.status_code,
+            errors={exc.field or "__all__": exc.message},
+            values={"period": period},
+        )
+    session.commit()
+    return redirect(request, "/pdca", toast=_("PDCA cycle started."))
+
+
+@router.post("/{cycle_id}/advance")
+def advance(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    viewer: ManagerDep,
+    cycle_id: int,
+    phase: Annotated[str, Form(max_length=16)] = "",
+    note: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    cycle = pdca_service.get(session=session, cycle_id=cycle_id)
+    if phase not in Phase.__members__:
+        raise Invalid(_("Choose one of the offered options."), field="phase")
+    pdca_service.advance(
+        session=session, now=now, actor_id=viewer.id, cycle=cycle, to=Phase(phase), note=note
+    )
+    session.commit()
+    return redirect(request, "/pdca", toast=_("Phase changed."))
+
+
+@router.post("/{cycle_id}/close")
+def close(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    viewer: ManagerDep,
+    cycle_id: int,
+    next_period: Annotated[str, Form(max_length=200)] = "",
+    note: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    cycle = pdca_service.get(session=session, cycle_id=cycle_id)
+    try:
+        _successor, carried = pdca_service.close(
+            session=session,
+            now=now,
+            actor_id=viewer.id,
+            cycle=cycle,
+            next_period=next_period,
+            note=note,
+        )
+    except DomainError as exc:
+        session.rollback()
+        return _page(
+            request,
+            session,
+            exc.status_code,
+            errors={exc.field or "__all__": exc.message},
+            values={"next_period": next_period},
+        )
+    session.commit()
+    return redirect(
+        request,
+        "/pdca",
+        toast=_("Cycle closed; %(n)d open tasks carried into the next one.", n=carried),
+    )
+
+
+@api_router.get("/pdca/current", summary="The open PDCA cycle of the management system")
+def api_current(session: SessionDep, viewer: ApiViewer) -> dict[str, Any] | None:
+    current = pdca_service.current(session=session)
+    return current.model_dump(mode="json") if current else None

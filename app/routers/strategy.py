@@ -1,0 +1,168 @@
+"""The strategy map: strategy → competitive advantages → capabilities → goals."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from app import charts
+from app.db import SessionDep
+from app.deps import ApiViewer, CurrentViewer, Now, Viewer, require
+from app.forms import form_values, submit
+from app.i18n import gettext as _
+from app.models.strategy import AdvantageCreate, StrategyCreate
+from app.permissions import Permission
+from app.services import capability as capability_service
+from app.services import goal as goal_service
+from app.services import strategy as strategy_service
+from app.templating import render
+from app.web import redirect
+
+router = APIRouter(prefix="/strategy", tags=["strategy"], include_in_schema=False)
+api_router = APIRouter(tags=["strategy"])
+
+ManagerDep = Annotated[Viewer, Depends(require(Permission.manage_strategy))]
+
+
+def _map_context(session: SessionDep, now: Now) -> dict[str, Any]:
+    strategies = strategy_service.get_all(session=session)
+    advantages = strategy_service.advantages(session=session)
+    capabilities = capability_service.get_all(session=session)
+    goals = goal_service.for_capabilities(
+        session=session, capability_ids=[c.id for c in capabilities if c.id]
+    )
+    assessments = goal_service.assessments(session=session, goals=goals, today=now.date())
+    links = capability_service.links(session=session)
+    return {
+        "strategies": strategies,
+        "advantages": advantages,
+        "capabilities": capabilities,
+        "links": links,
+        "goals": goals,
+        "assessments": assessments,
+        "map_option": charts.strategy_map(
+            strategies, advantages, capabilities, links, goals, assessments
+        ),
+    }
+
+
+def _page(
+    request: Request, session: SessionDep, now: Now, status_code: int = 200, **extra: Any
+) -> Response:
+    context = {**_map_context(session, now), "values": {}, "errors": {}, "form": None, **extra}
+    return render(request, "strategy/map.html", context, status_code=status_code)
+
+
+@router.get("")
+def map_page(request: Request, session: SessionDep, now: Now, viewer: CurrentViewer) -> Response:
+    return _page(request, session, now)
+
+
+@router.post("")
+async def create(request: Request, session: SessionDep, now: Now, viewer: ManagerDep) -> Response:
+    values = form_values(await request.form())
+    result, errors, status = submit(
+        StrategyCreate,
+        values,
+        lambda data: strategy_service.create(
+            session=session, now=now, actor_id=viewer.id, data=data
+        ),
+    )
+    if result is None:
+        session.rollback()
+        return _page(request, session, now, status, values=values, errors=errors, form="strategy")
+    session.commit()
+    return redirect(request, "/strategy", toast=_("Strategy saved as a draft."))
+
+
+@router.post("/{strategy_id}")
+async def update(
+    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, strategy_id: int
+) -> Response:
+    strategy = strategy_service.get(session=session, strategy_id=strategy_id)
+    values = form_values(await request.form())
+    result, errors, status = submit(
+        StrategyCreate,
+        values,
+        lambda data: strategy_service.update(
+            session=session, now=now, actor_id=viewer.id, strategy=strategy, data=data
+        ),
+    )
+    if result is None:
+        session.rollback()
+        return _page(
+            request,
+            session,
+            now,
+            status,
+            values=values,
+            errors=errors,
+            form=f"strategy-{strategy_id}",
+        )
+    session.commit()
+    return redirect(request, "/strategy", toast=_("Changes saved."))
+
+
+@router.post("/{strategy_id}/approve")
+def approve(
+    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, strategy_id: int
+) -> Response:
+    strategy = strategy_service.get(session=session, strategy_id=strategy_id)
+    strategy_service.approve(session=session, now=now, actor_id=viewer.id, strategy=strategy)
+    session.commit()
+    return redirect(request, "/strategy", toast=_("Strategy approved."))
+
+
+@router.post("/{strategy_id}/advantages")
+async def create_advantage(
+    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, strategy_id: int
+) -> Response:
+    strategy_service.get(session=session, strategy_id=strategy_id)
+    values = form_values(await request.form())
+    result, errors, status = submit(
+        AdvantageCreate,
+        {**values, "strategy_id": strategy_id},
+        lambda data: strategy_service.create_advantage(
+            session=session, now=now, actor_id=viewer.id, data=data
+        ),
+    )
+    if result is None:
+        session.rollback()
+        return _page(
+            request,
+            session,
+            now,
+            status,
+            values=values,
+            errors=errors,
+            form=f"advantage-{strategy_id}",
+        )
+    session.commit()
+    return redirect(request, "/strategy", toast=_("Competitive advantage added."))
+
+
+@router.post("/advantages/{advantage_id}/delete")
+def delete_advantage(
+    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, advantage_id: int
+) -> Response:
+    advantage = strategy_service.get_advantage(session=session, advantage_id=advantage_id)
+    strategy_service.delete_advantage(
+        session=session, now=now, actor_id=viewer.id, advantage=advantage
+    )
+    session.commit()
+    return redirect(request, "/strategy", toast=_("Competitive advantage deleted."))
+
+
+@api_router.get("/strategy-map", summary="The strategy → advantage → capability → goal graph")
+def api_map(session: SessionDep, now: Now, viewer: ApiViewer) -> dict[str, Any]:
+    context = _map_context(session, now)
+    return {
+        "strategies": [s.model_dump(mode="json") for s in context["strategies"]],
+        "advantages": [a.model_dump(mode="json") for a in context["advantages"]],
+        "capabilities": [c.model_dump(mode="json") for c in context["capabilities"]],
+        "links": [{"capability_id": c, "advantage_id": a} for c, a in context["links"]],
+        "goals": [
+            {**g.model_dump(mode="json"), "status": context["assessments"][g.id].status}
+            for g in context["goals"]
+        ],
+    }
