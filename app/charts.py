@@ -199,7 +199,11 @@ def stage_bar(counts: dict[Stage, int]) -> dict[str, Any]:
     return {
         "tooltip": {},
         "grid": {"left": 40, "right": 16, "top": 8, "bottom": 40},
-        "xAxis": {"type": "category", "data": [label(s) for s in Stage], "axisLabel": {"interval": 0}},
+        "xAxis": {
+            "type": "category",
+            "data": [label(s) for s in Stage],
+            "axisLabel": {"interval": 0},
+        },
         "yAxis": {"type": "value", "minInterval": 1},
         "series": [{"type": "bar", "data": [counts.get(s, 0) for s in Stage], "color": "#0b4f8a"}],
     }
@@ -218,7 +222,11 @@ def element_heatmap(
     return {
         "tooltip": {},
         "grid": {"left": 160, "right": 16, "top": 8, "bottom": 64},
-        "xAxis": {"type": "category", "data": [label(e) for e in Element], "axisLabel": {"interval": 0}},
+        "xAxis": {
+            "type": "category",
+            "data": [label(e) for e in Element],
+            "axisLabel": {"interval": 0},
+        },
         "yAxis": {"type": "category", "data": [c.title for c in capabilities], "inverse": True},
         "visualMap": {
             "min": 0,

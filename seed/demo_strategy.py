@@ -228,7 +228,7 @@ def load_strategy_demo(
     start = (today - relativedelta(months=MONTHS)).replace(day=1)
     deadline = (today + relativedelta(months=6)).replace(day=1) - relativedelta(days=1)
     count = 0
-    for code, indicator, unit, direction, baseline, target, profile in GOALS:
+    for code, indicator, unit, direction, baseline, goal_target, profile in GOALS:
         goal = Goal(
             capability_id=capabilities[code].id or 0,
             indicator=indicator,
@@ -236,7 +236,7 @@ def load_strategy_demo(
             direction=direction,
             baseline=baseline,
             baseline_date=start,
-            target=target,
+            target=goal_target,
             deadline=deadline,
             owner_id=owner if code in ("MES", "QMS") else admin,
             created_at=now,
@@ -247,7 +247,7 @@ def load_strategy_demo(
         for n in range(months):
             period = start + relativedelta(months=n)
             expected = expected_share(goal, period + relativedelta(months=1))
-            value = baseline + (target - baseline) * _share(profile, expected, n)
+            value = baseline + (goal_target - baseline) * _share(profile, expected, n)
             session.add(
                 Measurement(
                     goal_id=goal.id or 0,

@@ -68,6 +68,29 @@ def record(
     return event
 
 
+def created(
+    *,
+    session: Session,
+    now: datetime,
+    actor_id: int | None,
+    obj: Any,
+    object_type: str,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Insert a new row and log its creation in the same transaction."""
+    session.add(obj)
+    session.flush()
+    record(
+        session=session,
+        now=now,
+        actor_id=actor_id,
+        verb="create",
+        object_type=object_type,
+        object_id=obj.id,
+        after=after,
+    )
+
+
 def _jsonable(values: dict[str, Any] | None) -> dict[str, Any] | None:
     if values is None:
         return None

@@ -75,15 +75,12 @@ def create(
     """Add a department; codes are unique regardless of case."""
     _check(session, data, None)
     department = Department(name=data.name.strip(), code=data.code, parent_id=data.parent_id)
-    session.add(department)
-    session.flush()
-    activity.record(
+    activity.created(
         session=session,
         now=now,
         actor_id=actor_id,
-        verb="create",
+        obj=department,
         object_type="department",
-        object_id=department.id,
         after=data.model_dump(),
     )
     return department

@@ -68,15 +68,12 @@ def create(*, session: Session, now: datetime, actor_id: int | None, data: GoalC
     """A measurable goal of a capability: baseline, target, deadline, direction, frequency."""
     _check(session, data)
     goal = Goal(**data.model_dump(), created_at=now)
-    session.add(goal)
-    session.flush()
-    activity.record(
+    activity.created(
         session=session,
         now=now,
         actor_id=actor_id,
-        verb="create",
+        obj=goal,
         object_type="goal",
-        object_id=goal.id,
         after=data.model_dump(),
     )
     return goal

@@ -62,15 +62,12 @@ def create(
         raise NotFound(_("This capability does not exist."))
     _check_owner(session, data.owner_id)
     initiative = Initiative(**data.model_dump(), created_at=now)
-    session.add(initiative)
-    session.flush()
-    activity.record(
+    activity.created(
         session=session,
         now=now,
         actor_id=actor_id,
-        verb="create",
+        obj=initiative,
         object_type="initiative",
-        object_id=initiative.id,
         after=data.model_dump(),
     )
     return initiative
@@ -90,15 +87,12 @@ def create_task(*, session: Session, now: datetime, actor_id: int | None, data: 
     get(session=session, initiative_id=data.initiative_id)
     _check_owner(session, data.owner_id)
     task = Task(**data.model_dump(), cycle_id=_open_cycle_id(session), created_at=now)
-    session.add(task)
-    session.flush()
-    activity.record(
+    activity.created(
         session=session,
         now=now,
         actor_id=actor_id,
-        verb="create",
+        obj=task,
         object_type="task",
-        object_id=task.id,
         after=data.model_dump(),
     )
     return task

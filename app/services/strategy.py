@@ -51,15 +51,12 @@ def create(
 ) -> Strategy:
     """A new strategy, in draft until top management approves it."""
     strategy = Strategy(**data.model_dump(), created_at=now)
-    session.add(strategy)
-    session.flush()
-    activity.record(
+    activity.created(
         session=session,
         now=now,
         actor_id=actor_id,
-        verb="create",
+        obj=strategy,
         object_type="strategy",
-        object_id=strategy.id,
         after=data.model_dump(),
     )
     return strategy
@@ -132,15 +129,12 @@ def create_advantage(
         )
     ).one()
     advantage = CompetitiveAdvantage(**data.model_dump(), position=(last or 0) + 1)
-    session.add(advantage)
-    session.flush()
-    activity.record(
+    activity.created(
         session=session,
         now=now,
         actor_id=actor_id,
-        verb="create",
+        obj=advantage,
         object_type="competitive_advantage",
-        object_id=advantage.id,
         after=data.model_dump(),
     )
     return advantage

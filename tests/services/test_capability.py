@@ -45,7 +45,7 @@ def test_stage_moves_one_step_and_records_history(session: Session) -> None:
 def test_capability_with_goals_cannot_be_deleted(session: Session) -> None:
     capability = make_capability(session)
     make_goal(session, capability.id or 0)
-    with pytest.raises(Conflict, match="archive|归档"):
+    with pytest.raises(Conflict, match=r"archive|归档"):
         capability_service.delete_or_refuse(
             session=session, now=NOW, actor_id=None, capability=capability
         )

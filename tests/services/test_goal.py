@@ -17,7 +17,7 @@ def test_second_value_for_a_period_is_409_and_says_to_correct(session: Session) 
     goal_service.record(
         session=session, now=NOW, actor_id=None, goal=goal, reading=Reading(date(2026, 3, 15), 55)
     )
-    with pytest.raises(Conflict, match="Correct it instead|更正"):
+    with pytest.raises(Conflict, match=r"Correct it instead|更正"):
         goal_service.record(
             session=session,
             now=NOW,

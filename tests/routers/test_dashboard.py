@@ -1,0 +1,31 @@
+"""The executive dashboard shows goals by status, stages and untouched elements, with tables."""
+
+from datetime import date
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from app.models.user import Role
+from app.services import goal as goal_service
+from app.services.goal import Reading
+from tests.conftest import NOW, make_capability, make_goal, make_user, sign_in
+
+
+def test_numbers_in_the_tables_match_the_data(client: TestClient, session: Session) -> None:
+    capability = make_capability(session, title="供应链协同能力")
+    off = make_goal(session, capability.id or 0, indicator="准时交付率")
+    make_goal(session, capability.id or 0, indicator="协同覆盖率")
+    goal_service.record(
+        session=session, now=NOW, actor_id=None, goal=off, reading=Reading(date(2026, 10, 1), 41)
+    )
+    session.commit()
+    sign_in(client, session, make_user(session, roles=[Role.executive]))
+    page = client.get("/dashboard")
+    assert page.status_code == 200
+    table = page.text.split('id="goal-status-table"')[1].split("</table>")[0]
+    assert "偏离目标" in table or "Off track" in table
+    decisions = page.text.split('id="decisions"')[1]
+    assert "准时交付率" in decisions
+    assert "协同覆盖率" in decisions  # no data yet
+    assert "供应链协同能力" in decisions  # no element touched
+    assert 'id="goal-status-data"' in page.text

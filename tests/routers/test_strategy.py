@@ -1,0 +1,95 @@
+"""The strategy map page, strategies and advantages."""
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session, func, select
+
+from app.models.capability import CapabilityAdvantage
+from app.models.strategy import CompetitiveAdvantage, Strategy, StrategyStatus
+from app.models.user import Role
+from tests.conftest import HX, csrf, make_capability, make_user, sign_in
+
+
+def _strategy(client: TestClient, title: str = "数字化转型战略", **headers: str):  # type: ignore[no-untyped-def]
+    return client.post(
+        "/strategy",
+        data={"title": title, "horizon": "2026–2028", "csrf_token": csrf(client)},
+        headers=headers,
+    )
+
+
+class TestStrategy:
+    def test_executive_creates_and_approves(self, client: TestClient, session: Session) -> None:
+        sign_in(client, session, make_user(session, roles=[Role.executive]))
+        assert _strategy(client).status_code == 303
+        strategy = session.exec(select(Strategy)).one()
+        assert strategy.status == StrategyStatus.draft
+        response = client.post(
+            f"/strategy/{strategy.id}/approve", data={"csrf_token": csrf(client)}, headers=HX
+        )
+        assert response.status_code == 204
+        session.refresh(strategy)
+        assert strategy.status == StrategyStatus.approved
+        again = client.post(f"/strategy/{strategy.id}/approve", data={"csrf_token": csrf(client)})
+        assert again.status_code == 409
+
+    def test_missing_title_is_shown_next_to_the_field(
+        self, client: TestClient, session: Session
+    ) -> None:
+        sign_in(client, session, make_user(session, roles=[Role.admin]))
+        for headers in ({}, HX):
+            response = _strategy(client, "", **headers)
+            assert response.status_code == 422
+            assert 'id="title-error"' in response.text
+        assert session.exec(select(func.count()).select_from(Strategy)).one() == 0
+
+    def test_map_page_has_chart_data_and_table(self, client: TestClient, session: Session) -> None:
+        sign_in(client, session, make_user(session, roles=[Role.admin]))
+        _strategy(client)
+        strategy = session.exec(select(Strategy)).one()
+        client.post(
+            f"/strategy/{strategy.id}/advantages",
+            data={"title": "快速交付优势", "csrf_token": csrf(client)},
+        )
+        page = client.get("/strategy")
+        assert page.status_code == 200
+        assert 'id="strategy-map-data"' in page.text
+        assert "快速交付优势" in page.text.split('id="strategy-map-table"')[1]
+        assert "echarts-6.1.0.min.js" in page.text
+
+
+class TestAdvantages:
+    def test_advantage_served_by_a_capability_cannot_be_deleted(
+        self, client: TestClient, session: Session
+    ) -> None:
+        sign_in(client, session, make_user(session, roles=[Role.admin]))
+        _strategy(client)
+        strategy = session.exec(select(Strategy)).one()
+        client.post(
+            f"/strategy/{strategy.id}/advantages",
+            data={"title": "质量优势", "csrf_token": csrf(client)},
+        )
+        advantage = session.exec(select(CompetitiveAdvantage)).one()
+        capability = make_capability(session)
+        session.add(
+            CapabilityAdvantage(capability_id=capability.id or 0, advantage_id=advantage.id or 0)
+        )
+        session.commit()
+        response = client.post(
+            f"/strategy/advantages/{advantage.id}/delete", data={"csrf_token": csrf(client)}
+        )
+        assert response.status_code == 409
+        assert "1" in response.text
+        assert session.get(CompetitiveAdvantage, advantage.id) is not None
+
+    def test_unknown_strategy_is_404(self, client: TestClient, session: Session) -> None:
+        sign_in(client, session, make_user(session, roles=[Role.admin]))
+        response = client.post(
+            "/strategy/9999/advantages", data={"title": "x", "csrf_token": csrf(client)}
+        )
+        assert response.status_code == 404
+
+    def test_viewer_sees_the_map_without_forms(self, client: TestClient, session: Session) -> None:
+        sign_in(client, session, make_user(session, roles=[Role.viewer]))
+        page = client.get("/strategy")
+        assert page.status_code == 200
+        assert 'action="/strategy"' not in page.text
