@@ -321,6 +321,12 @@ def api_detail(session: SessionDep, viewer: ApiViewer, capability_id: int) -> di
             r.key
             for r in capability_service.requirements(session=session, capability_id=capability_id)
         ],
+        "initiatives": [
+            {**i.model_dump(mode="json"), "tasks": [t.model_dump(mode="json") for t in tasks]}
+            for i, tasks in initiative_service.for_capability(
+                session=session, capability_id=capability_id
+            )
+        ],
         "stage_history": [
             h.model_dump(mode="json")
             for h in capability_service.stage_history(session=session, capability_id=capability_id)

@@ -109,6 +109,14 @@ def goal_page(
         "values": {"period": now.date().replace(day=1).isoformat()},
         "errors": {},
         "may_record": viewer_may_record(request, goal, _goal_owners(session, goal)),
+        "edit_values": goal.model_dump(mode="json"),
+        "edit_errors": {},
+        "owner_options": [
+            (u.id, u.name)
+            for u in session.exec(
+                select(User).where(col(User.is_active)).order_by(col(User.name)).limit(1000)
+            ).all()
+        ],
         **extra,
     }
     return render(
@@ -139,6 +147,28 @@ def detail(
     request: Request, session: SessionDep, now: Now, viewer: CurrentViewer, goal_id: int
 ) -> Response:
     return goal_page(request, session, now, goal_service.get(session=session, goal_id=goal_id))
+
+
+@router.post("/goals/{goal_id}")
+async def update(
+    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, goal_id: int
+) -> Response:
+    goal = goal_service.get(session=session, goal_id=goal_id)
+    values = form_values(await request.form())
+    result, errors, status = submit(
+        GoalCreate,
+        {**values, "capability_id": goal.capability_id},
+        lambda data: goal_service.update(
+            session=session, now=now, actor_id=viewer.id, goal=goal, data=data
+        ),
+    )
+    if result is None:
+        session.rollback()
+        return goal_page(
+            request, session, now, goal, status, edit_values=values, edit_errors=errors
+        )
+    session.commit()
+    return redirect(request, f"/goals/{goal_id}", toast=_("Changes saved."))
 
 
 @router.post("/goals/{goal_id}/measurements")

@@ -1,7 +1,9 @@
 """Goals and their measurements: append-only, corrections supersede, status by one rule."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import cast
 
 from sqlalchemy import and_, func
 from sqlalchemy import select as sa_select
@@ -142,17 +144,20 @@ def latest_values(
     if goal_ids is not None:
         newest = newest.where(col(Measurement.goal_id).in_(goal_ids))
     latest = newest.subquery()
-    rows = session.execute(
-        sa_select(col(Measurement.goal_id), col(Measurement.period), col(Measurement.value))
-        .join(
-            latest,
-            and_(
-                col(Measurement.goal_id) == latest.c.goal_id,
-                col(Measurement.period) == latest.c.period,
-            ),
-        )
-        .where(in_force)
-    ).tuples()
+    rows = cast(
+        "Sequence[tuple[int, date, float]]",
+        session.execute(
+            sa_select(col(Measurement.goal_id), col(Measurement.period), col(Measurement.value))
+            .join(
+                latest,
+                and_(
+                    col(Measurement.goal_id) == latest.c.goal_id,
+                    col(Measurement.period) == latest.c.period,
+                ),
+            )
+            .where(in_force)
+        ).all(),
+    )
     return {goal_id: (period, value) for goal_id, period, value in rows}
 
 

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import case, func
 from sqlalchemy import select as sa_select
@@ -132,13 +133,13 @@ def rollup(*, session: Session, framework_id: int) -> dict[int, ChapterRollup]:
         .group_by(col(Requirement.chapter_id))
     )
     result: dict[int, ChapterRollup] = {}
-    for chapter_id, total, app, done, doing, unowned in session.execute(query).tuples():
-        result[int(chapter_id or 0)] = ChapterRollup(
-            total=int(total or 0),
-            applicable=int(app or 0),
-            implemented=int(done or 0),
-            in_progress=int(doing or 0),
-            unowned=int(unowned or 0),
+    for row in session.execute(query).all():
+        # Every column is an id or a count; SUM over no rows gives NULL.
+        chapter_id, total, app, done, doing, unowned = (
+            int(v or 0) for v in cast("tuple[int | None, ...]", row)
+        )
+        result[chapter_id] = ChapterRollup(
+            total=total, applicable=app, implemented=done, in_progress=doing, unowned=unowned
         )
     return result
 

@@ -180,3 +180,41 @@ def test_api_records_and_lists_status(client: TestClient, session: Session) -> N
     detail = client.get(f"/api/v1/goals/{goal.id}", headers=headers).json()
     assert [m["value"] for m in detail["measurements"]] == [70.0]
     assert detail["status"] in {"on_track", "at_risk", "off_track", "achieved", "missing_data"}
+
+
+class TestEdit:
+    def test_manager_changes_target_and_values_stay(
+        self, client: TestClient, session: Session
+    ) -> None:
+        goal = make_goal(session, make_capability(session).id or 0)
+        goal_service.record(
+            session=session,
+            now=NOW,
+            actor_id=None,
+            goal=goal,
+            reading=Reading(date(2026, 9, 1), 60),
+        )
+        session.commit()
+        sign_in(client, session, make_user(session, roles=[Role.executive]))
+        page = client.get(f"/goals/{goal.id}")
+        assert 'id="edit-goal"' in page.text
+        response = client.post(
+            f"/goals/{goal.id}", data={**GOAL_FORM, "target": "95", "csrf_token": csrf(client)}
+        )
+        assert response.status_code == 303
+        session.refresh(goal)
+        assert goal.target == 95
+        assert len(goal_service.history(session=session, goal_id=goal.id or 0)) == 1
+
+    def test_invalid_edit_reopens_the_form_and_changes_nothing(
+        self, client: TestClient, session: Session
+    ) -> None:
+        goal = make_goal(session, make_capability(session).id or 0)
+        sign_in(client, session, make_user(session, roles=[Role.admin]))
+        response = client.post(
+            f"/goals/{goal.id}", data={**GOAL_FORM, "target": "10", "csrf_token": csrf(client)}
+        )
+        assert response.status_code == 422
+        assert '<details class="card shadow-sm mb-4" id="edit-goal" open>' in response.text
+        session.refresh(goal)
+        assert goal.target == 80

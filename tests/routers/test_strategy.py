@@ -93,3 +93,23 @@ class TestAdvantages:
         page = client.get("/strategy")
         assert page.status_code == 200
         assert 'action="/strategy"' not in page.text
+
+
+def test_editing_an_approved_strategy_sends_it_back_to_draft(
+    client: TestClient, session: Session
+) -> None:
+    sign_in(client, session, make_user(session, roles=[Role.executive]))
+    _strategy(client)
+    strategy = session.exec(select(Strategy)).one()
+    client.post(f"/strategy/{strategy.id}/approve", data={"csrf_token": csrf(client)})
+    response = client.post(
+        f"/strategy/{strategy.id}", data={"title": "新战略表述", "csrf_token": csrf(client)}
+    )
+    assert response.status_code == 303
+    session.refresh(strategy)
+    assert (strategy.title, strategy.status) == ("新战略表述", StrategyStatus.draft)
+    too_long = client.post(
+        f"/strategy/{strategy.id}", data={"title": "长" * 201, "csrf_token": csrf(client)}
+    )
+    assert too_long.status_code == 422
+    assert 'id="title-error"' in too_long.text
