@@ -65,10 +65,13 @@ def seed(
                 f"updated {report.updated}, unchanged {report.unchanged}"
             )
     if demo:
+        from app.services.evidence import UploadLimits
         from seed.demo import load_demo
 
         with session_scope(engine) as session:
-            for line in load_demo(session=session, now=now):
+            for line in load_demo(
+                session=session, now=now, limits=UploadLimits.from_settings(settings)
+            ):
                 typer.echo(line)
 
 
@@ -132,6 +135,33 @@ def serve(
         proxy_headers=True,
         log_level="info",
     )
+
+
+files_cli = typer.Typer(help="The evidence file store.", no_args_is_help=True)
+cli.add_typer(files_cli, name="files")
+
+
+@files_cli.command("verify")
+def files_verify() -> None:
+    """Re-hash every stored file; exit 1 when one is missing or altered."""
+    from sqlmodel import Session
+
+    from app.services.file_verify import verify
+
+    settings = Settings()
+    with Session(make_engine(settings)) as session:
+        report = verify(session=session, files_dir=settings.files_dir)
+    for sha in report.missing:
+        typer.echo(f"MISSING  {sha}")
+    for sha in report.altered:
+        typer.echo(f"ALTERED  {sha}")
+    for path in report.orphans:
+        typer.echo(f"orphan   {path} (not referenced; safe to delete after a backup)")
+    typer.echo(
+        f"checked {report.checked} files: {len(report.missing)} missing, "
+        f"{len(report.altered)} altered, {len(report.orphans)} orphans"
+    )
+    raise typer.Exit(0 if report.ok else 1)
 
 
 @cli.command()

@@ -5,6 +5,7 @@ from enum import StrEnum
 from app.i18n import N_
 from app.i18n import gettext as _
 from app.models.capability import Grade, Stage
+from app.models.evidence import Confidentiality, EvidenceKind, EvidenceStatus
 from app.models.goal import Direction, Frequency, GoalStatus
 from app.models.initiative import Element, TaskStatus
 from app.models.pdca import Phase
@@ -58,6 +59,15 @@ _LABEL_LIST: list[tuple[StrEnum, str]] = [
     (StrategyStatus.draft, N_("Draft")),
     (StrategyStatus.approved, N_("Approved")),
     (StrategyStatus.retired, N_("Retired")),
+    (EvidenceKind.document, N_("Document")),
+    (EvidenceKind.record, N_("Record")),
+    (EvidenceKind.link, N_("Link")),
+    (EvidenceStatus.draft, N_("Draft")),
+    (EvidenceStatus.in_review, N_("In review")),
+    (EvidenceStatus.approved, N_("Approved")),
+    (EvidenceStatus.obsolete, N_("Obsolete")),
+    (Confidentiality.internal, N_("Internal")),
+    (Confidentiality.restricted, N_("Restricted to its department")),
     (Locale.zh_CN, N_("Chinese")),
     (Locale.en, N_("English")),
 ]
@@ -81,6 +91,10 @@ _BADGE_LIST: list[tuple[StrEnum, str]] = [
     (TaskStatus.cancelled, "text-bg-secondary"),
     (StrategyStatus.approved, "text-bg-success"),
     (StrategyStatus.draft, "text-bg-light border"),
+    (EvidenceStatus.draft, "text-bg-light border"),
+    (EvidenceStatus.in_review, "text-bg-warning"),
+    (EvidenceStatus.approved, "text-bg-success"),
+    (EvidenceStatus.obsolete, "text-bg-secondary"),
 ]
 
 

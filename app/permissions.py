@@ -17,6 +17,8 @@ class Permission(StrEnum):
     record_measurements = "record_measurements"
     update_tasks = "update_tasks"
     manage_pdca = "manage_pdca"
+    manage_evidence = "manage_evidence"
+    approve_evidence = "approve_evidence"
 
 
 ALL_ROLES = frozenset(Role)
@@ -32,6 +34,9 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.record_measurements: frozenset({Role.admin, Role.executive, Role.owner}),
     Permission.update_tasks: frozenset({Role.admin, Role.executive, Role.owner}),
     Permission.manage_pdca: frozenset({Role.admin}),
+    # Owners manage the evidence they own; approving takes an overseer (and never the uploader).
+    Permission.manage_evidence: frozenset({Role.admin, Role.executive, Role.owner}),
+    Permission.approve_evidence: frozenset({Role.admin, Role.executive}),
 }
 
 # Roles that act on any object of a kind, not only on what they own.

@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     login_window_minutes: int = Field(default=15, ge=1)
     login_max_failures_per_account: int = Field(default=5, ge=1)
     login_max_failures_per_address: int = Field(default=20, ge=1)
+    # Uploads: the largest file accepted, and the file types allowed (by extension; the
+    # content must match the extension).
+    upload_max_mb: int = Field(default=50, ge=1, le=2048)
+    upload_extensions: str = (
+        "pdf,doc,docx,xls,xlsx,ppt,pptx,odt,ods,png,jpg,jpeg,gif,txt,csv,md,zip"
+    )
     # Argon2 parameters are deliberately expensive; tests lower them.
     fast_password_hashing: bool = False
 
@@ -50,6 +56,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'ronghe.db').resolve()}"
+
+    @property
+    def allowed_extensions(self) -> frozenset[str]:
+        return frozenset(
+            e.strip().lower().lstrip(".") for e in self.upload_extensions.split(",") if e.strip()
+        )
 
     @property
     def files_dir(self) -> Path:

@@ -14,6 +14,8 @@ from app.models.requirement import ImplementationStatus, Requirement, Requiremen
 from app.models.user import Locale, Role, UserCreate
 from app.services import department as department_service
 from app.services import user as user_service
+from app.services.evidence import UploadLimits
+from seed.demo_evidence import load_evidence_demo
 from seed.demo_strategy import load_strategy_demo
 
 DEMO_PASSWORD = "ronghe-demo-2026"  # noqa: S105 - documented in the README, demo data only
@@ -57,7 +59,7 @@ STATUSES = [
 ]
 
 
-def load_demo(*, session: Session, now: datetime) -> Iterator[str]:
+def load_demo(*, session: Session, now: datetime, limits: UploadLimits) -> Iterator[str]:
     """Create the demo departments, users and statuses; yields one line per step."""
     departments: dict[str, int] = {
         d.code: d.id for d in department_service.get_all(session=session) if d.id is not None
@@ -108,3 +110,6 @@ def load_demo(*, session: Session, now: datetime) -> Iterator[str]:
         changed += 1
     yield f"demo requirement statuses set: {changed}"
     yield from load_strategy_demo(session=session, now=now, users=users, departments=departments)
+    yield from load_evidence_demo(
+        session=session, now=now, users=users, departments=departments, limits=limits
+    )

@@ -83,9 +83,10 @@ def prepare_database(settings: Settings, *, demo: bool = False) -> Engine:
                 session=session, now=NOW, catalogue=framework_service.parse(path)
             )
         if demo:
+            from app.services.evidence import UploadLimits
             from seed.demo import load_demo
 
-            list(load_demo(session=session, now=NOW))
+            list(load_demo(session=session, now=NOW, limits=UploadLimits.from_settings(settings)))
         session.commit()
     return engine
 

@@ -80,3 +80,22 @@ def test_create_admin_refuses_a_short_password_and_a_duplicate(data_dir: Path) -
     again = runner.invoke(cli, args, input="long enough password\n")
     assert again.exit_code == 2
     assert "not created" in again.output
+
+
+def test_files_verify_reports_missing_and_altered_files(data_dir: Path) -> None:
+    assert runner.invoke(cli, ["seed", "--demo"]).exit_code == 0
+    clean = runner.invoke(cli, ["files", "verify"])
+    assert clean.exit_code == 0, clean.output
+    assert "0 missing, 0 altered" in clean.output
+    stored = sorted(p for p in (data_dir / "files").rglob("*") if p.is_file())
+    assert len(stored) >= 2
+    stored[0].chmod(0o600)
+    stored[0].write_bytes(b"tampered")
+    stored[1].unlink()
+    (data_dir / "files" / "ab" / "cd").mkdir(parents=True, exist_ok=True)
+    (data_dir / "files" / "ab" / "cd" / ("ab" + "0" * 62)).write_bytes(b"stray")
+    result = runner.invoke(cli, ["files", "verify"])
+    assert result.exit_code == 1
+    assert f"ALTERED  {stored[0].name}" in result.output
+    assert f"MISSING  {stored[1].name}" in result.output
+    assert "1 orphans" in result.output

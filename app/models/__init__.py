@@ -10,6 +10,15 @@ from app.models.capability import (
     StageChange,
 )
 from app.models.department import Department, DepartmentCreate
+from app.models.evidence import (
+    Evidence,
+    EvidenceCapability,
+    EvidenceGoal,
+    EvidenceRequirement,
+    EvidenceRevision,
+    EvidenceTask,
+    StoredFile,
+)
 from app.models.goal import Goal, Measurement
 from app.models.initiative import Initiative, Task
 from app.models.pdca import PdcaCycle, PhaseChange
@@ -26,6 +35,12 @@ __all__ = [
     "CompetitiveAdvantage",
     "Department",
     "DepartmentCreate",
+    "Evidence",
+    "EvidenceCapability",
+    "EvidenceGoal",
+    "EvidenceRequirement",
+    "EvidenceRevision",
+    "EvidenceTask",
     "Framework",
     "Goal",
     "Initiative",
@@ -37,6 +52,7 @@ __all__ = [
     "RequirementStatus",
     "Role",
     "StageChange",
+    "StoredFile",
     "Strategy",
     "Task",
     "User",

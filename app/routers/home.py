@@ -5,9 +5,11 @@ from sqlmodel import col, select
 from starlette.responses import Response
 
 from app.db import SessionDep
-from app.deps import CurrentViewer
+from app.deps import CurrentViewer, Now
 from app.models.requirement import Requirement, RequirementStatus
+from app.services import coverage as coverage_service
 from app.services import requirement as requirement_service
+from app.services.coverage import ChapterCoverage
 from app.templating import render
 
 router = APIRouter(tags=["home"], include_in_schema=False)
@@ -29,10 +31,14 @@ def api_docs(request: Request) -> Response:
 
 
 @router.get("/")
-def home(request: Request, session: SessionDep, viewer: CurrentViewer) -> Response:
+def home(request: Request, session: SessionDep, now: Now, viewer: CurrentViewer) -> Response:
     framework = requirement_service.get_framework(session=session, framework_id=None)
     chapters = []
+    coverage: dict[int, ChapterCoverage] = {}
     if framework is not None and framework.id is not None:
+        coverage = coverage_service.by_chapter(
+            session=session, framework_id=framework.id, today=now.date()
+        )
         rollups = requirement_service.rollup(session=session, framework_id=framework.id)
         heads = session.exec(
             select(Requirement)
@@ -48,5 +54,7 @@ def home(request: Request, session: SessionDep, viewer: CurrentViewer) -> Respon
         .limit(MY_REQUIREMENTS_LIMIT)
     ).all()
     return render(
-        request, "home.html", {"framework": framework, "chapters": chapters, "mine": mine}
+        request,
+        "home.html",
+        {"framework": framework, "chapters": chapters, "mine": mine, "coverage": coverage},
     )

@@ -1,5 +1,6 @@
 """The requirements catalogue: clause tree, requirement detail, status editing; and the API."""
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -11,6 +12,7 @@ from app.deps import ApiViewer, CurrentViewer, Now, PageDep, Viewer, api_require
 from app.errors import DomainError, Invalid, NotFound
 from app.forms import form_values, validate
 from app.i18n import gettext as _
+from app.models.evidence import Evidence, EvidenceRequirement, EvidenceStatus
 from app.models.requirement import (
     FrameworkPublic,
     ImplementationStatus,
@@ -22,11 +24,15 @@ from app.models.requirement import (
 )
 from app.models.user import User
 from app.permissions import Permission
+from app.services import coverage as coverage_service
 from app.services import department as department_service
+from app.services import evidence as evidence_service
+from app.services import evidence_links
 from app.services import requirement as requirement_service
+from app.services.evidence_access import require_view, visible_clause
 from app.services.requirement import TreeFilter
 from app.templating import render
-from app.web import toast_header
+from app.web import redirect, toast_header
 
 router = APIRouter(prefix="/requirements", tags=["requirements"], include_in_schema=False)
 api_router = APIRouter(tags=["requirements"])
@@ -75,6 +81,7 @@ def _choices(session: SessionDep) -> dict[str, Any]:
 def tree_page(
     request: Request,
     session: SessionDep,
+    now: Now,
     viewer: CurrentViewer,
     framework: Annotated[str | None, Query(max_length=12)] = None,
     status: Annotated[str | None, Query(max_length=32)] = None,
@@ -92,10 +99,21 @@ def tree_page(
         if chosen is not None and chosen.id is not None
         else []
     )
+    coverage: dict[int, Any] = {}
+    chapter_coverage: dict[int, Any] = {}
+    if chosen is not None and chosen.id is not None:
+        coverage = coverage_service.by_requirement(
+            session=session, framework_id=chosen.id, today=now.date()
+        )
+        chapter_coverage = coverage_service.by_chapter(
+            session=session, framework_id=chosen.id, today=now.date()
+        )
     return render(
         request,
         "requirements/tree.html",
         {
+            "coverage": coverage,
+            "chapter_coverage": chapter_coverage,
             "framework": chosen,
             "frameworks": requirement_service.get_frameworks(session=session),
             "chapters": chapters,
@@ -107,7 +125,36 @@ def tree_page(
     )
 
 
-def _detail_context(session: SessionDep, requirement_id: int) -> dict[str, Any]:
+def _evidence_context(
+    session: SessionDep, viewer: Viewer, requirement_id: int, today: date
+) -> dict[str, Any]:
+    """The evidence linked to a requirement that the viewer may see, and what may be linked."""
+    rows = session.exec(
+        select(Evidence)
+        .join(EvidenceRequirement, col(EvidenceRequirement.evidence_id) == Evidence.id)
+        .where(EvidenceRequirement.requirement_id == requirement_id, visible_clause(viewer))
+        .order_by(col(Evidence.title))
+    ).all()
+    linkable = session.exec(
+        select(Evidence.id, Evidence.title)
+        .where(visible_clause(viewer), col(Evidence.status) != EvidenceStatus.obsolete)
+        .order_by(col(Evidence.updated_at).desc())
+        .limit(300)
+    ).all()
+    current = {
+        e.id
+        for e in session.exec(
+            select(Evidence).where(
+                col(Evidence.id).in_([r.id for r in rows]), evidence_service.current_clause(today)
+            )
+        ).all()
+    }
+    return {"linked_evidence": rows, "current_evidence": current, "linkable": linkable}
+
+
+def _detail_context(
+    session: SessionDep, requirement_id: int, viewer: Viewer, today: date
+) -> dict[str, Any]:
     requirement, status = requirement_service.get(session=session, requirement_id=requirement_id)
     parent = session.get(Requirement, requirement.parent_id) if requirement.parent_id else None
     children = session.exec(
@@ -122,6 +169,7 @@ def _detail_context(session: SessionDep, requirement_id: int) -> dict[str, Any]:
         else None
     )
     return {
+        **_evidence_context(session, viewer, requirement_id, today),
         "requirement": requirement,
         "status": status,
         "parent": parent,
@@ -133,13 +181,18 @@ def _detail_context(session: SessionDep, requirement_id: int) -> dict[str, Any]:
 
 @router.get("/{requirement_id}")
 def detail_page(
-    request: Request, session: SessionDep, viewer: CurrentViewer, requirement_id: int
+    request: Request, session: SessionDep, now: Now, viewer: CurrentViewer, requirement_id: int
 ) -> Response:
-    context = _detail_context(session, requirement_id)
+    context = _detail_context(session, requirement_id, viewer, now.date())
     return render(
         request,
         "requirements/detail.html",
-        {**context, **_choices(session), "values": None, "errors": {}},
+        {
+            **context,
+            **_choices(session),
+            "values": None,
+            "errors": {},
+        },
         fragments=STATUS_FRAGMENTS,
     )
 
@@ -148,7 +201,7 @@ def detail_page(
 async def update_status(
     request: Request, session: SessionDep, now: Now, viewer: EditorDep, requirement_id: int
 ) -> Response:
-    context = _detail_context(session, requirement_id)
+    context = _detail_context(session, requirement_id, viewer, now.date())
     values = form_values(await request.form())
     status_code = 422
     data, errors = validate(RequirementStatusUpdate, values)
@@ -166,7 +219,7 @@ async def update_status(
             request,
             "requirements/detail.html",
             {
-                **_detail_context(session, requirement_id),
+                **_detail_context(session, requirement_id, viewer, now.date()),
                 **_choices(session),
                 "values": values,
                 "errors": errors,
@@ -181,7 +234,7 @@ async def update_status(
         request,
         "requirements/detail.html",
         {
-            **_detail_context(session, requirement_id),
+            **_detail_context(session, requirement_id, viewer, now.date()),
             **_choices(session),
             "values": None,
             "errors": {},
@@ -190,6 +243,34 @@ async def update_status(
         fragments=STATUS_FRAGMENTS,
         headers=toast_header(message),
     )
+
+
+@router.post("/{requirement_id}/evidence")
+async def link_evidence(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    viewer: Annotated[Viewer, Depends(require(Permission.manage_evidence))],
+    requirement_id: int,
+) -> Response:
+    """Link existing evidence from the requirement's side."""
+    requirement_service.get(session=session, requirement_id=requirement_id)
+    raw = str((await request.form()).get("evidence_id") or "")
+    if not raw.isdigit():
+        raise Invalid(_("Choose the evidence to link."), field="evidence_id")
+    evidence = evidence_service.get(session=session, evidence_id=int(raw))
+    require_view(viewer, evidence)
+    viewer.require_owner(evidence.owner_id)
+    evidence_links.link(
+        session=session,
+        now=now,
+        actor_id=viewer.id,
+        evidence=evidence,
+        kind_name="requirement",
+        target_id=requirement_id,
+    )
+    session.commit()
+    return redirect(request, f"/requirements/{requirement_id}", toast=_("Linked."))
 
 
 # --- JSON API -------------------------------------------------------------------------------

@@ -69,3 +69,4 @@
     if (companion) companion.hidden = target.value !== target.dataset.showWhen;
   });
 })();
+

@@ -11,11 +11,13 @@ from sqlmodel import Session
 
 from app.deps import api_require, require
 from app.main import API_PREFIX, ROUTER_MODULES
+from app.models.evidence import EvidenceCreate, EvidenceRevision
 from app.models.initiative import Element, InitiativeCreate, TaskCreate
 from app.models.strategy import AdvantageCreate, StrategyCreate
 from app.models.user import Role
 from app.permissions import GRANTS, Permission
 from app.services import api_token as api_token_service
+from app.services import evidence as evidence_service
 from app.services import goal as goal_service
 from app.services import initiative as initiative_service
 from app.services import pdca as pdca_service
@@ -75,7 +77,7 @@ def test_every_mutating_route_is_guarded_or_declared_self_service(app: FastAPI) 
     assert unguarded == SELF_SERVICE
 
 
-def owned_objects(session: Session, owner_id: int) -> dict[str, int]:
+def owned_objects(session: Session, owner_id: int) -> dict[str, int | str]:
     """A strategy line whose capability, goal, initiative and task the acting user owns, so that
     object-level checks let an owner through wherever the owner role is granted."""
     strategy = strategy_service.create(
@@ -107,8 +109,20 @@ def owned_objects(session: Session, owner_id: int) -> dict[str, int]:
         ),
     )
     cycle = pdca_service.start(session=session, now=NOW, actor_id=None, period="2026")
+    evidence = evidence_service.create(
+        session=session,
+        now=NOW,
+        actor_id=None,
+        data=EvidenceCreate(title="证据", owner_id=owner_id),
+    )
+    revision = EvidenceRevision(evidence_id=evidence.id or 0, number=1, uploaded_at=NOW)
+    session.add(revision)
     session.commit()
     return {
+        "evidence_id": evidence.id or 0,
+        "revision_id": revision.id or 0,
+        "kind": "requirement",
+        "target_id": first_clause(session).id or 0,
         "strategy_id": strategy.id or 0,
         "advantage_id": advantage.id or 0,
         "capability_id": capability.id or 0,
@@ -120,7 +134,7 @@ def owned_objects(session: Session, owner_id: int) -> dict[str, int]:
     }
 
 
-def _fill(path: str, ids: dict[str, int]) -> str:
+def _fill(path: str, ids: dict[str, int | str]) -> str:
     for name, value in ids.items():
         path = path.replace("{" + name + "}", str(value))
     return path
@@ -135,7 +149,7 @@ def test_matrix(app: FastAPI, client: TestClient, session: Session, role: Role) 
         session=session, now=NOW, user_id=user.id or 0, name="t"
     )
     session.commit()
-    ids = {
+    ids: dict[str, int | str] = {
         "requirement_id": first_clause(session).id or 0,
         "department_id": department.id or 0,
         "user_id": other.id or 0,
@@ -160,4 +174,4 @@ def test_matrix(app: FastAPI, client: TestClient, session: Session, role: Role) 
         else:
             assert response.status_code == 403, f"{role} must get 403 on {method} {path}"
         checked += 1
-    assert checked >= 25
+    assert checked >= 35

@@ -1,0 +1,588 @@
+"""The evidence register, evidence pages, uploads and downloads, review, links, Excel."""
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, UploadFile
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ValidationError
+from sqlmodel import col, select
+from starlette.datastructures import UploadFile as StarletteUpload
+from starlette.responses import Response
+
+from app.db import SessionDep
+from app.deps import (
+    ApiViewer,
+    CurrentViewer,
+    Now,
+    PageDep,
+    SettingsDep,
+    Viewer,
+    api_require,
+    require,
+)
+from app.errors import DomainError, Invalid, NotFound
+from app.forms import describe_errors, form_values, submit
+from app.i18n import gettext as _
+from app.models.evidence import (
+    Confidentiality,
+    Evidence,
+    EvidenceCreate,
+    EvidenceKind,
+    EvidenceStatus,
+)
+from app.models.requirement import Requirement
+from app.models.user import User
+from app.permissions import Permission
+from app.services import department as department_service
+from app.services import evidence as evidence_service
+from app.services import evidence_links, file_store
+from app.services.evidence import Upload, UploadLimits
+from app.services.evidence_access import require_view
+from app.services.evidence_register import RegisterFilter, Sort
+from app.services.evidence_register import search as register_search
+from app.settings import Settings
+from app.templating import render
+from app.web import redirect, toast_header
+
+router = APIRouter(prefix="/evidence", tags=["evidence"], include_in_schema=False)
+api_router = APIRouter(tags=["evidence"])
+
+EditorDep = Annotated[Viewer, Depends(require(Permission.manage_evidence))]
+ApproverDep = Annotated[Viewer, Depends(require(Permission.approve_evidence))]
+LIST_FRAGMENTS = {"evidence-list": "evidence_list"}
+DETAIL_FRAGMENTS = {"evidence-revisions": "revisions"}
+MULTIPART_OVERHEAD = 1024 * 1024
+
+
+def _optional_int(value: str | None) -> int | None:
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 12:
+        raise Invalid(_("Choose one of the offered options."))
+    return int(value)
+
+
+def _filters(params: Any) -> RegisterFilter:
+    kind = params.get("kind") or None
+    status = params.get("status") or ""
+    sort = params.get("sort") or "updated"
+    if (
+        kind not in (None, *EvidenceKind)
+        or status not in ("", "expired", *EvidenceStatus)
+        or sort not in [s.value for s in Sort]
+    ):
+        raise Invalid(_("Choose one of the offered options."))
+    return RegisterFilter(
+        q=str(params.get("q") or "")[:100],
+        status=status,
+        kind=EvidenceKind(kind) if kind else None,
+        owner_id=_optional_int(params.get("owner")),
+        department_id=_optional_int(params.get("department")),
+        requirement_id=_optional_int(params.get("requirement")),
+        due=params.get("due") == "1",
+        sort=Sort(sort),
+    )
+
+
+def _choices(session: SessionDep) -> dict[str, Any]:
+    users = session.exec(
+        select(User).where(col(User.is_active)).order_by(col(User.name)).limit(1000)
+    ).all()
+    return {
+        "owner_options": [(u.id, u.name) for u in users],
+        "departments": department_service.as_tree(department_service.get_all(session=session)),
+        "clauses": session.exec(
+            select(Requirement)
+            .where(col(Requirement.chapter_id).is_not(None))
+            .order_by(col(Requirement.position))
+        ).all(),
+        "kinds": list(EvidenceKind),
+        "statuses": list(EvidenceStatus),
+        "confidentialities": list(Confidentiality),
+    }
+
+
+@router.get("")
+def register(
+    request: Request, session: SessionDep, now: Now, viewer: CurrentViewer, page: PageDep
+) -> Response:
+    filters = _filters(request.query_params)
+    rows, total = register_search(
+        session=session, viewer=viewer, filters=filters, page=page, today=now.date()
+    )
+    query = "&".join(
+        f"{k}={v}" for k, v in request.query_params.items() if k not in ("page", "size") and v
+    )
+    return render(
+        request,
+        "evidence/register.html",
+        {
+            "rows": rows,
+            "total": total,
+            "page": page,
+            "filters": filters,
+            "query": query,
+            "today": now.date(),
+            **_choices(session),
+        },
+        fragments=LIST_FRAGMENTS,
+    )
+
+
+def _form(
+    request: Request,
+    session: SessionDep,
+    evidence: Evidence | None,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "evidence/form.html",
+        {"evidence": evidence, "values": values, "errors": errors, **_choices(session)},
+        status_code=status_code,
+    )
+
+
+@router.get("/new")
+def new_page(request: Request, session: SessionDep, viewer: EditorDep) -> Response:
+    return _form(
+        request,
+        session,
+        None,
+        {"kind": "document", "owner_id": viewer.id, "department_id": viewer.user.department_id},
+        {},
+    )
+
+
+@router.post("")
+async def create(request: Request, session: SessionDep, now: Now, viewer: EditorDep) -> Response:
+    values = form_values(await request.form())
+    if not viewer.may_touch(None):
+        values["owner_id"] = str(viewer.id)  # owners create evidence they own
+    result, errors, status = submit(
+        EvidenceCreate,
+        values,
+        lambda data: evidence_service.create(
+            session=session, now=now, actor_id=viewer.id, data=data
+        ),
+    )
+    if result is None:
+        session.rollback()
+        return _form(request, session, None, values, errors, status)
+    session.commit()
+    return redirect(
+        request, f"/evidence/{result.id}", toast=_("Evidence created. Upload its file next.")
+    )
+
+
+def _visible(session: SessionDep, viewer: Viewer, evidence_id: int) -> Evidence:
+    evidence = evidence_service.get(session=session, evidence_id=evidence_id)
+    require_view(viewer, evidence)
+    return evidence
+
+
+def _editable(session: SessionDep, viewer: Viewer, evidence_id: int) -> Evidence:
+    evidence = _visible(session, viewer, evidence_id)
+    viewer.require_owner(evidence.owner_id)
+    return evidence
+
+
+def detail_response(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    viewer: Viewer,
+    evidence: Evidence,
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
+    assert evidence.id is not None
+    history = evidence_service.revisions(session=session, evidence_id=evidence.id)
+    people = (
+        {r.uploaded_by_id for r in history}
+        | {r.approved_by_id for r in history}
+        | {evidence.owner_id}
+    )
+    names = dict(
+        session.exec(
+            select(User.id, User.name).where(col(User.id).in_([p for p in people if p]))
+        ).all()
+    )
+    context = {
+        "evidence": evidence,
+        "history": history,
+        "effective": next((r for r in history if r.approved_at), None),
+        "pending": next((r for r in history if not r.approved_at), None),
+        "names": names,
+        "expired": evidence_service.is_expired(evidence, now.date()),
+        "links": evidence_links.linked(session=session, evidence_id=evidence.id),
+        "link_labels": {name: spec.label for name, spec in evidence_links.KINDS.items()},
+        "may_edit": viewer.can(Permission.manage_evidence) and viewer.may_touch(evidence.owner_id),
+        "upload_errors": {},
+        "limit_mb": request.app.state.settings.upload_max_mb,
+        "extensions": sorted(request.app.state.settings.allowed_extensions),
+        **_choices(session),
+        **extra,
+    }
+    return render(
+        request,
+        "evidence/detail.html",
+        context,
+        fragments=DETAIL_FRAGMENTS,
+        status_code=status_code,
+    )
+
+
+@router.get("/{evidence_id}")
+def detail(
+    request: Request, session: SessionDep, now: Now, viewer: CurrentViewer, evidence_id: int
+) -> Response:
+    return detail_response(request, session, now, viewer, _visible(session, viewer, evidence_id))
+
+
+@router.get("/{evidence_id}/edit")
+def edit_page(
+    request: Request, session: SessionDep, viewer: EditorDep, evidence_id: int
+) -> Response:
+    evidence = _editable(session, viewer, evidence_id)
+    return _form(request, session, evidence, evidence.model_dump(mode="json"), {})
+
+
+@router.post("/{evidence_id}")
+async def update(
+    request: Request, session: SessionDep, now: Now, viewer: EditorDep, evidence_id: int
+) -> Response:
+    evidence = _editable(session, viewer, evidence_id)
+    values = form_values(await request.form())
+    result, errors, status = submit(
+        EvidenceCreate,
+        values,
+        lambda data: evidence_service.update(
+            session=session, now=now, actor_id=viewer.id, evidence=evidence, data=data
+        ),
+    )
+    if result is None:
+        session.rollback()
+        return _form(request, session, evidence, values, errors, status)
+    session.commit()
+    return redirect(request, f"/evidence/{evidence_id}", toast=_("Changes saved."))
+
+
+def _too_large(request: Request, settings: Settings) -> bool:
+    declared = request.headers.get("content-length", "")
+    return (
+        declared.isdigit()
+        and int(declared) > settings.upload_max_mb * 1024 * 1024 + MULTIPART_OVERHEAD
+    )
+
+
+@router.post("/{evidence_id}/revisions")
+async def upload(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    settings: SettingsDep,
+    viewer: EditorDep,
+    evidence_id: int,
+) -> Response:
+    """A new revision from a multipart upload (streamed to disk by the form parser)."""
+    evidence = _editable(session, viewer, evidence_id)
+    if _too_large(request, settings):
+        return detail_response(
+            request,
+            session,
+            now,
+            viewer,
+            evidence,
+            413,
+            upload_errors={
+                "file": _("The file is larger than %(mb)d MB.", mb=settings.upload_max_mb)
+            },
+        )
+    form = await request.form(max_files=1)
+    file = form.get("file")
+    values = form_values(form)
+    values.pop("file", None)
+    try:
+        if not isinstance(file, StarletteUpload) or not file.filename:
+            raise Invalid(_("Choose a file."), field="file")
+        meta = _UploadMeta.model_validate(values)
+        revision, stored = evidence_service.add_revision(
+            session=session,
+            now=now,
+            actor_id=viewer.id,
+            evidence=evidence,
+            limits=UploadLimits.from_settings(settings),
+            upload=Upload(
+                file.filename, file.file, meta.period_from, meta.period_to, meta.change_note
+            ),
+        )
+    except ValidationError as exc:
+        session.rollback()
+        return detail_response(
+            request,
+            session,
+            now,
+            viewer,
+            evidence,
+            422,
+            upload_errors=describe_errors(exc.errors()),
+        )
+    except DomainError as exc:
+        session.rollback()
+        return detail_response(
+            request,
+            session,
+            now,
+            viewer,
+            evidence,
+            exc.status_code,
+            upload_errors={exc.field or "file": exc.message},
+        )
+    try:
+        session.commit()
+    except BaseException:
+        file_store.discard(stored)  # no file without its row
+        raise
+    response = detail_response(request, session, now, viewer, evidence)
+    response.headers.update(toast_header(_("Revision %(n)d uploaded.", n=revision.number)))
+    return response
+
+
+class _UploadMeta(BaseModel):
+    period_from: date | None = None
+    period_to: date | None = None
+    change_note: str = ""
+
+    model_config = {"str_max_length": 4000}
+
+
+@router.get("/{evidence_id}/revisions/{revision_id}/download")
+def download(
+    session: SessionDep,
+    settings: SettingsDep,
+    viewer: CurrentViewer,
+    evidence_id: int,
+    revision_id: int,
+) -> Response:
+    _visible(session, viewer, evidence_id)
+    return _file_response(session, settings, evidence_id, revision_id)
+
+
+def _file_response(
+    session: SessionDep, settings: Settings, evidence_id: int, revision_id: int
+) -> Response:
+    revision = evidence_service.get_revision(
+        session=session, evidence_id=evidence_id, revision_id=revision_id
+    )
+    if not revision.sha256:
+        raise NotFound(_("This revision has no file."))
+    path = file_store.path_for(settings.files_dir, revision.sha256)
+    if not path.exists():
+        raise NotFound(_("The stored file is missing; run 'ronghe files verify'."))
+    return FileResponse(
+        path,
+        media_type=revision.mime_type or "application/octet-stream",
+        filename=revision.original_name or f"revision-{revision.number}",
+        content_disposition_type="attachment",
+    )
+
+
+def _workflow(request: Request, session: SessionDep, evidence: Evidence, message: str) -> Response:
+    session.commit()
+    return redirect(request, f"/evidence/{evidence.id}", toast=message)
+
+
+@router.post("/{evidence_id}/submit")
+def submit_for_review(
+    request: Request, session: SessionDep, now: Now, viewer: EditorDep, evidence_id: int
+) -> Response:
+    evidence = _editable(session, viewer, evidence_id)
+    evidence_service.submit(session=session, now=now, actor_id=viewer.id, evidence=evidence)
+    return _workflow(request, session, evidence, _("Sent for review."))
+
+
+@router.post("/{evidence_id}/approve")
+def approve(
+    request: Request, session: SessionDep, now: Now, viewer: ApproverDep, evidence_id: int
+) -> Response:
+    evidence = _visible(session, viewer, evidence_id)
+    evidence_service.approve(session=session, now=now, actor_id=viewer.id, evidence=evidence)
+    return _workflow(request, session, evidence, _("Revision approved."))
+
+
+@router.post("/{evidence_id}/return")
+async def return_to_author(
+    request: Request, session: SessionDep, now: Now, viewer: ApproverDep, evidence_id: int
+) -> Response:
+    evidence = _visible(session, viewer, evidence_id)
+    reason = str((await request.form()).get("reason") or "")[:4000]
+    evidence_service.return_to_draft(
+        session=session, now=now, actor_id=viewer.id, evidence=evidence, reason=reason
+    )
+    return _workflow(request, session, evidence, _("Returned to the author."))
+
+
+@router.post("/{evidence_id}/obsolete")
+def obsolete(
+    request: Request, session: SessionDep, now: Now, viewer: EditorDep, evidence_id: int
+) -> Response:
+    evidence = _editable(session, viewer, evidence_id)
+    evidence_service.make_obsolete(session=session, now=now, actor_id=viewer.id, evidence=evidence)
+    return _workflow(request, session, evidence, _("Marked obsolete; it stays readable."))
+
+
+def _back(fallback: str, target: str | None) -> str:
+    return target if target and target.startswith("/") and not target.startswith("//") else fallback
+
+
+@router.post("/{evidence_id}/links")
+async def link(
+    request: Request, session: SessionDep, now: Now, viewer: EditorDep, evidence_id: int
+) -> Response:
+    """Link from either side: the form says the kind, the target and where to go back."""
+    evidence = _editable(session, viewer, evidence_id)
+    form = await request.form()
+    target = _optional_int(str(form.get("target_id") or ""))
+    if target is None:
+        raise Invalid(_("Choose what to link."), field="target_id")
+    evidence_links.link(
+        session=session,
+        now=now,
+        actor_id=viewer.id,
+        evidence=evidence,
+        kind_name=str(form.get("kind") or ""),
+        target_id=target,
+    )
+    session.commit()
+    return redirect(
+        request,
+        _back(f"/evidence/{evidence_id}", str(form.get("next") or "")),
+        toast=_("Linked."),
+    )
+
+
+@router.post("/{evidence_id}/links/{kind}/{target_id}/delete")
+async def unlink(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    viewer: EditorDep,
+    evidence_id: int,
+    kind: str,
+    target_id: int,
+) -> Response:
+    evidence = _editable(session, viewer, evidence_id)
+    evidence_links.unlink(
+        session=session,
+        now=now,
+        actor_id=viewer.id,
+        evidence=evidence,
+        kind_name=kind,
+        target_id=target_id,
+    )
+    session.commit()
+    form = await request.form()
+    return redirect(
+        request,
+        _back(f"/evidence/{evidence_id}", str(form.get("next") or "")),
+        toast=_("Link removed."),
+    )
+
+
+# --- JSON API -------------------------------------------------------------------------------
+
+
+@api_router.get(
+    "/evidence", summary="Search the evidence register (what the token's owner may see)"
+)
+def api_register(
+    request: Request, session: SessionDep, now: Now, viewer: ApiViewer, page: PageDep
+) -> dict[str, Any]:
+    rows, total = register_search(
+        session=session,
+        viewer=viewer,
+        filters=_filters(request.query_params),
+        page=page,
+        today=now.date(),
+    )
+    return {
+        "total": total,
+        "page": page.number,
+        "size": page.size,
+        "items": [
+            {
+                **r.evidence.model_dump(mode="json"),
+                "owner": r.owner_name,
+                "department": r.department_name,
+                "latest_file": r.latest_name,
+                "current": r.current,
+            }
+            for r in rows
+        ],
+    }
+
+
+@api_router.get("/evidence/{evidence_id}", summary="One evidence item with its revisions and links")
+def api_detail(session: SessionDep, viewer: ApiViewer, evidence_id: int) -> dict[str, Any]:
+    evidence = _visible(session, viewer, evidence_id)
+    return {
+        **evidence.model_dump(mode="json"),
+        "revisions": [
+            r.model_dump(mode="json")
+            for r in evidence_service.revisions(session=session, evidence_id=evidence_id)
+        ],
+        "links": [
+            {"kind": item.kind, "target_id": item.target_id, "title": item.title}
+            for item in evidence_links.linked(session=session, evidence_id=evidence_id)
+        ],
+    }
+
+
+@api_router.post(
+    "/evidence/{evidence_id}/revisions", status_code=201, summary="Upload a new revision"
+)
+async def api_upload(
+    session: SessionDep,
+    now: Now,
+    settings: SettingsDep,
+    viewer: Annotated[Viewer, Depends(api_require(Permission.manage_evidence))],
+    evidence_id: int,
+    file: UploadFile,
+    period_from: Annotated[date | None, Query()] = None,
+    period_to: Annotated[date | None, Query()] = None,
+    change_note: Annotated[str, Query(max_length=4000)] = "",
+) -> dict[str, Any]:
+    evidence = _visible(session, viewer, evidence_id)
+    viewer.require_owner(evidence.owner_id)
+    revision, stored = evidence_service.add_revision(
+        session=session,
+        now=now,
+        actor_id=viewer.id,
+        evidence=evidence,
+        limits=UploadLimits.from_settings(settings),
+        upload=Upload(file.filename or "", file.file, period_from, period_to, change_note),
+    )
+    try:
+        session.commit()
+    except BaseException:
+        file_store.discard(stored)
+        raise
+    return revision.model_dump(mode="json")
+
+
+@api_router.get(
+    "/evidence/{evidence_id}/revisions/{revision_id}/download", summary="Download a revision's file"
+)
+def api_download(
+    session: SessionDep,
+    settings: SettingsDep,
+    viewer: ApiViewer,
+    evidence_id: int,
+    revision_id: int,
+) -> Response:
+    _visible(session, viewer, evidence_id)
+    return _file_response(session, settings, evidence_id, revision_id)

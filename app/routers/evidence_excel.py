@@ -1,0 +1,116 @@
+"""The document register (文件清单) in Excel: export, and import with a preview."""
+
+import secrets
+from io import BytesIO
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from starlette.datastructures import UploadFile as StarletteUpload
+from starlette.responses import Response
+
+from app.db import SessionDep
+from app.deps import Now, SettingsDep
+from app.errors import DomainError, Invalid, NotFound
+from app.i18n import gettext as _
+from app.routers.evidence import EditorDep
+from app.services import evidence_excel
+from app.settings import Settings
+from app.templating import render
+from app.web import redirect
+
+router = APIRouter(prefix="/evidence", tags=["evidence"], include_in_schema=False)
+
+IMPORT_MAX_BYTES = 10 * 1024 * 1024
+
+
+@router.get("/export.xlsx")
+def export(session: SessionDep, now: Now, viewer: EditorDep) -> Response:
+    buffer = BytesIO()
+    evidence_excel.export_register(session=session).save(buffer)
+    return Response(
+        buffer.getvalue(),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={
+            "Content-Disposition": f'attachment; filename="document-register-{now.date()}.xlsx"'
+        },
+    )
+
+
+@router.get("/import")
+def import_page(request: Request, viewer: EditorDep) -> Response:
+    return render(
+        request,
+        "evidence/import.html",
+        {"rows": None, "token": None, "errors": {}, "headers": evidence_excel.headers()},
+    )
+
+
+def _imports_dir(settings: Settings) -> Path:
+    path = settings.data_dir / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@router.post("/import")
+async def import_preview(
+    request: Request, session: SessionDep, settings: SettingsDep, viewer: EditorDep
+) -> Response:
+    """Read the uploaded register and show every row with its errors; nothing is written yet."""
+    form = await request.form(max_files=1)
+    upload = form.get("file")
+    errors: dict[str, str] = {}
+    rows = None
+    token = secrets.token_hex(16)
+    target = _imports_dir(settings) / f"{viewer.id}-{token}.xlsx"
+    if not isinstance(upload, StarletteUpload) or not upload.filename:
+        errors["file"] = _("Choose a file.")
+    else:
+        try:
+            with target.open("wb") as out:
+                size = 0
+                while chunk := await upload.read(1024 * 1024):
+                    size += len(chunk)
+                    if size > IMPORT_MAX_BYTES:
+                        raise Invalid(_("The file is larger than %(mb)d MB.", mb=10), field="file")
+                    out.write(chunk)
+            rows = evidence_excel.read_rows(session=session, path=target)
+        except DomainError as exc:
+            errors[exc.field or "file"] = exc.message
+            target.unlink(missing_ok=True)
+    return render(
+        request,
+        "evidence/import.html",
+        {
+            "rows": rows,
+            "token": token if rows else None,
+            "errors": errors,
+            "headers": evidence_excel.headers(),
+        },
+        status_code=422 if errors else 200,
+    )
+
+
+@router.post("/import/confirm")
+async def import_confirm(
+    request: Request, session: SessionDep, now: Now, settings: SettingsDep, viewer: EditorDep
+) -> Response:
+    token = str((await request.form()).get("token") or "")
+    if not token.isalnum() or len(token) != 32:
+        raise NotFound()
+    path = _imports_dir(settings) / f"{viewer.id}-{token}.xlsx"  # only the uploader's own file
+    if not path.exists():
+        raise NotFound(_("This import has expired; upload the file again."))
+    rows = evidence_excel.read_rows(session=session, path=path)
+    created = evidence_excel.import_rows(session=session, now=now, actor_id=viewer.id, rows=rows)
+    session.commit()
+    path.unlink(missing_ok=True)
+    skipped = sum(1 for r in rows if r.errors)
+    return redirect(
+        request,
+        "/evidence",
+        toast=_(
+            "%(created)d items imported, %(skipped)d rows skipped.",
+            created=created,
+            skipped=skipped,
+        ),
+    )

@@ -1,0 +1,387 @@
+"""Evidence and its revisions: register entries, uploads, review and approval, links."""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import ColumnElement, and_, exists, func, or_
+from sqlmodel import Session, col, select
+
+from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.i18n import gettext as _
+from app.models.department import Department
+from app.models.evidence import (
+    Evidence,
+    EvidenceCreate,
+    EvidenceKind,
+    EvidenceRevision,
+    EvidenceStatus,
+    StoredFile,
+)
+from app.models.user import User
+from app.services import activity, file_store
+from app.services.file_check import check_content, check_name
+from app.settings import Settings
+
+
+def get(*, session: Session, evidence_id: int) -> Evidence:
+    evidence = session.get(Evidence, evidence_id)
+    if evidence is None:
+        raise NotFound(_("This evidence does not exist."))
+    return evidence
+
+
+def get_revision(*, session: Session, evidence_id: int, revision_id: int) -> EvidenceRevision:
+    revision = session.get(EvidenceRevision, revision_id)
+    if revision is None or revision.evidence_id != evidence_id:
+        raise NotFound(_("This revision does not exist."))
+    return revision
+
+
+def revisions(*, session: Session, evidence_id: int) -> list[EvidenceRevision]:
+    return list(
+        session.exec(
+            select(EvidenceRevision)
+            .where(EvidenceRevision.evidence_id == evidence_id)
+            .order_by(col(EvidenceRevision.number).desc())
+        ).all()
+    )
+
+
+def effective_revision(*, session: Session, evidence_id: int) -> EvidenceRevision | None:
+    """The newest approved revision: the one in force until a newer one is approved."""
+    return session.exec(
+        select(EvidenceRevision)
+        .where(
+            EvidenceRevision.evidence_id == evidence_id,
+            col(EvidenceRevision.approved_at).is_not(None),
+        )
+        .order_by(col(EvidenceRevision.number).desc())
+        .limit(1)
+    ).first()
+
+
+# "Current" has one definition, used for single items and in SQL for lists and coverage:
+# an approved revision exists, the item is not obsolete, and its review date has not passed.
+def is_expired(evidence: Evidence, today: date) -> bool:
+    return (
+        evidence.status != EvidenceStatus.obsolete
+        and evidence.next_review_date is not None
+        and evidence.next_review_date < today
+    )
+
+
+def has_approved_revision() -> ColumnElement[bool]:
+    return exists().where(
+        col(EvidenceRevision.evidence_id) == Evidence.id,
+        col(EvidenceRevision.approved_at).is_not(None),
+    )
+
+
+def current_clause(today: date) -> ColumnElement[bool]:
+    return and_(
+        col(Evidence.status) != EvidenceStatus.obsolete,
+        has_approved_revision(),
+        or_(col(Evidence.next_review_date).is_(None), col(Evidence.next_review_date) >= today),
+    )
+
+
+def _check(session: Session, data: EvidenceCreate, evidence_id: int | None) -> None:
+    if data.reference:
+        clash = session.exec(
+            select(Evidence).where(Evidence.reference == data.reference.strip())
+        ).first()
+        if clash is not None and clash.id != evidence_id:
+            raise Conflict(
+                _("Another evidence item already uses this reference number."), field="reference"
+            )
+    if data.owner_id is not None and session.get(User, data.owner_id) is None:
+        raise Invalid(_("Choose an active user as owner."), field="owner_id")
+    if data.department_id is not None and session.get(Department, data.department_id) is None:
+        raise Invalid(_("Choose an existing department."), field="department_id")
+    if data.kind == EvidenceKind.link and not data.url.startswith(("http://", "https://")):
+        raise Invalid(
+            _("Enter the address of the linked item, starting with http:// or https://."),
+            field="url",
+        )
+
+
+def _fields(data: EvidenceCreate) -> dict[str, Any]:
+    values = data.model_dump()
+    values["reference"] = (data.reference or "").strip() or None
+    values["title"] = data.title.strip()
+    return values
+
+
+def create(
+    *, session: Session, now: datetime, actor_id: int | None, data: EvidenceCreate
+) -> Evidence:
+    """A register entry in draft; files come as revisions."""
+    _check(session, data, None)
+    evidence = Evidence(**_fields(data), created_at=now, updated_at=now)
+    activity.created(
+        session=session,
+        now=now,
+        actor_id=actor_id,
+        obj=evidence,
+        object_type="evidence",
+        after=data.model_dump(),
+    )
+    if data.kind == EvidenceKind.link:
+        assert evidence.id is not None
+        session.add(
+            EvidenceRevision(
+                evidence_id=evidence.id, number=1, uploaded_by_id=actor_id, uploaded_at=now
+            )
+        )
+    return evidence
+
+
+def update(
+    *,
+    session: Session,
+    now: datetime,
+    actor_id: int | None,
+    evidence: Evidence,
+    data: EvidenceCreate,
+) -> Evidence:
+    """Change the register entry (title, owner, review cycle…); revisions are untouched."""
+    _check(session, data, evidence.id)
+    fields = _fields(data)
+    before, after = activity.changes(evidence, fields)
+    if not after:
+        return evidence
+    for name, value in fields.items():
+        setattr(evidence, name, value)
+    evidence.updated_at = now
+    session.add(evidence)
+    activity.record(
+        session=session,
+        now=now,
+        actor_id=actor_id,
+        verb="update",
+        object_type="evidence",
+        object_id=evidence.id,
+        before=before,
+        after=after,
+    )
+    return evidence
+
+
+@dataclass(frozen=True)
+class Upload:
+    name: str
+    stream: BinaryIO
+    period_from: date | None = None
+    period_to: date | None = None
+    change_note: str = ""
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    files_dir: Path
+    max_bytes: int
+    extensions: frozenset[str]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "UploadLimits":
+        return cls(
+            settings.files_dir, settings.upload_max_mb * 1024 * 1024, settings.allowed_extensions
+        )
+
+
+def add_revision(
+    *,
+    session: Session,
+    now: datetime,
+    actor_id: int | None,
+    evidence: Evidence,
+    upload: Upload,
+    limits: UploadLimits,
+) -> tuple[EvidenceRevision, file_store.Stored]:
+    """Store the file and add it as the next revision (in draft).
+
+    The caller commits, and on failure calls `file_store.discard` so no orphan file stays.
+    """
+    if evidence.status == EvidenceStatus.obsolete:
+        raise Conflict(_("This evidence is obsolete; create a new item instead."))
+    if evidence.kind == EvidenceKind.link:
+        raise Conflict(_("Linked evidence has no files; edit its address instead."))
+    if upload.period_from and upload.period_to and upload.period_to < upload.period_from:
+        raise Invalid(_("The period must end on or after its start."), field="period_to")
+    name, extension = check_name(upload.name, limits.extensions)
+    stored = file_store.store(upload.stream, limits.files_dir, limits.max_bytes)
+    try:
+        checked = check_content(name, extension, stored.head)
+        latest = session.exec(
+            select(EvidenceRevision)
+            .where(EvidenceRevision.evidence_id == evidence.id)
+            .order_by(col(EvidenceRevision.number).desc())
+            .limit(1)
+        ).first()
+        if latest is not None and latest.sha256 == stored.sha256:
+            raise Conflict(
+                _("This file is identical to revision %(n)d; nothing to add.", n=latest.number),
+                field="file",
+            )
+        if session.get(StoredFile, stored.sha256) is None:
+            session.add(StoredFile(sha256=stored.sha256, size=stored.size, created_at=now))
+            session.flush()  # the revision's foreign key needs the row first
+        assert evidence.id is not None
+        revision = EvidenceRevision(
+            evidence_id=evidence.id,
+            number=(latest.number if latest else 0) + 1,
+            sha256=stored.sha256,
+            size=stored.size,
+            mime_type=checked.mime_type,
+            original_name=checked.name,
+            period_from=upload.period_from,
+            period_to=upload.period_to,
+            change_note=upload.change_note.strip(),
+            uploaded_by_id=actor_id,
+            uploaded_at=now,
+        )
+        session.add(revision)
+        session.flush()
+    except BaseException:
+        file_store.discard(stored)
+        raise
+    if evidence.status != EvidenceStatus.approved:
+        evidence.status = EvidenceStatus.draft
+    evidence.updated_at = now
+    session.add(evidence)
+    activity.record(
+        session=session,
+        now=now,
+        actor_id=actor_id,
+        verb="upload",
+        object_type="evidence",
+        object_id=evidence.id,
+        after={"revision": revision.number, "sha256": stored.sha256, "name": checked.name},
+    )
+    return revision, stored
+
+
+def _pending(session: Session, evidence: Evidence) -> EvidenceRevision:
+    revision = session.exec(
+        select(EvidenceRevision)
+        .where(
+            EvidenceRevision.evidence_id == evidence.id, col(EvidenceRevision.approved_at).is_(None)
+        )
+        .order_by(col(EvidenceRevision.number).desc())
+        .limit(1)
+    ).first()
+    if revision is None:
+        raise Conflict(_("There is no unapproved revision; upload a new one first."))
+    return revision
+
+
+def submit(
+    *, session: Session, now: datetime, actor_id: int | None, evidence: Evidence
+) -> EvidenceRevision:
+    """Send the newest unapproved revision for review."""
+    revision = _pending(session, evidence)
+    if revision.submitted_at is not None:
+        raise Conflict(_("This revision is already waiting for review."))
+    revision.submitted_at = now
+    evidence.status = EvidenceStatus.in_review
+    evidence.updated_at = now
+    session.add_all([revision, evidence])
+    activity.record(
+        session=session,
+        now=now,
+        actor_id=actor_id,
+        verb="submit",
+        object_type="evidence",
+        object_id=evidence.id,
+        after={"revision": revision.number},
+    )
+    return revision
+
+
+def approve(
+    *, session: Session, now: datetime, actor_id: int, evidence: Evidence
+) -> EvidenceRevision:
+    """Approve the revision under review; from now on it never changes. Not by its uploader."""
+    revision = _pending(session, evidence)
+    if revision.submitted_at is None:
+        raise Conflict(_("Submit the revision for review before approving it."))
+    if revision.uploaded_by_id == actor_id:
+        raise Forbidden(
+            _("A revision must be approved by someone other than the person who uploaded it.")
+        )
+    revision.approved_at = now
+    revision.approved_by_id = actor_id
+    evidence.status = EvidenceStatus.approved
+    if evidence.review_interval_months:
+        evidence.next_review_date = now.date() + relativedelta(
+            months=evidence.review_interval_months
+        )
+    evidence.updated_at = now
+    session.add_all([revision, evidence])
+    activity.record(
+        session=session,
+        now=now,
+        actor_id=actor_id,
+        verb="approve",
+        object_type="evidence",
+        object_id=evidence.id,
+        after={"revision": revision.number, "next_review_date": evidence.next_review_date},
+    )
+    return revision
+
+
+def return_to_draft(
+    *, session: Session, now: datetime, actor_id: int | None, evidence: Evidence, reason: str
+) -> EvidenceRevision:
+    """Send a revision under review back to its author, with the reason."""
+    revision = _pending(session, evidence)
+    if revision.submitted_at is None:
+        raise Conflict(_("This revision is not waiting for review."))
+    if not reason.strip():
+        raise Invalid(_("Say what needs to change."), field="reason")
+    revision.submitted_at = None
+    has_approved = effective_revision(session=session, evidence_id=evidence.id or 0) is not None
+    evidence.status = EvidenceStatus.approved if has_approved else EvidenceStatus.draft
+    evidence.updated_at = now
+    session.add_all([revision, evidence])
+    activity.record(
+        session=session,
+        now=now,
+        actor_id=actor_id,
+        verb="return",
+        object_type="evidence",
+        object_id=evidence.id,
+        after={"revision": revision.number, "reason": reason.strip()},
+    )
+    return revision
+
+
+def make_obsolete(
+    *, session: Session, now: datetime, actor_id: int | None, evidence: Evidence
+) -> None:
+    """Withdraw a document; it stays readable, marked obsolete, and no longer covers anything."""
+    if evidence.status == EvidenceStatus.obsolete:
+        return
+    before = {"status": evidence.status}
+    evidence.status = EvidenceStatus.obsolete
+    evidence.updated_at = now
+    session.add(evidence)
+    activity.record(
+        session=session,
+        now=now,
+        actor_id=actor_id,
+        verb="obsolete",
+        object_type="evidence",
+        object_id=evidence.id,
+        before=before,
+        after={"status": EvidenceStatus.obsolete},
+    )
+
+
+def count_revisions_of_file(*, session: Session, sha256: str) -> int:
+    return session.exec(
+        select(func.count()).select_from(EvidenceRevision).where(EvidenceRevision.sha256 == sha256)
+    ).one()

@@ -1,0 +1,43 @@
+"""Who may see an evidence item: one rule, in Python for one item and in SQL for lists."""
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, or_, true
+from sqlmodel import col
+
+from app.deps import Viewer
+from app.errors import Forbidden
+from app.i18n import gettext as _
+from app.models.evidence import Confidentiality, Evidence
+from app.models.user import Role
+
+# Restricted evidence is open to these roles across departments.
+SEE_ALL = frozenset({Role.admin, Role.executive, Role.auditor})
+
+
+def may_view(viewer: Viewer, evidence: Evidence) -> bool:
+    if evidence.confidentiality != Confidentiality.restricted or not SEE_ALL.isdisjoint(
+        viewer.roles
+    ):
+        return True
+    return evidence.owner_id == viewer.id or (
+        evidence.department_id is not None and evidence.department_id == viewer.user.department_id
+    )
+
+
+def require_view(viewer: Viewer, evidence: Evidence) -> None:
+    if not may_view(viewer, evidence):
+        raise Forbidden(_("This evidence is restricted to its department."))
+
+
+def visible_clause(viewer: Viewer) -> ColumnElement[bool]:
+    """The same rule as `may_view`, as a WHERE clause."""
+    if not SEE_ALL.isdisjoint(viewer.roles):
+        return true()
+    conditions: list[Any] = [
+        col(Evidence.confidentiality) != Confidentiality.restricted,
+        col(Evidence.owner_id) == viewer.id,
+    ]
+    if viewer.user.department_id is not None:
+        conditions.append(col(Evidence.department_id) == viewer.user.department_id)
+    return or_(*conditions)

@@ -1,0 +1,161 @@
+"""Evidence: storage by hash, upload refusals that leave nothing behind, review and approval."""
+
+import io
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, func, select
+
+from app.errors import Conflict, Forbidden, Invalid
+from app.models.evidence import EvidenceCreate, EvidenceRevision, EvidenceStatus, StoredFile
+from app.services import evidence as evidence_service
+from app.services import file_store
+from app.services.evidence import Upload, UploadLimits
+from app.services.file_store import TooLarge
+from tests.conftest import NOW, make_user
+
+PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+@pytest.fixture
+def limits(tmp_path: Path) -> UploadLimits:
+    return UploadLimits(
+        files_dir=tmp_path / "files",
+        max_bytes=1024 * 1024,
+        extensions=frozenset({"pdf", "txt", "xlsx"}),
+    )
+
+
+def _upload(
+    session: Session,
+    evidence,
+    limits: UploadLimits,
+    content: bytes = PDF,
+    name: str = "手册.pdf",
+    **kw,
+):  # type: ignore[no-untyped-def]
+    revision, _stored = evidence_service.add_revision(
+        session=session,
+        now=NOW,
+        actor_id=kw.pop("actor_id", None),
+        evidence=evidence,
+        upload=Upload(name=name, stream=io.BytesIO(content), **kw),
+        limits=limits,
+    )
+    return revision
+
+
+def _leftovers(limits: UploadLimits) -> list[Path]:
+    return (
+        [p for p in limits.files_dir.rglob("*") if p.is_file()] if limits.files_dir.exists() else []
+    )
+
+
+def test_upload_stores_by_hash_once(session: Session, limits: UploadLimits) -> None:
+    first = evidence_service.create(
+        session=session, now=NOW, actor_id=None, data=EvidenceCreate(title="管理手册")
+    )
+    second = evidence_service.create(
+        session=session, now=NOW, actor_id=None, data=EvidenceCreate(title="副本")
+    )
+    revision = _upload(
+        session, first, limits, period_from=date(2026, 1, 1), period_to=date(2026, 6, 30)
+    )
+    _upload(session, second, limits)
+    path = file_store.path_for(limits.files_dir, revision.sha256 or "")
+    assert path.read_bytes() == PDF
+    assert file_store.hash_file(path) == revision.sha256
+    assert _leftovers(limits) == [path]
+    assert session.exec(select(func.count()).select_from(StoredFile)).one() == 1
+    assert (revision.mime_type, revision.original_name, revision.number) == (
+        "application/pdf",
+        "手册.pdf",
+        1,
+    )
+
+
+def test_identical_upload_to_same_evidence_is_409(session: Session, limits: UploadLimits) -> None:
+    evidence = evidence_service.create(
+        session=session, now=NOW, actor_id=None, data=EvidenceCreate(title="x")
+    )
+    _upload(session, evidence, limits)
+    with pytest.raises(Conflict, match="1"):
+        _upload(session, evidence, limits)
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "error", "field"),
+    [
+        (b"", "a.pdf", Invalid, "file"),
+        (PDF, "../a.pdf", Invalid, "file"),
+        (PDF, "a\x07.pdf", Invalid, "file"),
+        (PDF, "a.exe", Invalid, "file"),
+        (b"MZ\x90\x00\x03\x00\x00\x00", "a.pdf", Invalid, "file"),
+        (b"x" * (1024 * 1024 + 1), "a.txt", TooLarge, "file"),
+    ],
+)
+def test_refused_uploads_leave_no_file_and_no_row(
+    session: Session,
+    limits: UploadLimits,
+    content: bytes,
+    name: str,
+    error: type[Exception],
+    field: str,
+) -> None:
+    evidence = evidence_service.create(
+        session=session, now=NOW, actor_id=None, data=EvidenceCreate(title="x")
+    )
+    with pytest.raises(error) as caught:
+        _upload(session, evidence, limits, content=content, name=name)
+    assert getattr(caught.value, "field", None) == field
+    assert _leftovers(limits) == []
+    assert session.exec(select(func.count()).select_from(EvidenceRevision)).one() == 0
+
+
+def test_period_end_before_start_is_refused(session: Session, limits: UploadLimits) -> None:
+    evidence = evidence_service.create(
+        session=session, now=NOW, actor_id=None, data=EvidenceCreate(title="x")
+    )
+    with pytest.raises(Invalid) as caught:
+        _upload(session, evidence, limits, period_from=date(2026, 5, 1), period_to=date(2026, 4, 1))
+    assert caught.value.field == "period_to"
+
+
+def test_four_eyes_approval_and_immutable_approved_revision(
+    session: Session, limits: UploadLimits
+) -> None:
+    author, approver = make_user(session), make_user(session)
+    evidence = evidence_service.create(
+        session=session,
+        now=NOW,
+        actor_id=None,
+        data=EvidenceCreate(title="文件控制程序", review_interval_months=12),
+    )
+    first = _upload(session, evidence, limits, actor_id=author.id)
+    with pytest.raises(Conflict):
+        evidence_service.approve(
+            session=session, now=NOW, actor_id=approver.id or 0, evidence=evidence
+        )
+    evidence_service.submit(session=session, now=NOW, actor_id=author.id, evidence=evidence)
+    with pytest.raises(Forbidden):
+        evidence_service.approve(
+            session=session, now=NOW, actor_id=author.id or 0, evidence=evidence
+        )
+    evidence_service.approve(session=session, now=NOW, actor_id=approver.id or 0, evidence=evidence)
+    assert evidence.status == EvidenceStatus.approved
+    assert evidence.next_review_date == date(2027, 11, 25)
+    second = _upload(
+        session,
+        evidence,
+        limits,
+        content=PDF + b"%v2\n",
+        actor_id=author.id,
+        change_note="更新职责",
+    )
+    assert second.number == 2
+    # The approved revision stays in force, unchanged, while the new one is a draft.
+    effective = evidence_service.effective_revision(session=session, evidence_id=evidence.id or 0)
+    assert effective is not None
+    assert (effective.id, effective.sha256) == (first.id, first.sha256)
+    assert evidence.status == EvidenceStatus.approved
