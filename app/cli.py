@@ -137,6 +137,52 @@ def serve(
     )
 
 
+reminders_cli = typer.Typer(help="Reminders and notifications.", no_args_is_help=True)
+cli.add_typer(reminders_cli, name="reminders")
+
+
+@reminders_cli.command("run")
+def reminders_run(
+    now: Annotated[
+        datetime | None, typer.Option(help="Pretend it is this moment (ISO, UTC if no zone).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, change nothing.")] = False,
+) -> None:
+    """Run one reminder pass by hand."""
+    from sqlalchemy.orm import sessionmaker
+    from sqlmodel import Session
+
+    from app.services import reminders
+
+    settings = Settings()
+    moment = (now or datetime.now(UTC)).replace(tzinfo=(now.tzinfo if now else UTC) or UTC)
+    factory = sessionmaker(make_engine(settings), class_=Session, expire_on_commit=False)
+    report = reminders.run(session_factory=factory, now=moment, settings=settings, dry_run=dry_run)
+    verb = "would insert" if dry_run else "inserted"
+    typer.echo(
+        f"{moment.isoformat()}: planned {report.planned}, {verb} "
+        f"{report.planned if dry_run else report.inserted}, sent {report.sent}, "
+        f"failed {report.failed}, skipped {report.skipped}"
+    )
+    if report.missing_years:
+        years = ", ".join(map(str, report.missing_years))
+        typer.echo(f"warning: no holiday data for {years}; Monday–Friday assumed", err=True)
+
+
+@cli.command()
+def scheduler() -> None:
+    """Run the scheduler as its own process (for installs with several web workers)."""
+    from sqlalchemy.orm import sessionmaker
+    from sqlmodel import Session
+
+    from app.jobs.scheduler import run_blocking
+
+    settings = Settings()
+    run_blocking(
+        sessionmaker(make_engine(settings), class_=Session, expire_on_commit=False), settings
+    )
+
+
 files_cli = typer.Typer(help="The evidence file store.", no_args_is_help=True)
 cli.add_typer(files_cli, name="files")
 
@@ -184,3 +230,7 @@ def health(
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -35,7 +35,11 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _begin_sqlite(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # IMMEDIATE takes the write lock up front. With a plain (deferred) BEGIN two transactions
+    # that both read and then write deadlock on the lock upgrade, and SQLite reports that at
+    # once as "database is locked" without waiting for the busy timeout. Readers in WAL mode
+    # are not blocked by it; writers queue for up to the timeout instead of failing.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def get_session(request: Request) -> Iterator[Session]:

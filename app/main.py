@@ -1,5 +1,8 @@
 """The FastAPI application."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import sessionmaker
@@ -50,9 +53,23 @@ account page: `Authorization: Bearer rh_…`. Errors come back as `{"detail": "�
 token owner's language."""
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    scheduler = None
+    if settings.scheduler == "embedded":
+        from app.jobs.scheduler import start_background
+
+        scheduler = start_background(app.state.session_factory, settings)
+    yield
+    if scheduler is not None:
+        scheduler.shutdown(wait=False)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     app = FastAPI(
+        lifespan=lifespan,
         title="Ronghe 融合",
         description=API_DESCRIPTION,
         version="0.1.0",

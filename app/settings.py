@@ -37,6 +37,20 @@ class Settings(BaseSettings):
     upload_extensions: str = (
         "pdf,doc,docx,xls,xlsx,ppt,pptx,odt,ods,png,jpg,jpeg,gif,txt,csv,md,zip"
     )
+    # Outgoing mail for reminders (the enterprise's SMTP relay). No host: e-mail is skipped.
+    smtp_host: str = ""
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = False
+    mail_from: str = "ronghe@localhost"
+    # Where links in e-mails and IM messages point.
+    public_url: str = "http://127.0.0.1:8000"
+    # "embedded": the web process runs the reminder scheduler (one leader across processes);
+    # "off": run `ronghe scheduler` as its own process instead.
+    scheduler: Literal["embedded", "off"] = "embedded"
+    # Local hour at which daily digests go out.
+    digest_hour: int = Field(default=8, ge=0, le=23)
     # Argon2 parameters are deliberately expensive; tests lower them.
     fast_password_hashing: bool = False
 

@@ -48,6 +48,7 @@ def make_settings(data_dir: Path, url: str) -> Settings:
         database_url=url,
         secret_key=SECRET,  # type: ignore[arg-type]
         fast_password_hashing=True,
+        scheduler="off",
     )
 
 

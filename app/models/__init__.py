@@ -21,6 +21,14 @@ from app.models.evidence import (
 )
 from app.models.goal import Goal, Measurement
 from app.models.initiative import Initiative, Task
+from app.models.notification import (
+    CalendarDay,
+    Notification,
+    NotificationPreference,
+    ReminderRule,
+    SchedulerLease,
+    WebhookChannel,
+)
 from app.models.pdca import PdcaCycle, PhaseChange
 from app.models.requirement import Framework, Requirement, RequirementStatus
 from app.models.strategy import CompetitiveAdvantage, Strategy
@@ -29,6 +37,7 @@ from app.models.user import Role, User, UserRole
 __all__ = [
     "ActivityEvent",
     "ApiToken",
+    "CalendarDay",
     "Capability",
     "CapabilityAdvantage",
     "CapabilityRequirement",
@@ -46,11 +55,15 @@ __all__ = [
     "Initiative",
     "LoginAttempt",
     "Measurement",
+    "Notification",
+    "NotificationPreference",
     "PdcaCycle",
     "PhaseChange",
+    "ReminderRule",
     "Requirement",
     "RequirementStatus",
     "Role",
+    "SchedulerLease",
     "StageChange",
     "StoredFile",
     "Strategy",
@@ -58,4 +71,5 @@ __all__ = [
     "User",
     "UserRole",
     "UserSession",
+    "WebhookChannel",
 ]

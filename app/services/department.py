@@ -51,6 +51,8 @@ def _check(session: Session, data: DepartmentCreate, department_id: int | None) 
     ).first()
     if clash is not None and clash.id != department_id:
         raise Conflict(_("Another department already uses this code."), field="code")
+    if data.head_id is not None and session.get(User, data.head_id) is None:
+        raise Invalid(_("Choose an active user as owner."), field="head_id")
     if data.parent_id is None:
         return
     parent = session.get(Department, data.parent_id)
@@ -74,7 +76,9 @@ def create(
 ) -> Department:
     """Add a department; codes are unique regardless of case."""
     _check(session, data, None)
-    department = Department(name=data.name.strip(), code=data.code, parent_id=data.parent_id)
+    department = Department(
+        name=data.name.strip(), code=data.code, parent_id=data.parent_id, head_id=data.head_id
+    )
     activity.created(
         session=session,
         now=now,
@@ -96,7 +100,12 @@ def update(
 ) -> Department:
     """Rename, recode or move a department."""
     _check(session, data, department.id)
-    fields = {"name": data.name.strip(), "code": data.code, "parent_id": data.parent_id}
+    fields = {
+        "name": data.name.strip(),
+        "code": data.code,
+        "parent_id": data.parent_id,
+        "head_id": data.head_id,
+    }
     before, after = activity.changes(department, fields)
     for name, value in fields.items():
         setattr(department, name, value)

@@ -1,0 +1,1 @@
+"""Scheduled jobs: plain functions of (session factory, now), run by APScheduler."""

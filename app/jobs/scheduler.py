@@ -1,0 +1,63 @@
+"""APScheduler 3 setup. Every process may run a scheduler; before each pass a process must win
+the database lease, so only one leader works at a time and a dead leader is replaced once its
+lease runs out. The ledger makes a duplicate pass harmless anyway."""
+
+import logging
+import os
+import socket
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from app.services import reminders
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+INTERVAL = timedelta(minutes=5)
+LEASE_TTL = timedelta(minutes=4)
+HOLDER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def reminder_pass(session_factory: Any, settings: Settings) -> None:
+    """One reminder pass, if this process holds the lease."""
+    now = datetime.now(UTC)
+    try:
+        with session_factory() as session:
+            leader = reminders.acquire_lease(
+                session=session, name="reminders", holder=HOLDER, now=now, ttl=LEASE_TTL
+            )
+            session.commit()
+        if not leader:
+            return
+        report = reminders.run(session_factory=session_factory, now=now, settings=settings)
+        log.info("reminders: %s", report)
+    except Exception:
+        # A failing pass must never stop the scheduler; the next pass catches up by window.
+        log.exception("reminder pass failed")
+
+
+def _configure(scheduler: Any, session_factory: Any, settings: Settings) -> Any:
+    scheduler.add_job(
+        reminder_pass,
+        "interval",
+        seconds=INTERVAL.total_seconds(),
+        args=[session_factory, settings],
+        id="reminders",
+        next_run_time=datetime.now(UTC) + timedelta(seconds=5),
+        max_instances=1,
+        coalesce=True,
+    )
+    return scheduler
+
+
+def start_background(session_factory: Any, settings: Settings) -> BackgroundScheduler:
+    scheduler = _configure(BackgroundScheduler(timezone="UTC"), session_factory, settings)
+    scheduler.start()
+    return scheduler
+
+
+def run_blocking(session_factory: Any, settings: Settings) -> None:
+    _configure(BlockingScheduler(timezone="UTC"), session_factory, settings).start()

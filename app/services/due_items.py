@@ -1,0 +1,122 @@
+"""The registry of things that fall due. Each module contributes a source: a function that
+returns the open items whose due date lies in a window, with their owner."""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from app.models.evidence import Evidence, EvidenceStatus
+from app.models.goal import Frequency, Goal, Measurement
+from app.models.initiative import OPEN_TASK_STATUSES, Initiative, Task
+from app.models.notification import DueKind
+from app.services.goal_status import period_end, period_start
+
+
+@dataclass(frozen=True)
+class DueItem:
+    kind: DueKind
+    subject_type: str
+    subject_id: int
+    title: str
+    due_date: date
+    owner_id: int
+    link: str
+
+
+Source = Callable[[Session, date, date], Iterable[DueItem]]
+SOURCES: dict[DueKind, Source] = {}
+
+
+def source(kind: DueKind) -> Callable[[Source], Source]:
+    def register(function: Source) -> Source:
+        SOURCES[kind] = function
+        return function
+
+    return register
+
+
+@source(DueKind.task)
+def open_tasks(session: Session, start: date, end: date) -> Iterable[DueItem]:
+    rows = session.exec(
+        select(Task, Initiative.owner_id)
+        .join(Initiative, col(Initiative.id) == Task.initiative_id)
+        .where(
+            col(Task.status).in_(OPEN_TASK_STATUSES),
+            col(Task.due_date) >= start,
+            col(Task.due_date) <= end,
+        )
+    ).all()
+    for task, initiative_owner in rows:
+        owner = task.owner_id or initiative_owner
+        if owner is not None and task.due_date is not None and task.id is not None:
+            yield DueItem(
+                DueKind.task, "task", task.id, task.title, task.due_date, owner, "/capabilities"
+            )
+
+
+@source(DueKind.evidence_review)
+def evidence_reviews(session: Session, start: date, end: date) -> Iterable[DueItem]:
+    rows = session.exec(
+        select(Evidence).where(
+            col(Evidence.status) == EvidenceStatus.approved,
+            col(Evidence.next_review_date) >= start,
+            col(Evidence.next_review_date) <= end,
+            col(Evidence.owner_id).is_not(None),
+        )
+    ).all()
+    for e in rows:
+        assert e.id is not None
+        assert e.owner_id is not None
+        assert e.next_review_date is not None
+        yield DueItem(
+            DueKind.evidence_review,
+            "evidence",
+            e.id,
+            e.title,
+            e.next_review_date,
+            e.owner_id,
+            f"/evidence/{e.id}",
+        )
+
+
+def next_measurement_due(goal: Goal, latest_period: date | None) -> date:
+    """A value for a period is due on the day after the period ends."""
+    frequency = Frequency(goal.frequency)
+    step = {Frequency.monthly: 1, Frequency.quarterly: 3, Frequency.yearly: 12}[frequency]
+    following = (
+        latest_period + relativedelta(months=step)
+        if latest_period is not None
+        else period_start(frequency, goal.baseline_date)
+    )
+    return period_end(frequency, following)
+
+
+@source(DueKind.goal_measurement)
+def goal_measurements(session: Session, start: date, end: date) -> Iterable[DueItem]:
+    latest = dict(
+        session.exec(
+            select(Measurement.goal_id, func.max(Measurement.period))
+            .where(col(Measurement.superseded_by_id).is_(None))
+            .group_by(col(Measurement.goal_id))
+        ).all()
+    )
+    for goal in session.exec(
+        select(Goal).where(col(Goal.owner_id).is_not(None), col(Goal.deadline) >= start)
+    ):
+        assert goal.id is not None
+        assert goal.owner_id is not None
+        due = next_measurement_due(goal, latest.get(goal.id))
+        if start <= due <= end and due <= goal.deadline + relativedelta(months=1):
+            yield DueItem(
+                DueKind.goal_measurement,
+                "goal",
+                goal.id,
+                goal.indicator,
+                due,
+                goal.owner_id,
+                f"/goals/{goal.id}",
+            )

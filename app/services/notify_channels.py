@@ -1,0 +1,120 @@
+"""Sending one message: e-mail over SMTP, or an IM group-robot / generic JSON webhook."""
+
+import base64
+import hashlib
+import hmac
+import json
+import smtplib
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import formataddr
+from typing import Any
+from urllib.parse import quote_plus
+
+import httpx
+
+from app.models.notification import WebhookChannel, WebhookKind
+from app.settings import Settings
+
+TIMEOUT_SECONDS = 10
+
+
+class DeliveryError(Exception):
+    """The channel refused or could not be reached; the message will be retried."""
+
+
+@dataclass(frozen=True)
+class Mail:
+    to: str
+    subject: str
+    text: str
+    html: str
+
+
+def send_mail(settings: Settings, mail: Mail) -> None:
+    if not settings.smtp_host:
+        raise DeliveryError("no SMTP server configured (RONGHE_SMTP_HOST)")
+    message = EmailMessage()
+    message["From"] = formataddr(("融合 Ronghe", settings.mail_from))
+    message["To"] = mail.to
+    message["Subject"] = mail.subject
+    message.set_content(mail.text)
+    message.add_alternative(mail.html, subtype="html")
+    try:
+        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=TIMEOUT_SECONDS) as smtp:
+            if settings.smtp_starttls:
+                smtp.starttls()
+            if settings.smtp_user:
+                smtp.login(settings.smtp_user, settings.smtp_password.get_secret_value())
+            smtp.send_message(message)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise DeliveryError(f"SMTP: {exc}") from exc
+
+
+def _sign(secret: str, text: str) -> str:
+    return base64.b64encode(
+        hmac.new(secret.encode(), text.encode(), hashlib.sha256).digest()
+    ).decode()
+
+
+def webhook_request(
+    channel: WebhookChannel, text: str, link: str, now: datetime
+) -> tuple[str, dict[str, Any], dict[str, str]]:
+    """The URL, JSON body and headers for a channel, signed the way each service expects."""
+    url, headers = channel.url, {"Content-Type": "application/json"}
+    if channel.kind == WebhookKind.wecom:
+        return (
+            url,
+            {"msgtype": "markdown", "markdown": {"content": f"{text}\n[{link}]({link})"}},
+            headers,
+        )
+    if channel.kind == WebhookKind.dingtalk:
+        body = {
+            "msgtype": "markdown",
+            "markdown": {"title": text[:50], "text": f"{text}\n\n[{link}]({link})"},
+        }
+        if channel.secret:
+            timestamp = str(int(now.timestamp() * 1000))
+            sign = quote_plus(_sign(channel.secret, f"{timestamp}\n{channel.secret}"))
+            url += ("&" if "?" in url else "?") + f"timestamp={timestamp}&sign={sign}"
+        return url, body, headers
+    if channel.kind == WebhookKind.feishu:
+        body = {"msg_type": "text", "content": {"text": f"{text}\n{link}"}}
+        if channel.secret:
+            timestamp = str(int(now.timestamp()))
+            # Feishu signs with the timestamp and secret as the key and an empty message.
+            key = f"{timestamp}\n{channel.secret}".encode()
+            body |= {
+                "timestamp": timestamp,
+                "sign": base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode(),
+            }
+        return url, body, headers
+    body = {"text": text, "link": link, "sent_at": now.isoformat()}
+    if channel.secret:
+        raw = json.dumps(body, ensure_ascii=False, sort_keys=True).encode()
+        headers["X-Ronghe-Signature"] = (
+            "sha256=" + hmac.new(channel.secret.encode(), raw, hashlib.sha256).hexdigest()
+        )
+    return url, body, headers
+
+
+def post_webhook(channel: WebhookChannel, text: str, link: str, now: datetime) -> None:
+    url, body, headers = webhook_request(channel, text, link, now)
+    raw = json.dumps(body, ensure_ascii=False, sort_keys=True).encode()
+    try:
+        response = httpx.post(url, content=raw, headers=headers, timeout=TIMEOUT_SECONDS)
+    except httpx.HTTPError as exc:
+        raise DeliveryError(f"{channel.kind}: {exc}") from exc
+    if response.status_code >= 400:
+        raise DeliveryError(f"{channel.kind}: HTTP {response.status_code} {response.text[:200]}")
+    if channel.kind != WebhookKind.generic:
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = {}
+        code = answer.get("errcode", answer.get("code", 0))
+        if code not in (0, None):
+            raise DeliveryError(
+                f"{channel.kind}: error {code} {answer.get('errmsg') or answer.get('msg') or ''}"
+            )

@@ -1,0 +1,239 @@
+"""The reminder engine end to end: ledger, e-mail to a real SMTP server, signed webhooks,
+double runs and two scheduler processes that must not send anything twice."""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session, func, select
+
+from app.db import make_engine
+from app.models.capability import Capability
+from app.models.initiative import Element, Initiative, Task
+from app.models.notification import (
+    Channel,
+    DeliveryStatus,
+    Notification,
+    NotificationPreference,
+    WebhookChannel,
+)
+from app.models.user import Role, User, UserRole
+from app.services import reminders
+from app.settings import Settings
+from tests.conftest import PASSWORD_HASH
+
+NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # Tuesday 10:00 in Shanghai
+DUE = date(2026, 12, 1)  # a week later: the 7-day reminder is due today
+
+
+def seed(
+    settings: Settings,
+    *,
+    webhooks: list[WebhookChannel] | None = None,
+    email: str = "zhang@example.com",
+) -> None:
+    engine = make_engine(settings)
+    with Session(engine) as session:
+        owner = User(
+            name="张伟",
+            email=email,
+            password_hash=PASSWORD_HASH,
+            created_at=NOW,
+            password_changed_at=NOW,
+        )
+        session.add(owner)
+        session.flush()
+        session.add(UserRole(user_id=owner.id or 0, role=Role.owner))
+        capability = Capability(code="MES", title="生产管控能力", created_at=NOW)
+        session.add(capability)
+        session.flush()
+        initiative = Initiative(capability_id=capability.id or 0, title="MES 一期", created_at=NOW)
+        session.add(initiative)
+        session.flush()
+        session.add(
+            Task(
+                initiative_id=initiative.id or 0,
+                title="设备数据采集",
+                element=Element.technology,
+                owner_id=owner.id,
+                due_date=DUE,
+                created_at=NOW,
+            )
+        )
+        for webhook in webhooks or []:
+            session.add(webhook)
+        session.commit()
+    engine.dispose()
+
+
+def factory(settings: Settings) -> sessionmaker[Session]:
+    return sessionmaker(make_engine(settings), class_=Session, expire_on_commit=False)
+
+
+def with_smtp(settings: Settings, port: int) -> Settings:
+    return settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port})
+
+
+def rows(settings: Settings) -> list[Notification]:
+    with factory(settings)() as session:
+        return list(session.exec(select(Notification).order_by(Notification.id)).all())
+
+
+def test_email_arrives_once_in_chinese_and_a_rerun_sends_nothing(
+    fresh_settings: Settings, smtp_sink
+) -> None:  # type: ignore[no-untyped-def]
+    sink, port = smtp_sink
+    settings = with_smtp(fresh_settings, port)
+    seed(settings)
+    first = reminders.run(session_factory=factory(settings), now=NOW, settings=settings)
+    assert (first.inserted, first.sent) == (2, 2)  # in-app and e-mail
+    assert len(sink.messages) == 1
+    mail = message_from_bytes(sink.messages[0].content, policy=policy.default)
+    assert mail["Subject"] == "[融合] 任务“设备数据采集”：还有 7 天到期（2026-12-01）"
+    assert "设备数据采集" in mail.get_body(("plain",)).get_content()
+    again = reminders.run(
+        session_factory=factory(settings), now=NOW + timedelta(hours=1), settings=settings
+    )
+    assert (again.inserted, again.sent) == (0, 0)
+    assert len(sink.messages) == 1
+
+
+def test_a_missed_week_is_caught_up_by_window(fresh_settings: Settings, smtp_sink) -> None:  # type: ignore[no-untyped-def]
+    sink, port = smtp_sink
+    settings = with_smtp(fresh_settings, port)
+    seed(settings)
+    late = reminders.run(
+        session_factory=factory(settings),
+        now=datetime(2026, 11, 30, 2, tzinfo=UTC),
+        settings=settings,
+    )
+    assert late.inserted == 2
+    assert {r.threshold for r in rows(settings)} == {"before:1"}
+
+
+def test_unreachable_smtp_is_retried_with_back_off_and_never_lost(fresh_settings: Settings) -> None:
+    settings = fresh_settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": 1})
+    seed(settings)
+    report = reminders.run(session_factory=factory(settings), now=NOW, settings=settings)
+    assert report.failed == 1
+    email = next(r for r in rows(settings) if r.channel == Channel.email)
+    assert email.status == DeliveryStatus.failed
+    assert "SMTP" in email.last_error
+    assert email.next_attempt_at > NOW
+
+
+def test_invalid_address_is_skipped_with_a_reason(fresh_settings: Settings, smtp_sink) -> None:  # type: ignore[no-untyped-def]
+    _sink, port = smtp_sink
+    settings = with_smtp(fresh_settings, port)
+    seed(settings, email="not an address")
+    reminders.run(session_factory=factory(settings), now=NOW, settings=settings)
+    email = next(r for r in rows(settings) if r.channel == Channel.email)
+    assert email.status == DeliveryStatus.skipped
+    assert "invalid" in email.last_error
+
+
+def test_quiet_hours_defer_email(fresh_settings: Settings, smtp_sink) -> None:  # type: ignore[no-untyped-def]
+    sink, port = smtp_sink
+    settings = with_smtp(fresh_settings, port)
+    seed(settings)
+    with factory(settings)() as session:
+        session.add(NotificationPreference(user_id=1, quiet_start=22, quiet_end=11))
+        session.commit()
+    reminders.run(session_factory=factory(settings), now=NOW, settings=settings)  # 10:00 local
+    assert sink.messages == []
+    reminders.run(
+        session_factory=factory(settings),
+        now=NOW + timedelta(hours=1, minutes=5),
+        settings=settings,
+    )
+    assert len(sink.messages) == 1
+
+
+def test_webhooks_are_signed_as_each_service_expects(
+    fresh_settings: Settings, webhook_server
+) -> None:  # type: ignore[no-untyped-def]
+    received, base = webhook_server
+    seed(
+        fresh_settings,
+        webhooks=[
+            WebhookChannel(
+                name="钉钉", kind="dingtalk", url=f"{base}/ding?access_token=t", secret="SECding"
+            ),
+            WebhookChannel(
+                name="飞书", kind="feishu", url=f"{base}/feishu", secret="feishu-secret"
+            ),
+            WebhookChannel(name="企微", kind="wecom", url=f"{base}/wecom?key=k"),
+            WebhookChannel(name="通用", kind="generic", url=f"{base}/generic", secret="s3"),
+        ],
+    )
+    reminders.run(session_factory=factory(fresh_settings), now=NOW, settings=fresh_settings)
+    by_path = {urlparse(r["path"]).path: r for r in received.requests}
+    assert set(by_path) == {"/ding", "/feishu", "/wecom", "/generic"}
+
+    ding = parse_qs(urlparse(by_path["/ding"]["path"]).query)
+    timestamp = ding["timestamp"][0]
+    expected = base64.b64encode(
+        hmac.new(b"SECding", f"{timestamp}\nSECding".encode(), hashlib.sha256).digest()
+    ).decode()
+    assert ding["sign"][0] == expected
+    assert "设备数据采集" in json.loads(by_path["/ding"]["body"])["markdown"]["text"]
+
+    feishu = json.loads(by_path["/feishu"]["body"])
+    key = f"{feishu['timestamp']}\nfeishu-secret".encode()
+    assert feishu["sign"] == base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode()
+
+    generic = by_path["/generic"]
+    signature = hmac.new(b"s3", generic["body"], hashlib.sha256).hexdigest()
+    assert generic["headers"]["X-Ronghe-Signature"] == f"sha256={signature}"
+    assert json.loads(by_path["/wecom"]["body"])["msgtype"] == "markdown"
+
+
+def test_webhook_error_answer_is_recorded_for_retry(
+    fresh_settings: Settings, webhook_server
+) -> None:  # type: ignore[no-untyped-def]
+    received, base = webhook_server
+    received.answer = {"errcode": 310000, "errmsg": "sign not match"}
+    seed(
+        fresh_settings,
+        webhooks=[WebhookChannel(name="钉钉", kind="dingtalk", url=f"{base}/ding", secret="x")],
+    )
+    reminders.run(session_factory=factory(fresh_settings), now=NOW, settings=fresh_settings)
+    hook = next(r for r in rows(fresh_settings) if r.channel == Channel.webhook)
+    assert hook.status == DeliveryStatus.failed
+    assert "310000" in hook.last_error
+
+
+def test_two_scheduler_processes_send_each_reminder_once(
+    fresh_settings: Settings, smtp_sink, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    sink, port = smtp_sink
+    settings = with_smtp(fresh_settings, port)
+    seed(settings)
+    env = {
+        **os.environ,
+        "RONGHE_DATABASE_URL": settings.effective_database_url,
+        "RONGHE_DATA_DIR": str(tmp_path),
+        "RONGHE_SMTP_HOST": "127.0.0.1",
+        "RONGHE_SMTP_PORT": str(port),
+        "RONGHE_SECRET_KEY": "x" * 40,
+    }
+    command = [sys.executable, "-m", "app.cli", "reminders", "run", "--now", NOW.isoformat()]
+    processes = [
+        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    for process in processes:
+        _out, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err.decode()
+    assert len(sink.messages) == 1
+    with factory(settings)() as session:
+        assert session.exec(select(func.count()).select_from(Notification)).one() == 2
