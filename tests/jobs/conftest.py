@@ -58,7 +58,7 @@ def webhook_server() -> Iterator[tuple[Received, str]]:
     received = Received()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             received.requests.append(
                 {"path": self.path, "headers": dict(self.headers), "body": body}
