@@ -118,6 +118,7 @@ def test_a_missed_week_is_caught_up_by_window(fresh_settings: Settings, smtp_sin
     )
     assert late.inserted == 2
     assert {r.threshold for r in rows(settings)} == {"before:1"}
+    assert len(sink.messages) == 1  # one message, not the three missed ones
 
 
 def test_unreachable_smtp_is_retried_with_back_off_and_never_lost(fresh_settings: Settings) -> None:
