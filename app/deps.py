@@ -10,9 +10,11 @@ from app.db import SessionDep
 from app.errors import Forbidden, Unauthenticated
 from app.i18n import gettext as _
 from app.models.user import Role, User
+from app.pagination import Page
 from app.permissions import OVERSEERS, Permission, allowed
 from app.services import api_token as api_token_service
 from app.services import auth as auth_service
+from app.services import notification as notification_service
 from app.services import user as user_service
 from app.settings import Settings
 
@@ -41,6 +43,7 @@ class Viewer:
     user: User
     roles: frozenset[Role]
     session_id: int | None
+    unread: int = 0  # in-app notifications, shown in the navigation
 
     @property
     def id(self) -> int:
@@ -77,7 +80,12 @@ def optional_viewer(
             login, user = found
             session.commit()  # keeps the sliding expiry even when the page only reads
             roles = user_service.roles_of(session=session, user_id=login.user_id)
-            viewer = Viewer(user=user, roles=frozenset(roles), session_id=login.id)
+            viewer = Viewer(
+                user=user,
+                roles=frozenset(roles),
+                session_id=login.id,
+                unread=notification_service.unread_count(session=session, user_id=login.user_id),
+            )
         else:
             request.state.session_expired = True
     request.state.viewer = viewer
@@ -136,16 +144,6 @@ class api_require:  # noqa: N801
         if not viewer.can(self.permission):
             raise Forbidden()
         return viewer
-
-
-@dataclass(frozen=True)
-class Page:
-    number: int
-    size: int
-
-    @property
-    def offset(self) -> int:
-        return (self.number - 1) * self.size
 
 
 def pagination(

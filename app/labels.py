@@ -8,6 +8,7 @@ from app.models.capability import Grade, Stage
 from app.models.evidence import Confidentiality, EvidenceKind, EvidenceStatus
 from app.models.goal import Direction, Frequency, GoalStatus
 from app.models.initiative import Element, TaskStatus
+from app.models.notification import Channel, DeliveryStatus, DueKind
 from app.models.pdca import Phase
 from app.models.requirement import Confidence, ImplementationStatus
 from app.models.strategy import StrategyStatus
@@ -68,6 +69,18 @@ _LABEL_LIST: list[tuple[StrEnum, str]] = [
     (EvidenceStatus.obsolete, N_("Obsolete")),
     (Confidentiality.internal, N_("Internal")),
     (Confidentiality.restricted, N_("Restricted to its department")),
+    (DeliveryStatus.pending, N_("Pending")),
+    (DeliveryStatus.sending, N_("Sending")),
+    (DeliveryStatus.sent, N_("Sent")),
+    (DeliveryStatus.failed, N_("Failed, will retry")),
+    (DeliveryStatus.dead, N_("Gave up")),
+    (DeliveryStatus.skipped, N_("Skipped")),
+    (Channel.in_app, N_("In-app")),
+    (Channel.email, N_("E-mail")),
+    (Channel.webhook, N_("IM robot / webhook")),
+    (DueKind.task, N_("Task")),
+    (DueKind.evidence_review, N_("Evidence review")),
+    (DueKind.goal_measurement, N_("Goal value")),
     (Locale.zh_CN, N_("Chinese")),
     (Locale.en, N_("English")),
 ]

@@ -21,7 +21,9 @@ from app.routers import (
     goals,
     home,
     initiatives,
+    notifications,
     pdca,
+    reminders,
     requirements,
     strategy,
     users,
@@ -44,6 +46,8 @@ ROUTER_MODULES = (
     requirements,
     users,
     departments,
+    notifications,
+    reminders,
     account,
 )
 API_PREFIX = "/api/v1"

@@ -19,6 +19,7 @@ class Permission(StrEnum):
     manage_pdca = "manage_pdca"
     manage_evidence = "manage_evidence"
     approve_evidence = "approve_evidence"
+    manage_reminders = "manage_reminders"
 
 
 ALL_ROLES = frozenset(Role)
@@ -37,6 +38,7 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     # Owners manage the evidence they own; approving takes an overseer (and never the uploader).
     Permission.manage_evidence: frozenset({Role.admin, Role.executive, Role.owner}),
     Permission.approve_evidence: frozenset({Role.admin, Role.executive}),
+    Permission.manage_reminders: frozenset({Role.admin}),
 }
 
 # Roles that act on any object of a kind, not only on what they own.

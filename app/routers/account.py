@@ -10,6 +10,7 @@ from app.deps import CurrentViewer, Now, SettingsDep
 from app.errors import DomainError
 from app.i18n import gettext as _
 from app.services import api_token as api_token_service
+from app.services import notification as notification_service
 from app.services import user as user_service
 from app.templating import render
 from app.web import redirect
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/account", tags=["account"], include_in_schema=False)
 TOKEN_FRAGMENTS = {"api-tokens": "api_tokens"}
 
 
-def _page(
+def account_response(
     request: Request,
     session: SessionDep,
     viewer: CurrentViewer,
@@ -27,9 +28,12 @@ def _page(
 ) -> Response:
     context = {
         "tokens": api_token_service.get_all(session=session, user_id=viewer.id),
+        "preference": notification_service.preference(session=session, user_id=viewer.id),
         "password_errors": {},
         "token_errors": {},
+        "reminder_errors": {},
         "new_token": None,
+        "calendar_url": None,
         **extra,
     }
     return render(
@@ -38,8 +42,10 @@ def _page(
 
 
 @router.get("")
-def account_page(request: Request, session: SessionDep, viewer: CurrentViewer) -> Response:
-    return _page(request, session, viewer)
+def accountaccount_response(
+    request: Request, session: SessionDep, viewer: CurrentViewer
+) -> Response:
+    return account_response(request, session, viewer)
 
 
 @router.post("/password")
@@ -71,7 +77,7 @@ def change_password(
             errors[exc.field or "__all__"] = exc.message
     if errors:
         session.rollback()
-        return _page(request, session, viewer, status_code=422, password_errors=errors)
+        return account_response(request, session, viewer, status_code=422, password_errors=errors)
     session.commit()
     return redirect(request, "/account", toast=_("Password changed. Other sign-ins were ended."))
 
@@ -90,7 +96,7 @@ def create_token(
         )
     except DomainError as exc:
         session.rollback()
-        return _page(
+        return account_response(
             request,
             session,
             viewer,
@@ -98,7 +104,7 @@ def create_token(
             token_errors={exc.field or "name": exc.message},
         )
     session.commit()
-    return _page(request, session, viewer, new_token=secret)
+    return account_response(request, session, viewer, new_token=secret)
 
 
 @router.post("/tokens/{token_id}/revoke")
@@ -107,4 +113,4 @@ def revoke_token(
 ) -> Response:
     api_token_service.revoke(session=session, now=now, user_id=viewer.id, token_id=token_id)
     session.commit()
-    return _page(request, session, viewer)
+    return account_response(request, session, viewer)

@@ -9,7 +9,7 @@ from sqlalchemy import exists, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from app.deps import Page, Viewer
+from app.deps import Viewer
 from app.models.department import Department
 from app.models.evidence import (
     Evidence,
@@ -19,6 +19,7 @@ from app.models.evidence import (
     EvidenceStatus,
 )
 from app.models.user import User
+from app.pagination import Page
 from app.services.evidence import current_clause
 from app.services.evidence_access import visible_clause
 

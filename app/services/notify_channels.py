@@ -24,6 +24,10 @@ class DeliveryError(Exception):
     """The channel refused or could not be reached; the message will be retried."""
 
 
+class NotConfigured(DeliveryError):
+    """The channel is not set up here; retrying would not help, so the message is skipped."""
+
+
 @dataclass(frozen=True)
 class Mail:
     to: str
@@ -34,7 +38,7 @@ class Mail:
 
 def send_mail(settings: Settings, mail: Mail) -> None:
     if not settings.smtp_host:
-        raise DeliveryError("no SMTP server configured (RONGHE_SMTP_HOST)")
+        raise NotConfigured("no SMTP server configured (RONGHE_SMTP_HOST)")
     message = EmailMessage()
     message["From"] = formataddr(("融合 Ronghe", settings.mail_from))
     message["To"] = mail.to

@@ -308,7 +308,7 @@ def deliver(*, session_factory: Any, now: datetime, settings: Settings) -> RunRe
                             webhook, row.title, settings.public_url + row.link, now
                         )
             except DeliveryError as exc:
-                error = str(exc)
+                error, skip = str(exc), isinstance(exc, notify_channels.NotConfigured)
             _finish(session, row.id or 0, now, error, attempts, skip)
             session.commit()
             _count(report, error, skip)

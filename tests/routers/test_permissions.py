@@ -13,6 +13,15 @@ from app.deps import api_require, require
 from app.main import API_PREFIX, ROUTER_MODULES
 from app.models.evidence import EvidenceCreate, EvidenceRevision
 from app.models.initiative import Element, InitiativeCreate, TaskCreate
+from app.models.notification import (
+    CalendarDay,
+    Channel,
+    DeliveryStatus,
+    DueKind,
+    Notification,
+    WebhookChannel,
+    WebhookKind,
+)
 from app.models.strategy import AdvantageCreate, StrategyCreate
 from app.models.user import Role
 from app.permissions import GRANTS, Permission
@@ -45,6 +54,9 @@ SELF_SERVICE = {
     "POST /account/password",
     "POST /account/tokens",
     "POST /account/tokens/{token_id}/revoke",
+    "POST /inbox/read",
+    "POST /account/reminders",
+    "POST /account/calendar",
 }
 
 
@@ -118,7 +130,28 @@ def owned_objects(session: Session, owner_id: int) -> dict[str, int | str]:
     revision = EvidenceRevision(evidence_id=evidence.id or 0, number=1, uploaded_at=NOW)
     session.add(revision)
     session.commit()
+    message = Notification(
+        kind=DueKind.task,
+        subject_type="task",
+        subject_id=1,
+        due_date=date(2026, 12, 1),
+        threshold="due",
+        recipient_id=owner_id,
+        channel=Channel.email,
+        route="email",
+        title="t",
+        status=DeliveryStatus.dead,
+        created_at=NOW,
+        next_attempt_at=NOW,
+    )
+    webhook = WebhookChannel(name="群", kind=WebhookKind.generic, url="http://127.0.0.1:9/x")
+    session.add_all([message, webhook])
+    session.add(CalendarDay(day=date(2027, 1, 1), is_workday=False))
+    session.commit()
     return {
+        "notification_id": message.id or 0,
+        "webhook_id": webhook.id or 0,
+        "day": "2027-01-01",
         "evidence_id": evidence.id or 0,
         "revision_id": revision.id or 0,
         "kind": "requirement",

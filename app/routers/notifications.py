@@ -1,0 +1,126 @@
+"""The in-app inbox, one's reminder preferences, and the personal calendar feed."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from starlette.responses import Response
+
+from app.db import SessionDep
+from app.deps import CurrentViewer, Now, PageDep, SettingsDep
+from app.errors import DomainError, NotFound
+from app.i18n import gettext as _
+from app.services import notification as notification_service
+from app.templating import render
+from app.web import redirect, toast_header
+
+router = APIRouter(tags=["notifications"], include_in_schema=False)
+INBOX_FRAGMENTS = {"inbox": "inbox"}
+
+
+def _inbox(request: Request, session: SessionDep, viewer: CurrentViewer, page: PageDep) -> Response:
+    rows, total = notification_service.inbox(session=session, user_id=viewer.id, page=page)
+    return render(
+        request,
+        "notifications/inbox.html",
+        {"rows": rows, "total": total, "page": page},
+        fragments=INBOX_FRAGMENTS,
+    )
+
+
+@router.get("/inbox")
+def inbox(request: Request, session: SessionDep, viewer: CurrentViewer, page: PageDep) -> Response:
+    return _inbox(request, session, viewer, page)
+
+
+@router.post("/inbox/read")
+def mark_read(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    viewer: CurrentViewer,
+    page: PageDep,
+    notification_id: Annotated[int | None, Form()] = None,
+) -> Response:
+    """Mark one message (or, without an id, all) as read; answers with the refreshed list."""
+    notification_service.mark_read(
+        session=session, now=now, user_id=viewer.id, notification_id=notification_id
+    )
+    session.commit()
+    viewer.unread = notification_service.unread_count(session=session, user_id=viewer.id)
+    response = _inbox(request, session, viewer, page)
+    response.headers.update(toast_header(_("Marked as read.")))
+    return response
+
+
+def _hour(value: str) -> int | None:
+    return int(value) if value.isdigit() and 0 <= int(value) <= 23 else None
+
+
+@router.post("/account/reminders")
+def save_preferences(
+    request: Request,
+    session: SessionDep,
+    viewer: CurrentViewer,
+    email: Annotated[str, Form()] = "",
+    digest: Annotated[str, Form()] = "",
+    quiet_start: Annotated[str, Form(max_length=2)] = "",
+    quiet_end: Annotated[str, Form(max_length=2)] = "",
+) -> Response:
+    try:
+        notification_service.save_preference(
+            session=session,
+            user_id=viewer.id,
+            email=email == "on",
+            digest=digest == "on",
+            quiet_start=_hour(quiet_start),
+            quiet_end=_hour(quiet_end),
+        )
+    except DomainError as exc:
+        session.rollback()
+        from app.routers.account import account_response
+
+        return account_response(
+            request,
+            session,
+            viewer,
+            exc.status_code,
+            reminder_errors={exc.field or "__all__": exc.message},
+        )
+    session.commit()
+    return redirect(request, "/account", toast=_("Reminder settings saved."))
+
+
+@router.post("/account/calendar")
+def reset_calendar(
+    request: Request, session: SessionDep, viewer: CurrentViewer, settings: SettingsDep
+) -> Response:
+    token = notification_service.reset_calendar_token(session=session, user_id=viewer.id)
+    session.commit()
+    from app.routers.account import account_response
+
+    return account_response(
+        request, session, viewer, calendar_url=f"{settings.public_url}/calendar/{token}.ics"
+    )
+
+
+@router.get("/calendar/{token}.ics")
+def calendar_feed(session: SessionDep, now: Now, settings: SettingsDep, token: str) -> Response:
+    """A secret, read-only feed for Outlook or a phone; the token is the only credential."""
+    user_id = (
+        notification_service.user_for_calendar(session=session, token=token)
+        if len(token) < 100
+        else None
+    )
+    if user_id is None:
+        raise NotFound()
+    feed = notification_service.calendar_feed(
+        session=session, user_id=user_id, today=now.date(), base_url=settings.public_url
+    )
+    return Response(
+        feed,
+        media_type="text/calendar; charset=utf-8",
+        headers={
+            "Content-Disposition": 'inline; filename="ronghe.ics"',
+            "Cache-Control": "private, max-age=300",
+        },
+    )

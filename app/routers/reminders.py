@@ -1,0 +1,246 @@
+"""Administrators' reminder page: deliveries and failures, rules, channels, holidays."""
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from sqlmodel import select
+from starlette.responses import Response
+
+from app.db import SessionDep
+from app.deps import Now, PageDep, SettingsDep, Viewer, require
+from app.errors import Invalid
+from app.forms import form_values, submit
+from app.i18n import gettext as _
+from app.models.notification import Channel, DeliveryStatus, DueKind, WebhookChannel, WebhookKind
+from app.permissions import Permission
+from app.services import notify_channels, reminder_admin, reminders, working_days
+from app.services.notify_channels import DeliveryError, Mail
+from app.services.reminder_admin import RuleForm, WebhookForm
+from app.templating import render
+from app.web import redirect
+
+router = APIRouter(prefix="/admin/reminders", tags=["reminders"], include_in_schema=False)
+AdminDep = Annotated[Viewer, Depends(require(Permission.manage_reminders))]
+LOG_FRAGMENTS = {"delivery-log": "delivery_log"}
+
+
+def _enum(value: str | None, kind: Any) -> Any:
+    if not value:
+        return None
+    if value not in kind.__members__:
+        raise Invalid(_("Choose one of the offered options."))
+    return kind(value)
+
+
+def page_response(
+    request: Request, session: SessionDep, now: Now, page: Any, status_code: int = 200, **extra: Any
+) -> Response:
+    params = request.query_params
+    status, channel, kind = (
+        _enum(params.get("status"), DeliveryStatus),
+        _enum(params.get("channel"), Channel),
+        _enum(params.get("kind"), DueKind),
+    )
+    rows, total = reminder_admin.log(
+        session=session, page=page, status=status, channel=channel, kind=kind
+    )
+    years = [now.year, now.year + 1]
+    context = {
+        "rows": rows,
+        "total": total,
+        "page": page,
+        "counts": reminder_admin.status_counts(session=session),
+        "filters": {"status": status, "channel": channel, "kind": kind},
+        "query": "&".join(
+            f"{k}={v}" for k, v in params.items() if k in ("status", "channel", "kind") and v
+        ),
+        "rules": reminders.rules(session=session),
+        "webhooks": session.exec(select(WebhookChannel)).all(),
+        "days": reminder_admin.calendar_days(
+            session=session, since=now.date().replace(month=1, day=1)
+        ),
+        "missing_years": working_days.missing_years(session=session, years=years),
+        "statuses": list(DeliveryStatus),
+        "channels": list(Channel),
+        "kinds": list(DueKind),
+        "webhook_kinds": list(WebhookKind),
+        "errors": {},
+        "form": None,
+        "values": {},
+        **extra,
+    }
+    return render(
+        request, "reminders/admin.html", context, fragments=LOG_FRAGMENTS, status_code=status_code
+    )
+
+
+@router.get("")
+def admin_page(
+    request: Request, session: SessionDep, now: Now, viewer: AdminDep, page: PageDep
+) -> Response:
+    return page_response(request, session, now, page)
+
+
+@router.post("/rules/{kind}")
+async def save_rule(
+    request: Request, session: SessionDep, now: Now, viewer: AdminDep, page: PageDep, kind: str
+) -> Response:
+    due_kind = _enum(kind, DueKind)
+    if due_kind is None:
+        raise Invalid(_("Choose one of the offered options."))
+    values = form_values(await request.form())
+    values = {**values, "on_due_day": "on_due_day" in values, "enabled": "enabled" in values}
+    result, errors, status = submit(
+        RuleForm,
+        values,
+        lambda form: reminder_admin.save_rule(
+            session=session, now=now, actor_id=viewer.id, kind=due_kind, form=form
+        ),
+    )
+    if result is None:
+        session.rollback()
+        return page_response(
+            request, session, now, page, status, errors=errors, form=f"rule-{kind}", values=values
+        )
+    session.commit()
+    return redirect(request, "/admin/reminders", toast=_("Reminder rule saved."))
+
+
+@router.post("/webhooks")
+async def add_webhook(
+    request: Request, session: SessionDep, now: Now, viewer: AdminDep, page: PageDep
+) -> Response:
+    values = form_values(await request.form())
+    result, errors, status = submit(
+        WebhookForm,
+        values,
+        lambda form: reminder_admin.add_webhook(
+            session=session, now=now, actor_id=viewer.id, form=form
+        ),
+    )
+    if result is None:
+        session.rollback()
+        return page_response(
+            request, session, now, page, status, errors=errors, form="webhook", values=values
+        )
+    session.commit()
+    return redirect(request, "/admin/reminders", toast=_("Channel added."))
+
+
+@router.post("/webhooks/{webhook_id}/toggle")
+def toggle_webhook(
+    request: Request, session: SessionDep, now: Now, viewer: AdminDep, webhook_id: int
+) -> Response:
+    reminder_admin.toggle_webhook(
+        session=session, now=now, actor_id=viewer.id, webhook_id=webhook_id
+    )
+    session.commit()
+    return redirect(request, "/admin/reminders", toast=_("Changes saved."))
+
+
+@router.post("/calendar")
+def set_day(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    viewer: AdminDep,
+    page: PageDep,
+    day: Annotated[str, Form(max_length=10)] = "",
+    kind: Annotated[str, Form(max_length=8)] = "",
+    note: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    try:
+        parsed = date.fromisoformat(day)
+    except ValueError:
+        return page_response(
+            request,
+            session,
+            now,
+            page,
+            422,
+            errors={"day": _("Enter a date.")},
+            form="calendar",
+            values={"day": day, "note": note},
+        )
+    if kind not in ("work", "off"):
+        raise Invalid(_("Choose one of the offered options."))
+    reminder_admin.set_day(
+        session=session,
+        now=now,
+        actor_id=viewer.id,
+        day=parsed,
+        is_workday=kind == "work",
+        note=note,
+    )
+    session.commit()
+    return redirect(request, "/admin/reminders", toast=_("Calendar entry saved."))
+
+
+@router.post("/calendar/{day}/delete")
+def remove_day(
+    request: Request, session: SessionDep, now: Now, viewer: AdminDep, day: date
+) -> Response:
+    reminder_admin.remove_day(session=session, now=now, actor_id=viewer.id, day=day)
+    session.commit()
+    return redirect(request, "/admin/reminders", toast=_("Calendar entry removed."))
+
+
+@router.post("/test")
+def send_test(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    settings: SettingsDep,
+    viewer: AdminDep,
+    channel: Annotated[str, Form(max_length=32)] = "",
+) -> Response:
+    """Send a test message now, through e-mail (to oneself) or one webhook channel."""
+    text = _("Test message from Ronghe: this channel works.")
+    try:
+        if channel == "email":
+            notify_channels.send_mail(
+                settings, Mail(viewer.user.email, text, text, f"<p>{text}</p>")
+            )
+        elif channel.startswith("webhook:") and channel[8:].isdigit():
+            webhook = session.get(WebhookChannel, int(channel[8:]))
+            if webhook is None:
+                raise Invalid(_("Choose one of the offered options."))
+            notify_channels.post_webhook(webhook, text, settings.public_url, now)
+        else:
+            raise Invalid(_("Choose one of the offered options."))
+    except DeliveryError as exc:
+        return redirect(
+            request, "/admin/reminders", toast=_("Test failed: %(error)s", error=str(exc))
+        )
+    return redirect(request, "/admin/reminders", toast=_("Test message sent."))
+
+
+@router.post("/run")
+def run_now(request: Request, now: Now, settings: SettingsDep, viewer: AdminDep) -> Response:
+    report = reminders.run(
+        session_factory=request.app.state.session_factory, now=now, settings=settings
+    )
+    return redirect(
+        request,
+        "/admin/reminders",
+        toast=_(
+            "Pass done: %(inserted)d new, %(sent)d sent, %(failed)d failed.",
+            inserted=report.inserted,
+            sent=report.sent,
+            failed=report.failed,
+        ),
+    )
+
+
+@router.post("/deliveries/{notification_id}/retry")
+def retry(
+    request: Request, session: SessionDep, now: Now, viewer: AdminDep, notification_id: int
+) -> Response:
+    reminder_admin.retry(session=session, now=now, notification_id=notification_id)
+    session.commit()
+    return redirect(
+        request,
+        "/admin/reminders?status=failed",
+        toast=_("It will be sent again at the next pass."),
+    )
