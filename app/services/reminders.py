@@ -97,9 +97,11 @@ def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) ->
         return 0
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(Notification).values(rows).on_conflict_do_nothing()
-    result: Any = session.execute(statement)
-    return int(result.rowcount or 0)
+    # RETURNING counts what was really inserted; rowcount is -1 for this on PostgreSQL.
+    statement = (
+        insert(Notification).values(rows).on_conflict_do_nothing().returning(col(Notification.id))
+    )
+    return len(session.execute(statement).all())
 
 
 def plan(
