@@ -7,7 +7,7 @@ from datetime import date
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from app.models.evidence import Evidence, EvidenceStatus
 from app.models.goal import Frequency, Goal, Measurement
@@ -29,6 +29,9 @@ class DueItem:
 
 Source = Callable[[Session, date, date], Iterable[DueItem]]
 SOURCES: dict[DueKind, Source] = {}
+
+# What a reminder's subject is, so that a reminder for a deleted item can be skipped.
+SUBJECTS: dict[str, type[SQLModel]] = {"task": Task, "evidence": Evidence, "goal": Goal}
 
 
 def source(kind: DueKind) -> Callable[[Source], Source]:

@@ -33,7 +33,7 @@ from app.models.notification import (
 )
 from app.models.user import Role, User, UserRole
 from app.services import notify_channels, reminder_plan, working_days
-from app.services.due_items import SOURCES, DueItem
+from app.services.due_items import SOURCES, SUBJECTS, DueItem
 from app.services.notify_channels import DeliveryError, Mail
 from app.settings import Settings
 
@@ -287,9 +287,12 @@ def deliver(*, session_factory: Any, now: datetime, settings: Settings) -> RunRe
             attempts = row.attempts + 1
             error: str | None = None
             skip = False
+            subject = SUBJECTS.get(row.subject_type)
             try:
                 if recipient is None or not recipient.is_active:
                     error, skip = "recipient is no longer active", True
+                elif subject is not None and session.get(subject, row.subject_id) is None:
+                    error, skip = "the item was deleted", True
                 elif row.channel == Channel.email:
                     try:
                         validate_email(recipient.email, check_deliverability=False)

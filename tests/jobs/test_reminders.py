@@ -238,3 +238,91 @@ def test_two_scheduler_processes_send_each_reminder_once(
     assert len(sink.messages) == 1
     with factory(settings)() as session:
         assert session.exec(select(func.count()).select_from(Notification)).one() == 2
+
+
+def test_crash_between_claim_and_send_is_recovered(fresh_settings: Settings, smtp_sink) -> None:  # type: ignore[no-untyped-def]
+    sink, port = smtp_sink
+    settings = with_smtp(fresh_settings, port)
+    seed(settings)
+    with factory(settings)() as session:
+        reminders.plan(session=session, now=NOW, settings=settings)
+        # A scheduler claimed the e-mail and died before sending it.
+        for row in session.exec(select(Notification)).all():
+            row.status, row.claimed_at, row.attempts = DeliveryStatus.sending, NOW, 1
+            session.add(row)
+        session.commit()
+    soon = reminders.run(
+        session_factory=factory(settings), now=NOW + timedelta(minutes=5), settings=settings
+    )
+    assert soon.sent == 0  # the claim is still fresh: maybe the other process is sending
+    later = reminders.run(
+        session_factory=factory(settings), now=NOW + timedelta(minutes=11), settings=settings
+    )
+    assert later.sent == 2
+    assert len(sink.messages) == 1
+
+
+def test_daily_digest_groups_e_mails(fresh_settings: Settings, smtp_sink) -> None:  # type: ignore[no-untyped-def]
+    sink, port = smtp_sink
+    settings = with_smtp(fresh_settings, port)
+    seed(settings)
+    with factory(settings)() as session:
+        initiative = session.exec(select(Initiative)).one()
+        session.add(
+            Task(
+                initiative_id=initiative.id or 0,
+                title="报工流程移动化",
+                element=Element.process,
+                owner_id=1,
+                due_date=DUE,
+                created_at=NOW,
+            )
+        )
+        session.add(NotificationPreference(user_id=1, daily_digest=True))
+        session.commit()
+    early = datetime(2026, 11, 23, 23, 0, tzinfo=UTC)  # 07:00 in Shanghai, before the 08:00 digest
+    reminders.run(session_factory=factory(settings), now=early, settings=settings)
+    assert sink.messages == []
+    reminders.run(
+        session_factory=factory(settings),
+        now=early + timedelta(hours=1, minutes=5),
+        settings=settings,
+    )
+    assert len(sink.messages) == 1
+    mail = message_from_bytes(sink.messages[0].content, policy=policy.default)
+    assert mail["Subject"] == "[融合] 融合的 2 条提醒"
+    body = mail.get_body(("plain",)).get_content()
+    assert "设备数据采集" in body
+    assert "报工流程移动化" in body
+
+
+def test_deleted_item_is_skipped_with_a_reason(fresh_settings: Settings) -> None:
+    seed(fresh_settings)
+    with factory(fresh_settings)() as session:
+        reminders.plan(session=session, now=NOW, settings=fresh_settings)
+        session.delete(session.exec(select(Task)).one())
+        session.commit()
+    reminders.deliver(session_factory=factory(fresh_settings), now=NOW, settings=fresh_settings)
+    assert {(r.status, r.last_error) for r in rows(fresh_settings)} == {
+        (DeliveryStatus.skipped, "the item was deleted")
+    }
+
+
+def test_only_one_leader_until_its_lease_runs_out(fresh_settings: Settings) -> None:
+    ttl = timedelta(minutes=4)
+    with factory(fresh_settings)() as session:
+        assert reminders.acquire_lease(
+            session=session, name="reminders", holder="a", now=NOW, ttl=ttl
+        )
+        assert not reminders.acquire_lease(
+            session=session, name="reminders", holder="b", now=NOW, ttl=ttl
+        )
+        assert reminders.acquire_lease(
+            session=session, name="reminders", holder="a", now=NOW + timedelta(minutes=1), ttl=ttl
+        )
+        assert reminders.acquire_lease(
+            session=session, name="reminders", holder="b", now=NOW + timedelta(minutes=6), ttl=ttl
+        )
+        assert not reminders.acquire_lease(
+            session=session, name="reminders", holder="a", now=NOW + timedelta(minutes=7), ttl=ttl
+        )
