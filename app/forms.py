@@ -45,12 +45,32 @@ def describe_errors(errors: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     return messages
 
 
+# Ids are 32-bit in the database; a larger number would overflow the driver, not just miss.
+ID_MAX = 2**31 - 1
+
+
+def _bad_ids(data: Mapping[str, Any]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for key, value in data.items():
+        if not key.endswith(("_id", "_ids")):
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if item in (None, ""):
+                continue
+            text = str(item)
+            if not text.isdigit() or int(text) > ID_MAX:
+                errors[key] = _("Choose one of the offered options.")
+    return errors
+
+
 def validate(model: type[M], data: Mapping[str, Any]) -> tuple[M | None, dict[str, str]]:
     """The validated model, or the per-field messages to show next to the inputs."""
+    id_errors = _bad_ids(data)
     try:
-        return model.model_validate(data), {}
+        validated = model.model_validate(data)
     except ValidationError as exc:
-        return None, describe_errors(exc.errors())
+        return None, {**describe_errors(exc.errors()), **id_errors}
+    return (None, id_errors) if id_errors else (validated, {})
 
 
 def form_values(form: Any, *, lists: Sequence[str] = ()) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from urllib.parse import quote, unquote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import Response
@@ -209,6 +210,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error_response(
             request, 422, _("Some values are not valid: %(errors)s", errors=text)
         )
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def out_of_range(request: Request, exc: Exception) -> Response:
+        # A number too large for the database (e.g. an id typed by hand into a JSON call).
+        return _error_response(request, 422, _("A number is out of range."))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
