@@ -49,6 +49,14 @@ def describe_errors(errors: Sequence[Mapping[str, Any]]) -> dict[str, str]:
 ID_MAX = 2**31 - 1
 
 
+def parse_id(text: object) -> int | None:
+    """A positive id from user input, or None; only ASCII digits ("²".isdigit() is True too)."""
+    value = str(text or "")
+    if not (value.isascii() and value.isdigit()) or len(value) > 10 or int(value) > ID_MAX:
+        return None
+    return int(value)
+
+
 def _bad_ids(data: Mapping[str, Any]) -> dict[str, str]:
     errors: dict[str, str] = {}
     for key, value in data.items():
@@ -57,8 +65,7 @@ def _bad_ids(data: Mapping[str, Any]) -> dict[str, str]:
         for item in value if isinstance(value, list) else [value]:
             if item in (None, ""):
                 continue
-            text = str(item)
-            if not text.isdigit() or int(text) > ID_MAX:
+            if parse_id(item) is None:
                 errors[key] = _("Choose one of the offered options.")
     return errors
 

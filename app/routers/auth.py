@@ -26,7 +26,9 @@ router = APIRouter(tags=["auth"], include_in_schema=False)
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths, so a crafted link cannot bounce a user to another site."""
-    if not target or not target.startswith("/") or target.startswith("//"):
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    if not target.isprintable():
         return "/"
     parsed = urlparse(target)
     return "/" if parsed.scheme or parsed.netloc else target

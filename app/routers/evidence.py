@@ -2,6 +2,7 @@
 
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, UploadFile
 from fastapi.responses import FileResponse
@@ -22,7 +23,7 @@ from app.deps import (
     require,
 )
 from app.errors import DomainError, Invalid, NotFound
-from app.forms import describe_errors, form_values, submit
+from app.forms import describe_errors, form_values, parse_id, submit
 from app.i18n import gettext as _
 from app.models.evidence import (
     Confidentiality,
@@ -58,9 +59,10 @@ MULTIPART_OVERHEAD = 1024 * 1024
 def _optional_int(value: str | None) -> int | None:
     if not value:
         return None
-    if not value.isdigit() or len(value) > 12:
+    parsed = parse_id(value)
+    if parsed is None:
         raise Invalid(_("Choose one of the offered options."))
-    return int(value)
+    return parsed
 
 
 def _filters(params: Any) -> RegisterFilter:
@@ -111,8 +113,8 @@ def register(
     rows, total = register_search(
         session=session, viewer=viewer, filters=filters, page=page, today=now.date()
     )
-    query = "&".join(
-        f"{k}={v}" for k, v in request.query_params.items() if k not in ("page", "size") and v
+    query = urlencode(
+        [(k, v) for k, v in request.query_params.items() if k not in ("page", "size") and v]
     )
     return render(
         request,
@@ -261,7 +263,12 @@ async def update(
         EvidenceCreate,
         values,
         lambda data: evidence_service.update(
-            session=session, now=now, actor_id=viewer.id, evidence=evidence, data=data
+            session=session,
+            now=now,
+            actor_id=viewer.id,
+            evidence=evidence,
+            data=data,
+            overseer=viewer.may_touch(None),
         ),
     )
     if result is None:
@@ -436,7 +443,10 @@ def obsolete(
 
 
 def _back(fallback: str, target: str | None) -> str:
-    return target if target and target.startswith("/") and not target.startswith("//") else fallback
+    """Only a same-site path: no scheme, no //host, no backslash, no control characters."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return fallback
+    return target if "\\" not in target and target.isprintable() else fallback
 
 
 @router.post("/{evidence_id}/links")

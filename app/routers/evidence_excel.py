@@ -26,7 +26,7 @@ IMPORT_MAX_BYTES = 10 * 1024 * 1024
 @router.get("/export.xlsx")
 def export(session: SessionDep, now: Now, viewer: EditorDep) -> Response:
     buffer = BytesIO()
-    evidence_excel.export_register(session=session).save(buffer)
+    evidence_excel.export_register(session=session, viewer=viewer).save(buffer)
     return Response(
         buffer.getvalue(),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -73,7 +73,7 @@ async def import_preview(
                     if size > IMPORT_MAX_BYTES:
                         raise Invalid(_("The file is larger than %(mb)d MB.", mb=10), field="file")
                     out.write(chunk)
-            rows = evidence_excel.read_rows(session=session, path=target)
+            rows = evidence_excel.read_rows(session=session, path=target, viewer=viewer)
         except DomainError as exc:
             errors[exc.field or "file"] = exc.message
             target.unlink(missing_ok=True)
@@ -100,7 +100,7 @@ async def import_confirm(
     path = _imports_dir(settings) / f"{viewer.id}-{token}.xlsx"  # only the uploader's own file
     if not path.exists():
         raise NotFound(_("This import has expired; upload the file again."))
-    rows = evidence_excel.read_rows(session=session, path=path)
+    rows = evidence_excel.read_rows(session=session, path=path, viewer=viewer)
     created = evidence_excel.import_rows(session=session, now=now, actor_id=viewer.id, rows=rows)
     session.commit()
     path.unlink(missing_ok=True)

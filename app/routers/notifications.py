@@ -8,6 +8,7 @@ from starlette.responses import Response
 from app.db import SessionDep
 from app.deps import CurrentViewer, Now, PageDep, SettingsDep
 from app.errors import DomainError, NotFound
+from app.forms import parse_id
 from app.i18n import gettext as _
 from app.services import notification as notification_service
 from app.templating import render
@@ -53,7 +54,8 @@ def mark_read(
 
 
 def _hour(value: str) -> int | None:
-    return int(value) if value.isdigit() and 0 <= int(value) <= 23 else None
+    hour = parse_id(value) if value != "0" else 0
+    return hour if hour is not None and 0 <= hour <= 23 else None
 
 
 @router.post("/account/reminders")

@@ -2,6 +2,7 @@
 
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from sqlmodel import select
@@ -10,7 +11,7 @@ from starlette.responses import Response
 from app.db import SessionDep
 from app.deps import Now, PageDep, SettingsDep, Viewer, require
 from app.errors import Invalid
-from app.forms import form_values, submit
+from app.forms import form_values, parse_id, submit
 from app.i18n import gettext as _
 from app.models.notification import Channel, DeliveryStatus, DueKind, WebhookChannel, WebhookKind
 from app.permissions import Permission
@@ -52,8 +53,8 @@ def page_response(
         "page": page,
         "counts": reminder_admin.status_counts(session=session),
         "filters": {"status": status, "channel": channel, "kind": kind},
-        "query": "&".join(
-            f"{k}={v}" for k, v in params.items() if k in ("status", "channel", "kind") and v
+        "query": urlencode(
+            [(k, v) for k, v in params.items() if k in ("status", "channel", "kind") and v]
         ),
         "rules": reminders.rules(session=session),
         "webhooks": session.exec(select(WebhookChannel)).all(),
@@ -202,8 +203,8 @@ def send_test(
             notify_channels.send_mail(
                 settings, Mail(viewer.user.email, text, text, f"<p>{text}</p>")
             )
-        elif channel.startswith("webhook:") and channel[8:].isdigit():
-            webhook = session.get(WebhookChannel, int(channel[8:]))
+        elif channel.startswith("webhook:") and parse_id(channel[8:]) is not None:
+            webhook = session.get(WebhookChannel, parse_id(channel[8:]))
             if webhook is None:
                 raise Invalid(_("Choose one of the offered options."))
             notify_channels.post_webhook(webhook, text, settings.public_url, now)

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from app.db import SessionDep
 from app.deps import ApiViewer, CurrentViewer, Now, PageDep, Viewer, api_require, require
 from app.errors import DomainError, Invalid, NotFound
-from app.forms import form_values, validate
+from app.forms import form_values, parse_id, validate
 from app.i18n import gettext as _
 from app.models.evidence import Evidence, EvidenceRequirement, EvidenceStatus
 from app.models.requirement import (
@@ -46,9 +46,10 @@ def _optional_id(value: str | None, name: str) -> int | None:
     """A filter's id; an empty select submits "", which means no filter."""
     if not value:
         return None
-    if not value.isdigit() or len(value) > 12:
+    parsed = parse_id(value)
+    if parsed is None:
         raise Invalid(_("Choose one of the offered options."), field=name)
-    return int(value)
+    return parsed
 
 
 def _filter(
@@ -255,10 +256,10 @@ async def link_evidence(
 ) -> Response:
     """Link existing evidence from the requirement's side."""
     requirement_service.get(session=session, requirement_id=requirement_id)
-    raw = str((await request.form()).get("evidence_id") or "")
-    if not raw.isdigit():
+    evidence_id = parse_id((await request.form()).get("evidence_id"))
+    if evidence_id is None:
         raise Invalid(_("Choose the evidence to link."), field="evidence_id")
-    evidence = evidence_service.get(session=session, evidence_id=int(raw))
+    evidence = evidence_service.get(session=session, evidence_id=evidence_id)
     require_view(viewer, evidence)
     viewer.require_owner(evidence.owner_id)
     evidence_links.link(

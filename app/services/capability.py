@@ -75,7 +75,8 @@ def _check(session: Session, data: CapabilityCreate, capability_id: int | None) 
     ).first()
     if clash is not None and clash.id != capability_id:
         raise Conflict(_("Another capability already uses this code."), field="code")
-    if data.owner_id is not None and session.get(User, data.owner_id) is None:
+    owner = session.get(User, data.owner_id) if data.owner_id is not None else None
+    if data.owner_id is not None and (owner is None or not owner.is_active):
         raise Invalid(_("Choose an active user as owner."), field="owner_id")
     if data.department_id is not None and session.get(Department, data.department_id) is None:
         raise Invalid(_("Choose an existing department."), field="department_id")

@@ -97,8 +97,7 @@ def _check(session: Session, data: EvidenceCreate, evidence_id: int | None) -> N
             raise Conflict(
                 _("Another evidence item already uses this reference number."), field="reference"
             )
-    if data.owner_id is not None and session.get(User, data.owner_id) is None:
-        raise Invalid(_("Choose an active user as owner."), field="owner_id")
+    _check_owner(session, data.owner_id)
     if data.department_id is not None and session.get(Department, data.department_id) is None:
         raise Invalid(_("Choose an existing department."), field="department_id")
     if data.kind == EvidenceKind.link and not data.url.startswith(("http://", "https://")):
@@ -106,6 +105,15 @@ def _check(session: Session, data: EvidenceCreate, evidence_id: int | None) -> N
             _("Enter the address of the linked item, starting with http:// or https://."),
             field="url",
         )
+
+
+def _check_owner(session: Session, owner_id: int | None) -> None:
+    """Reminders go to owners, so an owner must be someone who can still receive them."""
+    if owner_id is None:
+        return
+    owner = session.get(User, owner_id)
+    if owner is None or not owner.is_active:
+        raise Invalid(_("Choose an active user as owner."), field="owner_id")
 
 
 def _fields(data: EvidenceCreate) -> dict[str, Any]:
@@ -146,10 +154,19 @@ def update(
     actor_id: int | None,
     evidence: Evidence,
     data: EvidenceCreate,
+    overseer: bool = True,
 ) -> Evidence:
-    """Change the register entry (title, owner, review cycle…); revisions are untouched."""
+    """Change the register entry (title, owner, review cycle…); revisions are untouched.
+
+    Only an overseer may hand the item to someone else or move its review date: for an owner,
+    a later review date would make expired evidence current again without any review."""
     _check(session, data, evidence.id)
     fields = _fields(data)
+    if not overseer:
+        fields["owner_id"], fields["next_review_date"] = (
+            evidence.owner_id,
+            evidence.next_review_date,
+        )
     before, after = activity.changes(evidence, fields)
     if not after:
         return evidence
@@ -248,8 +265,9 @@ def add_revision(
     except BaseException:
         file_store.discard(stored)
         raise
-    if evidence.status != EvidenceStatus.approved:
-        evidence.status = EvidenceStatus.draft
+    # The approved revision stays in force while the new one is drafted and reviewed.
+    in_force = effective_revision(session=session, evidence_id=evidence.id) is not None
+    evidence.status = EvidenceStatus.approved if in_force else EvidenceStatus.draft
     evidence.updated_at = now
     session.add(evidence)
     activity.record(
@@ -265,6 +283,8 @@ def add_revision(
 
 
 def _pending(session: Session, evidence: Evidence) -> EvidenceRevision:
+    if evidence.status == EvidenceStatus.obsolete:
+        raise Conflict(_("This evidence is obsolete; create a new item instead."))
     revision = session.exec(
         select(EvidenceRevision)
         .where(

@@ -10,6 +10,7 @@ from openpyxl.styles import Font
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
+from app.deps import Viewer
 from app.errors import DomainError, Invalid
 from app.forms import describe_errors
 from app.i18n import gettext as _
@@ -20,6 +21,7 @@ from app.models.requirement import Requirement
 from app.models.user import User
 from app.services import evidence as evidence_service
 from app.services import evidence_links
+from app.services.evidence_access import visible_clause
 
 MAX_ROWS = 2000
 COLUMNS = [
@@ -51,8 +53,23 @@ def headers() -> list[str]:
     ]
 
 
-def export_register(*, session: Session, limit: int = 100_000) -> Workbook:
-    """Every evidence item with its links to requirements, in the import's own columns."""
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell_text(value: Any) -> Any:
+    """A value safe to put in a cell: text that Excel would run as a formula is quoted."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def cell_row(*values: Any) -> list[Any]:
+    """A worksheet row with every text value made safe (see `cell_text`)."""
+    return [cell_text(v) for v in values]
+
+
+def export_register(*, session: Session, viewer: Viewer, limit: int = 100_000) -> Workbook:
+    """The evidence the viewer may see, with links to requirements, in the import's columns."""
     owners = dict(session.exec(select(User.id, User.email)).all())
     departments = dict(session.exec(select(Department.id, Department.code)).all())
     clauses: dict[int, list[str]] = {}
@@ -69,11 +86,10 @@ def export_register(*, session: Session, limit: int = 100_000) -> Workbook:
     sheet.append([*headers(), _("Status")])
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    for e in session.exec(
-        select(Evidence).order_by(col(Evidence.reference), col(Evidence.id)).limit(limit)
-    ):
+    visible = select(Evidence).where(visible_clause(viewer))
+    for e in session.exec(visible.order_by(col(Evidence.reference), col(Evidence.id)).limit(limit)):
         sheet.append(
-            [
+            cell_row(
                 e.reference or "",
                 e.title,
                 e.kind,
@@ -85,7 +101,7 @@ def export_register(*, session: Session, limit: int = 100_000) -> Workbook:
                 ", ".join(clauses.get(e.id or 0, [])),
                 e.description,
                 label(e.status),
-            ]
+            )
         )
     sheet.freeze_panes = "A2"
     return book
@@ -108,18 +124,24 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def read_rows(*, session: Session, path: Path) -> list[ImportRow]:
+def read_rows(*, session: Session, path: Path, viewer: Viewer) -> list[ImportRow]:
     """Validate every row without writing anything; each row carries its own errors."""
     try:
         book = load_workbook(path, read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
         raise Invalid(_("This is not a readable Excel (.xlsx) file."), field="file") from exc
+    try:
+        return _read(session, book, viewer)
+    except DomainError:
+        raise
+    except Exception as exc:  # a damaged sheet only fails while its rows are read
+        raise Invalid(_("This is not a readable Excel (.xlsx) file."), field="file") from exc
+    finally:
+        book.close()
+
+
+def _read(session: Session, book: Any, viewer: Viewer) -> list[ImportRow]:
     sheet = book.worksheets[0]
-    if (sheet.max_row or 0) > MAX_ROWS + 1:
-        raise Invalid(
-            _("The sheet has more than %(max)d rows; split it into smaller files.", max=MAX_ROWS),
-            field="file",
-        )
     users = {email.lower(): uid for uid, email in session.exec(select(User.id, User.email)).all()}
     departments = {
         code.lower(): did
@@ -134,6 +156,15 @@ def read_rows(*, session: Session, path: Path) -> list[ImportRow]:
     seen_refs: set[str] = set()
     rows: list[ImportRow] = []
     for number, raw in enumerate(sheet.iter_rows(min_row=2, values_only=True), start=2):
+        # Counted while reading: the sheet's own dimension record can be missing or false.
+        if number > MAX_ROWS + 1:
+            raise Invalid(
+                _(
+                    "The sheet has more than %(max)d rows; split it into smaller files.",
+                    max=MAX_ROWS,
+                ),
+                field="file",
+            )
         cells = list(raw)[: len(COLUMNS)] + [None] * (len(COLUMNS) - len(raw))
         if all(c in (None, "") for c in cells):
             continue
@@ -155,6 +186,10 @@ def read_rows(*, session: Session, path: Path) -> list[ImportRow]:
         }
         values["kind"] = kinds.get(str(values.get("kind") or "document").lower(), "?")
         owner = str(values.pop("owner_email") or "").lower()
+        if not viewer.may_touch(None) and owner not in ("", viewer.user.email):
+            row.errors.append(_("You can only import evidence that you own yourself."))
+        if not viewer.may_touch(None):
+            owner = viewer.user.email
         department = str(values.pop("department_code") or "").lower()
         clause_list = [
             c.strip()
@@ -191,7 +226,6 @@ def read_rows(*, session: Session, path: Path) -> list[ImportRow]:
                 row.errors.append(_("Another evidence item already uses this reference number."))
             seen_refs.add(reference)
         rows.append(row)
-    book.close()
     if not rows:
         raise Invalid(_("The sheet has no rows below the header."), field="file")
     return rows

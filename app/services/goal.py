@@ -54,7 +54,8 @@ def _check(session: Session, data: GoalCreate) -> None:
         value = getattr(data, name)
         if value != value or abs(value) > VALUE_LIMIT:  # NaN is the only value unequal to itself
             raise Invalid(_("Enter a number."), field=name)
-    if data.owner_id is not None and session.get(User, data.owner_id) is None:
+    owner = session.get(User, data.owner_id) if data.owner_id is not None else None
+    if data.owner_id is not None and (owner is None or not owner.is_active):
         raise Invalid(_("Choose an active user as owner."), field="owner_id")
     if data.target == data.baseline:
         raise Invalid(_("The target must differ from the baseline."), field="target")

@@ -12,6 +12,7 @@ from app.models.capability import Capability
 from app.models.goal import Direction, Frequency, Goal, Measurement
 from app.models.user import User
 from app.services import goal as goal_service
+from app.services.evidence_excel import cell_row
 
 MEASUREMENT_ROWS_MAX = 200_000
 
@@ -45,7 +46,7 @@ def goal_register_xlsx(*, session: Session, today: date) -> Workbook:
         capability = capabilities.get(goal.capability_id)
         assessment = assessments[goal.id or 0]
         sheet.append(
-            [
+            cell_row(
                 f"{capability.code} {capability.title}" if capability else "",
                 goal.indicator,
                 goal.unit,
@@ -58,7 +59,7 @@ def goal_register_xlsx(*, session: Session, today: date) -> Workbook:
                 owners.get(goal.owner_id, ""),
                 assessment.latest_value,
                 label(assessment.status),
-            ]
+            )
         )
     values = book.create_sheet(_("Measurements")[:31])
     values.append(
@@ -73,14 +74,14 @@ def goal_register_xlsx(*, session: Session, today: date) -> Workbook:
     )
     for m in rows:
         values.append(
-            [
+            cell_row(
                 indicators.get(m.goal_id, ""),
                 m.period,
                 m.value,
                 m.revision,
                 m.recorded_at.replace(tzinfo=None),
                 m.note,
-            ]
+            )
         )
     for ws in (sheet, values):
         for cell in ws[1]:

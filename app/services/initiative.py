@@ -50,7 +50,8 @@ def for_capability(*, session: Session, capability_id: int) -> list[tuple[Initia
 
 
 def _check_owner(session: Session, owner_id: int | None) -> None:
-    if owner_id is not None and session.get(User, owner_id) is None:
+    owner = session.get(User, owner_id) if owner_id is not None else None
+    if owner_id is not None and (owner is None or not owner.is_active):
         raise Invalid(_("Choose an active user as owner."), field="owner_id")
 
 
