@@ -43,7 +43,7 @@ from app.services.evidence_access import require_view
 from app.services.evidence_register import RegisterFilter, Sort
 from app.services.evidence_register import search as register_search
 from app.settings import Settings
-from app.templating import render
+from app.templating import is_htmx, render
 from app.web import redirect, toast_header
 
 router = APIRouter(prefix="/evidence", tags=["evidence"], include_in_schema=False)
@@ -105,6 +105,10 @@ def _choices(session: SessionDep) -> dict[str, Any]:
     }
 
 
+def _list_only(request: Request) -> bool:
+    return is_htmx(request) and request.headers.get("hx-target") in LIST_FRAGMENTS
+
+
 @router.get("")
 def register(
     request: Request, session: SessionDep, now: Now, viewer: CurrentViewer, page: PageDep
@@ -126,7 +130,8 @@ def register(
             "filters": filters,
             "query": query,
             "today": now.date(),
-            **_choices(session),
+            # The filter form's choices are only needed when the whole page is drawn.
+            **({} if _list_only(request) else _choices(session)),
         },
         fragments=LIST_FRAGMENTS,
     )

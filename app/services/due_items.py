@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import func
+from sqlalchemy import and_, func, or_
 from sqlmodel import Session, SQLModel, col, select
 
 from app.models.evidence import Evidence, EvidenceStatus
@@ -27,7 +27,8 @@ class DueItem:
     link: str
 
 
-Source = Callable[[Session, date, date], Iterable[DueItem]]
+# A source returns the open items due between two days; with an owner, only theirs.
+Source = Callable[[Session, date, date, int | None], Iterable[DueItem]]
 SOURCES: dict[DueKind, Source] = {}
 
 # What a reminder's subject is, so that a reminder for a deleted item can be skipped.
@@ -43,8 +44,8 @@ def source(kind: DueKind) -> Callable[[Source], Source]:
 
 
 @source(DueKind.task)
-def open_tasks(session: Session, start: date, end: date) -> Iterable[DueItem]:
-    rows = session.exec(
+def open_tasks(session: Session, start: date, end: date, owner_id: int | None) -> Iterable[DueItem]:
+    query = (
         select(Task, Initiative.owner_id)
         .join(Initiative, col(Initiative.id) == Task.initiative_id)
         .where(
@@ -52,8 +53,15 @@ def open_tasks(session: Session, start: date, end: date) -> Iterable[DueItem]:
             col(Task.due_date) >= start,
             col(Task.due_date) <= end,
         )
-    ).all()
-    for task, initiative_owner in rows:
+    )
+    if owner_id is not None:
+        query = query.where(
+            or_(
+                col(Task.owner_id) == owner_id,
+                and_(col(Task.owner_id).is_(None), col(Initiative.owner_id) == owner_id),
+            )
+        )
+    for task, initiative_owner in session.exec(query).all():
         owner = task.owner_id or initiative_owner
         if owner is not None and task.due_date is not None and task.id is not None:
             yield DueItem(
@@ -62,15 +70,18 @@ def open_tasks(session: Session, start: date, end: date) -> Iterable[DueItem]:
 
 
 @source(DueKind.evidence_review)
-def evidence_reviews(session: Session, start: date, end: date) -> Iterable[DueItem]:
-    rows = session.exec(
-        select(Evidence).where(
-            col(Evidence.status) == EvidenceStatus.approved,
-            col(Evidence.next_review_date) >= start,
-            col(Evidence.next_review_date) <= end,
-            col(Evidence.owner_id).is_not(None),
-        )
-    ).all()
+def evidence_reviews(
+    session: Session, start: date, end: date, owner_id: int | None
+) -> Iterable[DueItem]:
+    query = select(Evidence).where(
+        col(Evidence.status) == EvidenceStatus.approved,
+        col(Evidence.next_review_date) >= start,
+        col(Evidence.next_review_date) <= end,
+        col(Evidence.owner_id).is_not(None),
+    )
+    if owner_id is not None:
+        query = query.where(col(Evidence.owner_id) == owner_id)
+    rows = session.exec(query).all()
     for e in rows:
         assert e.id is not None
         assert e.owner_id is not None
@@ -99,7 +110,9 @@ def next_measurement_due(goal: Goal, latest_period: date | None) -> date:
 
 
 @source(DueKind.goal_measurement)
-def goal_measurements(session: Session, start: date, end: date) -> Iterable[DueItem]:
+def goal_measurements(
+    session: Session, start: date, end: date, owner_id: int | None
+) -> Iterable[DueItem]:
     latest = dict(
         session.exec(
             select(Measurement.goal_id, func.max(Measurement.period))
@@ -107,9 +120,10 @@ def goal_measurements(session: Session, start: date, end: date) -> Iterable[DueI
             .group_by(col(Measurement.goal_id))
         ).all()
     )
-    for goal in session.exec(
-        select(Goal).where(col(Goal.owner_id).is_not(None), col(Goal.deadline) >= start)
-    ):
+    goals = select(Goal).where(col(Goal.owner_id).is_not(None), col(Goal.deadline) >= start)
+    if owner_id is not None:
+        goals = goals.where(col(Goal.owner_id) == owner_id)
+    for goal in session.exec(goals):
         assert goal.id is not None
         assert goal.owner_id is not None
         due = next_measurement_due(goal, latest.get(goal.id))

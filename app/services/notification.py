@@ -112,9 +112,7 @@ def calendar_feed(*, session: Session, user_id: int, today: date, base_url: str)
     calendar.add("x-wr-calname", _("Ronghe: my due dates"))
     start, end = today - timedelta(days=FEED_PAST_DAYS), today + timedelta(days=FEED_FUTURE_DAYS)
     for fetch in SOURCES.values():
-        for item in fetch(session, start, end):
-            if item.owner_id != user_id:
-                continue
+        for item in fetch(session, start, end, user_id):
             event = Event()
             event.add(
                 "uid", f"{item.kind}-{item.subject_type}-{item.subject_id}-{item.due_date}@ronghe"

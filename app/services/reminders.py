@@ -116,7 +116,7 @@ def plan(
         item
         for kind, fetch in SOURCES.items()
         if kind_rules[kind].enabled
-        for item in fetch(session, start, end)
+        for item in fetch(session, start, end, None)
     ]
     users = {u.id: u for u in session.exec(select(User).where(col(User.is_active))).all()}
     preferences = {p.user_id: p for p in session.exec(select(NotificationPreference)).all()}
