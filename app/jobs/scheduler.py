@@ -39,6 +39,16 @@ def reminder_pass(session_factory: Any, settings: Settings) -> None:
         log.exception("reminder pass failed")
 
 
+def housekeeping(settings: Settings) -> None:
+    """Remove Excel import previews nobody confirmed (they may hold personal data)."""
+    from app.services.evidence_excel import sweep_previews
+
+    try:
+        sweep_previews(settings.data_dir / "imports", datetime.now(UTC).timestamp())
+    except OSError:
+        log.exception("housekeeping failed")
+
+
 def _configure(scheduler: Any, session_factory: Any, settings: Settings) -> Any:
     scheduler.add_job(
         reminder_pass,
@@ -49,6 +59,9 @@ def _configure(scheduler: Any, session_factory: Any, settings: Settings) -> Any:
         next_run_time=datetime.now(UTC) + timedelta(seconds=5),
         max_instances=1,
         coalesce=True,
+    )
+    scheduler.add_job(
+        housekeeping, "interval", hours=1, args=[settings], id="housekeeping", coalesce=True
     )
     return scheduler
 

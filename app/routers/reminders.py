@@ -13,6 +13,7 @@ from app.deps import Now, PageDep, SettingsDep, Viewer, require
 from app.errors import Invalid
 from app.forms import form_values, parse_id, submit
 from app.i18n import gettext as _
+from app.i18n import gettext as translate_message  # for stored message ids
 from app.models.notification import Channel, DeliveryStatus, DueKind, WebhookChannel, WebhookKind
 from app.permissions import Permission
 from app.services import notify_channels, reminder_admin, reminders, working_days
@@ -212,7 +213,9 @@ def send_test(
             raise Invalid(_("Choose one of the offered options."))
     except DeliveryError as exc:
         return redirect(
-            request, "/admin/reminders", toast=_("Test failed: %(error)s", error=str(exc))
+            request,
+            "/admin/reminders",
+            toast=_("Test failed: %(error)s", error=translate_message(str(exc))),
         )
     return redirect(request, "/admin/reminders", toast=_("Test message sent."))
 

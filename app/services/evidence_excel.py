@@ -257,3 +257,16 @@ def import_rows(
             )
         created += 1
     return created
+
+
+PREVIEW_MAX_AGE_SECONDS = 24 * 3600
+
+
+def sweep_previews(imports_dir: Path, now_timestamp: float) -> int:
+    """Delete import previews that were never confirmed; returns how many."""
+    removed = 0
+    for path in imports_dir.glob("*.xlsx") if imports_dir.exists() else []:
+        if now_timestamp - path.stat().st_mtime > PREVIEW_MAX_AGE_SECONDS:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed

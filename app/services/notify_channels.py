@@ -14,10 +14,12 @@ from urllib.parse import quote_plus
 
 import httpx
 
+from app.i18n import N_
 from app.models.notification import WebhookChannel, WebhookKind
 from app.settings import Settings
 
 TIMEOUT_SECONDS = 10
+NO_SMTP = N_("No SMTP server is configured (RONGHE_SMTP_HOST).")
 
 
 class DeliveryError(Exception):
@@ -38,7 +40,7 @@ class Mail:
 
 def send_mail(settings: Settings, mail: Mail) -> None:
     if not settings.smtp_host:
-        raise NotConfigured("no SMTP server configured (RONGHE_SMTP_HOST)")
+        raise NotConfigured(NO_SMTP)
     message = EmailMessage()
     message["From"] = formataddr(("融合 Ronghe", settings.mail_from))
     message["To"] = mail.to

@@ -37,6 +37,12 @@ from app.services.due_items import SOURCES, SUBJECTS, DueItem
 from app.services.notify_channels import DeliveryError, Mail
 from app.settings import Settings
 
+# Why a message was skipped; stored as these message ids and translated where shown.
+SKIP_INACTIVE = N_("The recipient is no longer active.")
+SKIP_DELETED = N_("The item was deleted.")
+SKIP_WEBHOOK = N_("The webhook channel was removed or disabled.")
+SKIP_BAD_ADDRESS = N_("The recipient's e-mail address is not valid.")
+
 CLAIM_TIMEOUT = timedelta(minutes=10)
 MAX_ATTEMPTS = 6
 BATCH = 500
@@ -290,14 +296,14 @@ def deliver(*, session_factory: Any, now: datetime, settings: Settings) -> RunRe
             subject = SUBJECTS.get(row.subject_type)
             try:
                 if recipient is None or not recipient.is_active:
-                    error, skip = "recipient is no longer active", True
+                    error, skip = SKIP_INACTIVE, True
                 elif subject is not None and session.get(subject, row.subject_id) is None:
-                    error, skip = "the item was deleted", True
+                    error, skip = SKIP_DELETED, True
                 elif row.channel == Channel.email:
                     try:
                         validate_email(recipient.email, check_deliverability=False)
                     except EmailNotValidError:
-                        error, skip = f"invalid e-mail address {recipient.email!r}", True
+                        error, skip = SKIP_BAD_ADDRESS, True
                     else:
                         if preference is not None and preference.daily_digest:
                             digests.setdefault(recipient.id or 0, []).append(row)
@@ -307,7 +313,7 @@ def deliver(*, session_factory: Any, now: datetime, settings: Settings) -> RunRe
                 elif row.channel == Channel.webhook:
                     webhook = webhooks.get(row.webhook_id)
                     if webhook is None or not webhook.enabled:
-                        error, skip = "webhook channel removed or disabled", True
+                        error, skip = SKIP_WEBHOOK, True
                     else:
                         notify_channels.post_webhook(
                             webhook, row.title, settings.public_url + row.link, now

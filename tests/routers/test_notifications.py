@@ -243,4 +243,4 @@ class TestAdmin:
             "/admin/reminders/test", data={"channel": "email", "csrf_token": csrf(client)}
         )
         assert response.status_code == 303
-        assert "RONGHE_SMTP_HOST" in client.get("/admin/reminders").text
+        assert "RONGHE_SMTP_HOST" in client.get("/admin/reminders").text  # in the toast

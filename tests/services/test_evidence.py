@@ -159,3 +159,18 @@ def test_four_eyes_approval_and_immutable_approved_revision(
     assert effective is not None
     assert (effective.id, effective.sha256) == (first.id, first.sha256)
     assert evidence.status == EvidenceStatus.approved
+
+
+def test_stale_import_previews_are_swept(tmp_path: Path) -> None:
+    import os
+
+    from app.services.evidence_excel import PREVIEW_MAX_AGE_SECONDS, sweep_previews
+
+    old, fresh = tmp_path / "1-old.xlsx", tmp_path / "1-new.xlsx"
+    old.write_bytes(b"x")
+    fresh.write_bytes(b"x")
+    now = fresh.stat().st_mtime
+    os.utime(old, (now - PREVIEW_MAX_AGE_SECONDS - 10, now - PREVIEW_MAX_AGE_SECONDS - 10))
+    assert sweep_previews(tmp_path, now) == 1
+    assert not old.exists()
+    assert fresh.exists()
