@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import ColumnElement, and_, exists, func, or_
+from sqlalchemy import ColumnElement, and_, exists, or_
 from sqlmodel import Session, col, select
 
 from app.errors import Conflict, Forbidden, Invalid, NotFound
@@ -399,9 +399,3 @@ def make_obsolete(
         before=before,
         after={"status": EvidenceStatus.obsolete},
     )
-
-
-def count_revisions_of_file(*, session: Session, sha256: str) -> int:
-    return session.exec(
-        select(func.count()).select_from(EvidenceRevision).where(EvidenceRevision.sha256 == sha256)
-    ).one()

@@ -135,13 +135,3 @@ def linked(*, session: Session, evidence_id: int) -> list[Linked]:
         ).all()
         result.extend(Linked(name, row.id, _title(row), spec.url.format(id=row.id)) for row in rows)
     return result
-
-
-def evidence_ids_for(*, session: Session, kind_name: str, target_id: int) -> list[int]:
-    spec = kind(kind_name)
-    link_table: Any = spec.link
-    return list(
-        session.exec(
-            select(link_table.evidence_id).where(col(getattr(link_table, spec.column)) == target_id)
-        ).all()
-    )

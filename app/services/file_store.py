@@ -6,7 +6,6 @@ memory, then renamed into place. Identical content is stored once.
 
 import hashlib
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -95,8 +94,3 @@ def files_on_disk(files_dir: Path) -> Iterator[Path]:
     for path in files_dir.glob("??/??/*"):
         if path.is_file():
             yield path
-
-
-def copy_to(path: Path, target: BinaryIO) -> None:
-    with path.open("rb") as f:
-        shutil.copyfileobj(f, target, CHUNK)

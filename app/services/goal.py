@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from app.errors import Conflict, Invalid, NotFound
 from app.i18n import gettext as _
 from app.models.capability import Capability
-from app.models.goal import Frequency, Goal, GoalCreate, GoalStatus, Measurement
+from app.models.goal import Frequency, Goal, GoalCreate, Measurement
 from app.models.user import User
 from app.services import activity
 from app.services.goal_status import Assessment, assess, period_start
@@ -171,14 +171,6 @@ def assessments(*, session: Session, goals: list[Goal], today: date) -> dict[int
         period, value = latest.get(goal.id, (None, None))
         result[goal.id] = assess(goal, value, period, today)
     return result
-
-
-def status_counts(*, session: Session, today: date) -> dict[GoalStatus, int]:
-    goals = list(session.exec(select(Goal)).all())
-    counts = dict.fromkeys(GoalStatus, 0)
-    for assessment in assessments(session=session, goals=goals, today=today).values():
-        counts[assessment.status] += 1
-    return counts
 
 
 @dataclass(frozen=True)
