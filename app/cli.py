@@ -183,6 +183,29 @@ def scheduler() -> None:
     )
 
 
+activity_cli = typer.Typer(help="The append-only activity log.", no_args_is_help=True)
+cli.add_typer(activity_cli, name="activity")
+
+
+@activity_cli.command("verify")
+def activity_verify() -> None:
+    """Check the hash chain of the activity log; exit 1 at the first altered or missing event."""
+    from sqlmodel import Session
+
+    from app.services import activity
+
+    with Session(make_engine(Settings())) as session:
+        report = activity.verify(session=session)
+    if report.broken_at is None:
+        typer.echo(f"activity log intact: {report.checked} events checked")
+        return
+    typer.echo(
+        f"BROKEN at event {report.broken_at}: {report.reason} "
+        f"({report.checked} events fine before it)"
+    )
+    raise typer.Exit(1)
+
+
 files_cli = typer.Typer(help="The evidence file store.", no_args_is_help=True)
 cli.add_typer(files_cli, name="files")
 

@@ -99,3 +99,27 @@ def test_files_verify_reports_missing_and_altered_files(data_dir: Path) -> None:
     assert f"ALTERED  {stored[0].name}" in result.output
     assert f"MISSING  {stored[1].name}" in result.output
     assert "1 orphans" in result.output
+
+
+def test_activity_verify_detects_altered_and_deleted_events(data_dir: Path) -> None:
+    from sqlalchemy import text
+
+    assert runner.invoke(cli, ["seed", "--demo"]).exit_code == 0
+    intact = runner.invoke(cli, ["activity", "verify"])
+    assert intact.exit_code == 0, intact.output
+    assert "intact" in intact.output
+    engine = make_engine(Settings(data_dir=data_dir))
+    with engine.begin() as conn:
+        original = conn.execute(text("SELECT verb FROM activity_event WHERE id = 5")).scalar_one()
+        conn.execute(text("UPDATE activity_event SET verb = 'approve' WHERE id = 5"))
+    altered = runner.invoke(cli, ["activity", "verify"])
+    assert altered.exit_code == 1
+    assert "BROKEN at event 5: its content was altered" in altered.output
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE activity_event SET verb = :v WHERE id = 5"), {"v": original})
+    assert runner.invoke(cli, ["activity", "verify"]).exit_code == 0
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM activity_event WHERE id = 9"))
+    deleted = runner.invoke(cli, ["activity", "verify"])
+    assert deleted.exit_code == 1
+    assert "BROKEN at event 10: an event before it was deleted or altered" in deleted.output

@@ -2,7 +2,8 @@
 
 import hashlib
 import json
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -17,7 +18,7 @@ def _digest(prev_hash: str, event: ActivityEvent) -> str:
     payload = json.dumps(
         [
             prev_hash,
-            event.at.isoformat(),
+            event.at.astimezone(UTC).isoformat(),
             event.actor_id,
             event.verb,
             event.object_type,
@@ -108,3 +109,36 @@ def changes(obj: Any, fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str,
             before[name] = old
             after[name] = value
     return before, after
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    checked: int
+    broken_at: int | None  # the id of the first event that does not fit the chain
+    reason: str = ""
+
+
+def verify(*, session: Session, batch: int = 1000) -> ChainReport:
+    """Walk the chain in order: an altered event no longer matches its own hash, and a deleted
+    or inserted one breaks the link to the previous hash."""
+    expected_prev = GENESIS_HASH
+    checked = 0
+    last_id = 0
+    while True:
+        events = session.exec(
+            select(ActivityEvent)
+            .where(col(ActivityEvent.id) > last_id)
+            .order_by(col(ActivityEvent.id))
+            .limit(batch)
+        ).all()
+        if not events:
+            return ChainReport(checked, None)
+        for event in events:
+            assert event.id is not None
+            if event.prev_hash != expected_prev:
+                return ChainReport(checked, event.id, "an event before it was deleted or altered")
+            if _digest(event.prev_hash, event) != event.hash:
+                return ChainReport(checked, event.id, "its content was altered")
+            expected_prev = event.hash
+            last_id = event.id
+            checked += 1

@@ -42,3 +42,31 @@ def test_hash_covers_the_content(session: Session) -> None:
     original = event.hash
     event.after = {"a": 2}
     assert activity._digest(event.prev_hash, event) != original
+
+
+def test_verify_on_this_database(session: Session) -> None:
+    from sqlalchemy import update
+
+    from app.models.activity import ActivityEvent
+
+    for n in range(3):
+        activity.record(
+            session=session,
+            now=NOW,
+            actor_id=None,
+            verb="update",
+            object_type="x",
+            object_id=n,
+            before={"名称": "旧"},
+            after={"名称": f"新{n}", "n": n},
+        )
+    session.flush()
+    assert activity.verify(session=session).broken_at is None
+    last = session.exec(select(ActivityEvent).order_by(col(ActivityEvent.id).desc())).first()
+    assert last is not None
+    session.execute(
+        update(ActivityEvent).where(col(ActivityEvent.id) == last.id).values(after={"名称": "篡改"})
+    )
+    session.expire_all()
+    report = activity.verify(session=session)
+    assert report.broken_at == last.id
