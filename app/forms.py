@@ -5,7 +5,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from app.errors import DomainError
+from app.errors import DomainError, Invalid
 from app.i18n import gettext as _
 
 M = TypeVar("M", bound=BaseModel)
@@ -55,6 +55,16 @@ def parse_id(text: object) -> int | None:
     if not (value.isascii() and value.isdigit()) or len(value) > 10 or int(value) > ID_MAX:
         return None
     return int(value)
+
+
+def filter_id(value: str | None, field: str | None = None) -> int | None:
+    """An optional id from a query or form; empty (a blank select) means none."""
+    if not value:
+        return None
+    parsed = parse_id(value)
+    if parsed is None:
+        raise Invalid(_("Choose one of the offered options."), field=field)
+    return parsed
 
 
 def _bad_ids(data: Mapping[str, Any]) -> dict[str, str]:

@@ -3,7 +3,6 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from sqlmodel import col, select
 from starlette.responses import Response
 
 from app import charts
@@ -15,7 +14,6 @@ from app.i18n import gettext as _
 from app.models.capability import STAGE_TRANSITIONS, Capability, CapabilityCreate, Grade, Stage
 from app.models.goal import Direction, Frequency
 from app.models.initiative import Element, TaskStatus
-from app.models.requirement import Requirement
 from app.models.user import User
 from app.permissions import Permission
 from app.services import capability as capability_service
@@ -23,7 +21,9 @@ from app.services import department as department_service
 from app.services import goal as goal_service
 from app.services import initiative as initiative_service
 from app.services import pdca as pdca_service
+from app.services import requirement as requirement_service
 from app.services import strategy as strategy_service
+from app.services import user as user_service
 from app.templating import render
 from app.web import redirect, toast_header
 
@@ -35,19 +35,11 @@ DETAIL_FRAGMENTS = {"initiatives": "initiatives", "stage": "stage"}
 
 
 def _choices(session: SessionDep) -> dict[str, Any]:
-    users = session.exec(
-        select(User).where(col(User.is_active)).order_by(col(User.name)).limit(1000)
-    ).all()
-    clauses = session.exec(
-        select(Requirement)
-        .where(col(Requirement.chapter_id).is_not(None))
-        .order_by(col(Requirement.position))
-    ).all()
     return {
-        "owner_options": [(u.id, u.name) for u in users],
+        "owner_options": user_service.options(session=session),
         "departments": department_service.as_tree(department_service.get_all(session=session)),
         "advantages": strategy_service.advantages(session=session),
-        "clauses": clauses,
+        "clauses": requirement_service.clauses(session=session),
         "grades": list(Grade),
     }
 
@@ -154,12 +146,7 @@ def _detail_context(session: SessionDep, now: Now, capability: Capability) -> di
         ),
         "directions": list(Direction),
         "frequencies": list(Frequency),
-        "owner_options": [
-            (u.id, u.name)
-            for u in session.exec(
-                select(User).where(col(User.is_active)).order_by(col(User.name)).limit(1000)
-            ).all()
-        ],
+        "owner_options": user_service.options(session=session),
         "goal_values": {"direction": "increase", "frequency": "monthly"},
         "goal_errors": {},
         "initiative_errors": {},

@@ -3,7 +3,6 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from sqlmodel import col, select
 from starlette.responses import Response
 
 from app.db import SessionDep
@@ -12,9 +11,9 @@ from app.errors import DomainError
 from app.forms import form_values, validate
 from app.i18n import gettext as _
 from app.models.department import DepartmentCreate
-from app.models.user import User
 from app.permissions import Permission
 from app.services import department as department_service
+from app.services import user as user_service
 from app.templating import render
 from app.web import redirect
 
@@ -28,14 +27,11 @@ def _page(
     request: Request, session: SessionDep, status_code: int = 200, **context: Any
 ) -> Response:
     tree = department_service.as_tree(department_service.get_all(session=session))
-    users = session.exec(
-        select(User).where(col(User.is_active)).order_by(col(User.name)).limit(1000)
-    ).all()
     defaults: dict[str, Any] = {
         "values": {},
         "errors": {},
         "editing": None,
-        "head_options": [(u.id, u.name) for u in users],
+        "head_options": user_service.options(session=session),
     }
     return render(
         request,

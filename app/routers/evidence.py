@@ -23,7 +23,7 @@ from app.deps import (
     require,
 )
 from app.errors import DomainError, Invalid, NotFound
-from app.forms import describe_errors, form_values, parse_id, submit
+from app.forms import describe_errors, filter_id, form_values, submit
 from app.i18n import gettext as _
 from app.models.evidence import (
     Confidentiality,
@@ -32,12 +32,13 @@ from app.models.evidence import (
     EvidenceKind,
     EvidenceStatus,
 )
-from app.models.requirement import Requirement
 from app.models.user import User
 from app.permissions import Permission
 from app.services import department as department_service
 from app.services import evidence as evidence_service
 from app.services import evidence_links, file_store
+from app.services import requirement as requirement_service
+from app.services import user as user_service
 from app.services.evidence import Upload, UploadLimits
 from app.services.evidence_access import require_view
 from app.services.evidence_register import RegisterFilter, Sort
@@ -56,15 +57,6 @@ DETAIL_FRAGMENTS = {"evidence-revisions": "revisions"}
 MULTIPART_OVERHEAD = 1024 * 1024
 
 
-def _optional_int(value: str | None) -> int | None:
-    if not value:
-        return None
-    parsed = parse_id(value)
-    if parsed is None:
-        raise Invalid(_("Choose one of the offered options."))
-    return parsed
-
-
 def _filters(params: Any) -> RegisterFilter:
     kind = params.get("kind") or None
     status = params.get("status") or ""
@@ -79,26 +71,19 @@ def _filters(params: Any) -> RegisterFilter:
         q=str(params.get("q") or "")[:100],
         status=status,
         kind=EvidenceKind(kind) if kind else None,
-        owner_id=_optional_int(params.get("owner")),
-        department_id=_optional_int(params.get("department")),
-        requirement_id=_optional_int(params.get("requirement")),
+        owner_id=filter_id(params.get("owner")),
+        department_id=filter_id(params.get("department")),
+        requirement_id=filter_id(params.get("requirement")),
         due=params.get("due") == "1",
         sort=Sort(sort),
     )
 
 
 def _choices(session: SessionDep) -> dict[str, Any]:
-    users = session.exec(
-        select(User).where(col(User.is_active)).order_by(col(User.name)).limit(1000)
-    ).all()
     return {
-        "owner_options": [(u.id, u.name) for u in users],
+        "owner_options": user_service.options(session=session),
         "departments": department_service.as_tree(department_service.get_all(session=session)),
-        "clauses": session.exec(
-            select(Requirement)
-            .where(col(Requirement.chapter_id).is_not(None))
-            .order_by(col(Requirement.position))
-        ).all(),
+        "clauses": requirement_service.clauses(session=session),
         "kinds": list(EvidenceKind),
         "statuses": list(EvidenceStatus),
         "confidentialities": list(Confidentiality),
@@ -461,7 +446,7 @@ async def link(
     """Link from either side: the form says the kind, the target and where to go back."""
     evidence = _editable(session, viewer, evidence_id)
     form = await request.form()
-    target = _optional_int(str(form.get("target_id") or ""))
+    target = filter_id(str(form.get("target_id") or ""))
     if target is None:
         raise Invalid(_("Choose what to link."), field="target_id")
     evidence_links.link(

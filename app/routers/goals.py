@@ -22,6 +22,7 @@ from app.permissions import Permission
 from app.routers.capabilities import detail_response
 from app.services import capability as capability_service
 from app.services import goal as goal_service
+from app.services import user as user_service
 from app.services.goal import Reading
 from app.services.goal_register import goal_register_xlsx
 from app.templating import render
@@ -111,12 +112,7 @@ def goal_page(
         "may_record": viewer_may_record(request, goal, _goal_owners(session, goal)),
         "edit_values": goal.model_dump(mode="json"),
         "edit_errors": {},
-        "owner_options": [
-            (u.id, u.name)
-            for u in session.exec(
-                select(User).where(col(User.is_active)).order_by(col(User.name)).limit(1000)
-            ).all()
-        ],
+        "owner_options": user_service.options(session=session),
         **extra,
     }
     return render(

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from app.db import SessionDep
 from app.deps import ApiViewer, CurrentViewer, Now, PageDep, Viewer, api_require, require
 from app.errors import DomainError, Invalid, NotFound
-from app.forms import form_values, parse_id, validate
+from app.forms import filter_id, form_values, parse_id, validate
 from app.i18n import gettext as _
 from app.models.evidence import Evidence, EvidenceRequirement, EvidenceStatus
 from app.models.requirement import (
@@ -29,6 +29,7 @@ from app.services import department as department_service
 from app.services import evidence as evidence_service
 from app.services import evidence_links
 from app.services import requirement as requirement_service
+from app.services import user as user_service
 from app.services.evidence_access import require_view, visible_clause
 from app.services.requirement import TreeFilter
 from app.templating import render
@@ -42,16 +43,6 @@ STATUS_FRAGMENTS = {"requirement-status": "requirement_status"}
 EditorDep = Annotated[Viewer, Depends(require(Permission.edit_requirement_status))]
 
 
-def _optional_id(value: str | None, name: str) -> int | None:
-    """A filter's id; an empty select submits "", which means no filter."""
-    if not value:
-        return None
-    parsed = parse_id(value)
-    if parsed is None:
-        raise Invalid(_("Choose one of the offered options."), field=name)
-    return parsed
-
-
 def _filter(
     status: str | None, owner: str | None, department: str | None, applicable: str | None
 ) -> TreeFilter:
@@ -59,22 +50,18 @@ def _filter(
         raise Invalid(_("Choose one of the offered options."), field="status")
     return TreeFilter(
         status=ImplementationStatus(status) if status else None,
-        owner_id=_optional_id(owner, "owner"),
-        department_id=_optional_id(department, "department"),
+        owner_id=filter_id(owner, "owner"),
+        department_id=filter_id(department, "department"),
         applicable={"yes": True, "no": False}.get(applicable or ""),
     )
 
 
 def _choices(session: SessionDep) -> dict[str, Any]:
-    users = session.exec(
-        select(User).where(col(User.is_active)).order_by(col(User.name)).limit(1000)
-    ).all()
     departments = department_service.as_tree(department_service.get_all(session=session))
     return {
-        "users": users,
         "departments": departments,
         "statuses": list(ImplementationStatus),
-        "owner_options": [(u.id, u.name) for u in users],
+        "owner_options": user_service.options(session=session),
     }
 
 
@@ -90,7 +77,7 @@ def tree_page(
     department: Annotated[str | None, Query(max_length=12)] = None,
     applicable: Annotated[str | None, Query(pattern="^(yes|no)?$")] = None,
 ) -> Response:
-    framework_id = _optional_id(framework, "framework")
+    framework_id = filter_id(framework, "framework")
     chosen = requirement_service.get_framework(session=session, framework_id=framework_id)
     if framework_id is not None and chosen is None:
         raise NotFound(_("This framework does not exist."))

@@ -67,6 +67,17 @@ class Chapter:
     clauses: list[TreeRow] = field(default_factory=list)
 
 
+def clauses(*, session: Session) -> list[Requirement]:
+    """Every clause (not chapter) in catalogue order, for pickers."""
+    return list(
+        session.exec(
+            select(Requirement)
+            .where(col(Requirement.chapter_id).is_not(None))
+            .order_by(col(Requirement.framework_id), col(Requirement.position))
+        ).all()
+    )
+
+
 def get_frameworks(*, session: Session) -> list[Framework]:
     return list(session.exec(select(Framework).order_by(col(Framework.id))).all())
 

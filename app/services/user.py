@@ -48,6 +48,20 @@ def roles_by_user(*, session: Session, user_ids: Iterable[int]) -> dict[int, set
     return result
 
 
+OPTIONS_LIMIT = 1000
+
+
+def options(*, session: Session) -> list[tuple[int, str]]:
+    """Active users as (id, name) pairs for owner and head selects, by name, bounded."""
+    rows = session.exec(
+        select(User.id, User.name)
+        .where(col(User.is_active))
+        .order_by(col(User.name))
+        .limit(OPTIONS_LIMIT)
+    ).all()
+    return [(uid, name) for uid, name in rows if uid is not None]
+
+
 def count_users(*, session: Session) -> int:
     return session.exec(select(func.count()).select_from(User)).one()
 
