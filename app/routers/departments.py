@@ -7,8 +7,7 @@ from starlette.responses import Response
 
 from app.db import SessionDep
 from app.deps import ApiViewer, Now, Viewer, require
-from app.errors import DomainError
-from app.forms import form_values, validate
+from app.forms import form_values, submit
 from app.i18n import gettext as _
 from app.models.department import DepartmentCreate
 from app.permissions import Permission
@@ -57,15 +56,14 @@ def edit_page(
 @router.post("")
 async def create(request: Request, session: SessionDep, now: Now, viewer: AdminDep) -> Response:
     values = form_values(await request.form())
-    status_code = 422
-    data, errors = validate(DepartmentCreate, values)
-    if data is not None:
-        try:
-            department_service.create(session=session, now=now, actor_id=viewer.id, data=data)
-        except DomainError as exc:
-            errors = {exc.field or "__all__": exc.message}
-            status_code = exc.status_code
-    if errors:
+    result, errors, status_code = submit(
+        DepartmentCreate,
+        values,
+        lambda data: department_service.create(
+            session=session, now=now, actor_id=viewer.id, data=data
+        ),
+    )
+    if result is None:
         session.rollback()
         return _page(request, session, status_code, values=values, errors=errors)
     session.commit()
@@ -78,17 +76,14 @@ async def update(
 ) -> Response:
     department = department_service.get(session=session, department_id=department_id)
     values = form_values(await request.form())
-    status_code = 422
-    data, errors = validate(DepartmentCreate, values)
-    if data is not None:
-        try:
-            department_service.update(
-                session=session, now=now, actor_id=viewer.id, department=department, data=data
-            )
-        except DomainError as exc:
-            errors = {exc.field or "__all__": exc.message}
-            status_code = exc.status_code
-    if errors:
+    result, errors, status_code = submit(
+        DepartmentCreate,
+        values,
+        lambda data: department_service.update(
+            session=session, now=now, actor_id=viewer.id, department=department, data=data
+        ),
+    )
+    if result is None:
         session.rollback()
         return _page(
             request, session, status_code, editing=department, values=values, errors=errors

@@ -12,8 +12,7 @@ from starlette.responses import Response
 from app import charts
 from app.db import SessionDep
 from app.deps import ApiViewer, CurrentViewer, Now, Viewer, api_require, require
-from app.errors import DomainError
-from app.forms import form_values, submit, validate
+from app.forms import form_values, submit
 from app.i18n import gettext as _
 from app.models.capability import Capability
 from app.models.goal import Goal, GoalCreate, Measurement
@@ -202,21 +201,19 @@ async def correct(
     goal = goal_service.get(session=session, goal_id=measurement.goal_id)
     viewer.require_owner(*_goal_owners(session, goal))
     values = form_values(await request.form())
-    data, errors = validate(CorrectionForm, values)
-    status = 422
-    if data is not None:
-        try:
-            goal_service.correct(
-                session=session,
-                now=now,
-                actor_id=viewer.id,
-                measurement=measurement,
-                value=data.value,
-                note=data.note,
-            )
-        except DomainError as exc:
-            errors, status = {exc.field or "__all__": exc.message}, exc.status_code
-    if errors:
+    result, errors, status = submit(
+        CorrectionForm,
+        values,
+        lambda data: goal_service.correct(
+            session=session,
+            now=now,
+            actor_id=viewer.id,
+            measurement=measurement,
+            value=data.value,
+            note=data.note,
+        ),
+    )
+    if result is None:
         session.rollback()
         return goal_page(
             request,

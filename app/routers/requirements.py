@@ -9,8 +9,8 @@ from starlette.responses import Response
 
 from app.db import SessionDep
 from app.deps import ApiViewer, CurrentViewer, Now, PageDep, Viewer, api_require, require
-from app.errors import DomainError, Invalid, NotFound
-from app.forms import filter_id, form_values, parse_id, validate
+from app.errors import Invalid, NotFound
+from app.forms import filter_id, form_values, parse_id, submit
 from app.i18n import gettext as _
 from app.models.evidence import Evidence, EvidenceRequirement, EvidenceStatus
 from app.models.requirement import (
@@ -191,17 +191,14 @@ async def update_status(
 ) -> Response:
     context = _detail_context(session, requirement_id, viewer, now.date())
     values = form_values(await request.form())
-    status_code = 422
-    data, errors = validate(RequirementStatusUpdate, values)
-    if data is not None:
-        try:
-            requirement_service.update_status(
-                session=session, now=now, actor_id=viewer.id, status=context["status"], data=data
-            )
-        except DomainError as exc:
-            errors = {exc.field or "__all__": exc.message}
-            status_code = exc.status_code
-    if errors:
+    result, errors, status_code = submit(
+        RequirementStatusUpdate,
+        values,
+        lambda data: requirement_service.update_status(
+            session=session, now=now, actor_id=viewer.id, status=context["status"], data=data
+        ),
+    )
+    if result is None:
         session.rollback()
         return render(
             request,

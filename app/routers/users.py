@@ -9,8 +9,7 @@ from starlette.responses import Response
 
 from app.db import SessionDep
 from app.deps import ApiViewer, Now, PageDep, SettingsDep, Viewer, api_require, require
-from app.errors import DomainError
-from app.forms import form_values, validate
+from app.forms import form_values, submit
 from app.i18n import gettext as _
 from app.models.user import Locale, Role, User, UserCreate, UserPublic, UserUpdate
 from app.permissions import Permission
@@ -84,21 +83,18 @@ async def create(
     request: Request, session: SessionDep, now: Now, settings: SettingsDep, viewer: AdminDep
 ) -> Response:
     values = form_values(await request.form(), lists=["roles"])
-    status_code = 422
-    data, errors = validate(UserCreate, values)
-    if data is not None:
-        try:
-            user_service.create(
-                session=session,
-                now=now,
-                actor_id=viewer.id,
-                data=data,
-                fast_hash=settings.fast_password_hashing,
-            )
-        except DomainError as exc:
-            errors = {exc.field or "__all__": exc.message}
-            status_code = exc.status_code
-    if errors:
+    result, errors, status_code = submit(
+        UserCreate,
+        values,
+        lambda data: user_service.create(
+            session=session,
+            now=now,
+            actor_id=viewer.id,
+            data=data,
+            fast_hash=settings.fast_password_hashing,
+        ),
+    )
+    if result is None:
         session.rollback()
         return render(
             request,
@@ -131,15 +127,14 @@ async def update(
 ) -> Response:
     user = user_service.get(session=session, user_id=user_id)
     values = form_values(await request.form(), lists=["roles"])
-    status_code = 422
-    data, errors = validate(UserUpdate, values)
-    if data is not None:
-        try:
-            user_service.update(session=session, now=now, actor_id=viewer.id, user=user, data=data)
-        except DomainError as exc:
-            errors = {exc.field or "__all__": exc.message}
-            status_code = exc.status_code
-    if errors:
+    result, errors, status_code = submit(
+        UserUpdate,
+        values,
+        lambda data: user_service.update(
+            session=session, now=now, actor_id=viewer.id, user=user, data=data
+        ),
+    )
+    if result is None:
         session.rollback()
         return render(
             request,
