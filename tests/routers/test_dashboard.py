@@ -24,6 +24,13 @@ def test_numbers_in_the_tables_match_the_data(client: TestClient, session: Sessi
     assert page.status_code == 200
     table = page.text.split('id="goal-status-table"')[1].split("</table>")[0]
     assert "偏离目标" in table or "Off track" in table
+    counts = {
+        cell.split("</span>")[0].rsplit(">", 1)[1]: cell.split('class="text-end">')[1].split("<")[0]
+        for cell in table.split("<tr>")[1:]
+    }
+    assert counts["偏离目标"] == "1"
+    assert counts["数据缺失"] == "1"
+    assert counts["按计划推进"] == "0"
     decisions = page.text.split('id="decisions"')[1]
     assert "准时交付率" in decisions
     assert "协同覆盖率" in decisions  # no data yet

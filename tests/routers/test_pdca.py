@@ -19,6 +19,7 @@ def test_full_cycle_through_the_page(client: TestClient, session: Session) -> No
     )
     assert skip.status_code == 409
     assert "Plan, Do, Check, Act" in skip.text or "策划" in skip.text
+    assert "PDCA 各阶段须依次推进" in skip.text
     for phase in ("do", "check", "act"):
         response = client.post(
             f"/pdca/{cycle.id}/advance",

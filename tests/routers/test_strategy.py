@@ -79,6 +79,7 @@ class TestAdvantages:
         )
         assert response.status_code == 409
         assert "1" in response.text
+        assert "有 1 项新型能力支撑该优势" in response.text
         assert session.get(CompetitiveAdvantage, advantage.id) is not None
 
     def test_unknown_strategy_is_404(self, client: TestClient, session: Session) -> None:
