@@ -120,7 +120,6 @@ def _detail_context(session: SessionDep, now: Now, capability: Capability) -> di
     series = goal_service.current_series(session=session, goal_ids=[g.id for g in goals if g.id])
     assessments = goal_service.assessments(session=session, goals=goals, today=now.date())
     initiatives = initiative_service.for_capability(session=session, capability_id=capability.id)
-    cycles = pdca_service.get_all(session=session)
     return {
         "capability": capability,
         "owner": session.get(User, capability.owner_id) if capability.owner_id else None,
@@ -136,14 +135,7 @@ def _detail_context(session: SessionDep, now: Now, capability: Capability) -> di
         "requirements": capability_service.requirements(
             session=session, capability_id=capability.id
         ),
-        "advantage_ids": capability_service.advantage_ids(
-            session=session, capability_id=capability.id
-        ),
-        "advantages": strategy_service.advantages(session=session),
-        "cycles": cycles,
-        "cycle_changes": pdca_service.changes(
-            session=session, cycle_ids=[c.id for c in cycles[:3] if c.id]
-        ),
+        "cycles": pdca_service.recent(session=session, limit=3),
         "directions": list(Direction),
         "frequencies": list(Frequency),
         "owner_options": user_service.options(session=session),

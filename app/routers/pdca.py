@@ -22,7 +22,7 @@ ManagerDep = Annotated[Viewer, Depends(require(Permission.manage_pdca))]
 
 
 def _page(request: Request, session: SessionDep, status_code: int = 200, **extra: Any) -> Response:
-    cycles = pdca_service.get_all(session=session)
+    cycles = pdca_service.recent(session=session)
     current = pdca_service.current(session=session)
     context = {
         "cycles": cycles,

@@ -30,12 +30,14 @@ def current(*, session: Session) -> PdcaCycle | None:
     ).first()
 
 
-def get_all(*, session: Session) -> list[PdcaCycle]:
+def recent(*, session: Session, limit: int = 20) -> list[PdcaCycle]:
+    """The organization-wide cycles, newest first."""
     return list(
         session.exec(
             select(PdcaCycle)
             .where(col(PdcaCycle.capability_id).is_(None))
             .order_by(col(PdcaCycle.id).desc())
+            .limit(limit)
         ).all()
     )
 

@@ -268,8 +268,17 @@ def deliver(*, session_factory: Any, now: datetime, settings: Settings) -> RunRe
                 .limit(BATCH)
             ).all()
         )
-        users = {u.id: u for u in session.exec(select(User)).all()}
-        preferences = {p.user_id: p for p in session.exec(select(NotificationPreference)).all()}
+        # Only the people this batch is for, not every user.
+        recipient_ids = {row.recipient_id for row in candidates}
+        users = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(recipient_ids)))}
+        preferences = {
+            p.user_id: p
+            for p in session.exec(
+                select(NotificationPreference).where(
+                    col(NotificationPreference.user_id).in_(recipient_ids)
+                )
+            )
+        }
         webhooks = {w.id: w for w in session.exec(select(WebhookChannel)).all()}
     zone = ZoneInfo(settings.timezone)
     digests: dict[int, list[Notification]] = {}
