@@ -1,14 +1,10 @@
 """The evidence register, evidence pages, uploads and downloads, review, links, Excel."""
 
-from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request, UploadFile
-from fastapi.responses import FileResponse
-from pydantic import BaseModel, ValidationError
+from fastapi import APIRouter, Depends, Request
 from sqlmodel import col, select
-from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.responses import Response
 
 from app.db import SessionDep
@@ -17,13 +13,11 @@ from app.deps import (
     CurrentViewer,
     Now,
     PageDep,
-    SettingsDep,
     Viewer,
-    api_require,
     require,
 )
-from app.errors import DomainError, Invalid, NotFound
-from app.forms import describe_errors, filter_id, form_values, submit
+from app.errors import Invalid
+from app.forms import filter_id, form_values, submit
 from app.i18n import gettext as _
 from app.models.evidence import (
     Confidentiality,
@@ -36,16 +30,14 @@ from app.models.user import User
 from app.permissions import Permission
 from app.services import department as department_service
 from app.services import evidence as evidence_service
-from app.services import evidence_links, file_store
+from app.services import evidence_links
 from app.services import requirement as requirement_service
 from app.services import user as user_service
-from app.services.evidence import Upload, UploadLimits
 from app.services.evidence_access import require_view
 from app.services.evidence_register import RegisterFilter, Sort
 from app.services.evidence_register import search as register_search
-from app.settings import Settings
 from app.templating import is_htmx, render
-from app.web import redirect, toast_header
+from app.web import redirect
 
 router = APIRouter(prefix="/evidence", tags=["evidence"], include_in_schema=False)
 api_router = APIRouter(tags=["evidence"])
@@ -54,7 +46,6 @@ EditorDep = Annotated[Viewer, Depends(require(Permission.manage_evidence))]
 ApproverDep = Annotated[Viewer, Depends(require(Permission.approve_evidence))]
 LIST_FRAGMENTS = {"evidence-list": "evidence_list"}
 DETAIL_FRAGMENTS = {"evidence-revisions": "revisions"}
-MULTIPART_OVERHEAD = 1024 * 1024
 
 
 def _filters(params: Any) -> RegisterFilter:
@@ -170,14 +161,14 @@ async def create(request: Request, session: SessionDep, now: Now, viewer: Editor
     )
 
 
-def _visible(session: SessionDep, viewer: Viewer, evidence_id: int) -> Evidence:
+def visible_evidence(session: SessionDep, viewer: Viewer, evidence_id: int) -> Evidence:
     evidence = evidence_service.get(session=session, evidence_id=evidence_id)
     require_view(viewer, evidence)
     return evidence
 
 
-def _editable(session: SessionDep, viewer: Viewer, evidence_id: int) -> Evidence:
-    evidence = _visible(session, viewer, evidence_id)
+def editable_evidence(session: SessionDep, viewer: Viewer, evidence_id: int) -> Evidence:
+    evidence = visible_evidence(session, viewer, evidence_id)
     viewer.require_owner(evidence.owner_id)
     return evidence
 
@@ -232,14 +223,16 @@ def detail_response(
 def detail(
     request: Request, session: SessionDep, now: Now, viewer: CurrentViewer, evidence_id: int
 ) -> Response:
-    return detail_response(request, session, now, viewer, _visible(session, viewer, evidence_id))
+    return detail_response(
+        request, session, now, viewer, visible_evidence(session, viewer, evidence_id)
+    )
 
 
 @router.get("/{evidence_id}/edit")
 def edit_page(
     request: Request, session: SessionDep, viewer: EditorDep, evidence_id: int
 ) -> Response:
-    evidence = _editable(session, viewer, evidence_id)
+    evidence = editable_evidence(session, viewer, evidence_id)
     return _form(request, session, evidence, evidence.model_dump(mode="json"), {})
 
 
@@ -247,7 +240,7 @@ def edit_page(
 async def update(
     request: Request, session: SessionDep, now: Now, viewer: EditorDep, evidence_id: int
 ) -> Response:
-    evidence = _editable(session, viewer, evidence_id)
+    evidence = editable_evidence(session, viewer, evidence_id)
     values = form_values(await request.form())
     result, errors, status = submit(
         EvidenceCreate,
@@ -268,126 +261,6 @@ async def update(
     return redirect(request, f"/evidence/{evidence_id}", toast=_("Changes saved."))
 
 
-def _too_large(request: Request, settings: Settings) -> bool:
-    declared = request.headers.get("content-length", "")
-    return (
-        declared.isdigit()
-        and int(declared) > settings.upload_max_mb * 1024 * 1024 + MULTIPART_OVERHEAD
-    )
-
-
-@router.post("/{evidence_id}/revisions")
-async def upload(
-    request: Request,
-    session: SessionDep,
-    now: Now,
-    settings: SettingsDep,
-    viewer: EditorDep,
-    evidence_id: int,
-) -> Response:
-    """A new revision from a multipart upload (streamed to disk by the form parser)."""
-    evidence = _editable(session, viewer, evidence_id)
-    if _too_large(request, settings):
-        return detail_response(
-            request,
-            session,
-            now,
-            viewer,
-            evidence,
-            413,
-            upload_errors={
-                "file": _("The file is larger than %(mb)d MB.", mb=settings.upload_max_mb)
-            },
-        )
-    form = await request.form(max_files=1)
-    file = form.get("file")
-    values = form_values(form)
-    values.pop("file", None)
-    try:
-        if not isinstance(file, StarletteUpload) or not file.filename:
-            raise Invalid(_("Choose a file."), field="file")
-        meta = _UploadMeta.model_validate(values)
-        revision, stored = evidence_service.add_revision(
-            session=session,
-            now=now,
-            actor_id=viewer.id,
-            evidence=evidence,
-            limits=UploadLimits.from_settings(settings),
-            upload=Upload(
-                file.filename, file.file, meta.period_from, meta.period_to, meta.change_note
-            ),
-        )
-    except ValidationError as exc:
-        session.rollback()
-        return detail_response(
-            request,
-            session,
-            now,
-            viewer,
-            evidence,
-            422,
-            upload_errors=describe_errors(exc.errors()),
-        )
-    except DomainError as exc:
-        session.rollback()
-        return detail_response(
-            request,
-            session,
-            now,
-            viewer,
-            evidence,
-            exc.status_code,
-            upload_errors={exc.field or "file": exc.message},
-        )
-    try:
-        session.commit()
-    except BaseException:
-        file_store.discard(stored)  # no file without its row
-        raise
-    response = detail_response(request, session, now, viewer, evidence)
-    response.headers.update(toast_header(_("Revision %(n)d uploaded.", n=revision.number)))
-    return response
-
-
-class _UploadMeta(BaseModel):
-    period_from: date | None = None
-    period_to: date | None = None
-    change_note: str = ""
-
-    model_config = {"str_max_length": 4000}
-
-
-@router.get("/{evidence_id}/revisions/{revision_id}/download")
-def download(
-    session: SessionDep,
-    settings: SettingsDep,
-    viewer: CurrentViewer,
-    evidence_id: int,
-    revision_id: int,
-) -> Response:
-    _visible(session, viewer, evidence_id)
-    return _file_response(session, settings, evidence_id, revision_id)
-
-
-def _file_response(
-    session: SessionDep, settings: Settings, evidence_id: int, revision_id: int
-) -> Response:
-    revision = evidence_service.get_revision(
-        session=session, evidence_id=evidence_id, revision_id=revision_id
-    )
-    if not revision.sha256:
-        raise NotFound(_("This revision has no file."))
-    path = file_store.path_for(settings.files_dir, revision.sha256)
-    if not path.exists():
-        raise NotFound(_("The stored file is missing; run 'ronghe files verify'."))
-    return FileResponse(
-        path,
-        media_type=revision.mime_type or "application/octet-stream",
-        filename=revision.original_name or f"revision-{revision.number}",
-        content_disposition_type="attachment",
-    )
-
-
 def _workflow(request: Request, session: SessionDep, evidence: Evidence, message: str) -> Response:
     session.commit()
     return redirect(request, f"/evidence/{evidence.id}", toast=message)
@@ -397,7 +270,7 @@ def _workflow(request: Request, session: SessionDep, evidence: Evidence, message
 def submit_for_review(
     request: Request, session: SessionDep, now: Now, viewer: EditorDep, evidence_id: int
 ) -> Response:
-    evidence = _editable(session, viewer, evidence_id)
+    evidence = editable_evidence(session, viewer, evidence_id)
     evidence_service.submit(session=session, now=now, actor_id=viewer.id, evidence=evidence)
     return _workflow(request, session, evidence, _("Sent for review."))
 
@@ -406,7 +279,7 @@ def submit_for_review(
 def approve(
     request: Request, session: SessionDep, now: Now, viewer: ApproverDep, evidence_id: int
 ) -> Response:
-    evidence = _visible(session, viewer, evidence_id)
+    evidence = visible_evidence(session, viewer, evidence_id)
     evidence_service.approve(session=session, now=now, actor_id=viewer.id, evidence=evidence)
     return _workflow(request, session, evidence, _("Revision approved."))
 
@@ -415,7 +288,7 @@ def approve(
 async def return_to_author(
     request: Request, session: SessionDep, now: Now, viewer: ApproverDep, evidence_id: int
 ) -> Response:
-    evidence = _visible(session, viewer, evidence_id)
+    evidence = visible_evidence(session, viewer, evidence_id)
     reason = str((await request.form()).get("reason") or "")[:4000]
     evidence_service.return_to_draft(
         session=session, now=now, actor_id=viewer.id, evidence=evidence, reason=reason
@@ -427,7 +300,7 @@ async def return_to_author(
 def obsolete(
     request: Request, session: SessionDep, now: Now, viewer: EditorDep, evidence_id: int
 ) -> Response:
-    evidence = _editable(session, viewer, evidence_id)
+    evidence = editable_evidence(session, viewer, evidence_id)
     evidence_service.make_obsolete(session=session, now=now, actor_id=viewer.id, evidence=evidence)
     return _workflow(request, session, evidence, _("Marked obsolete; it stays readable."))
 
@@ -444,7 +317,7 @@ async def link(
     request: Request, session: SessionDep, now: Now, viewer: EditorDep, evidence_id: int
 ) -> Response:
     """Link from either side: the form says the kind, the target and where to go back."""
-    evidence = _editable(session, viewer, evidence_id)
+    evidence = editable_evidence(session, viewer, evidence_id)
     form = await request.form()
     target = filter_id(str(form.get("target_id") or ""))
     if target is None:
@@ -475,7 +348,7 @@ async def unlink(
     kind: str,
     target_id: int,
 ) -> Response:
-    evidence = _editable(session, viewer, evidence_id)
+    evidence = editable_evidence(session, viewer, evidence_id)
     evidence_links.unlink(
         session=session,
         now=now,
@@ -528,7 +401,7 @@ def api_register(
 
 @api_router.get("/evidence/{evidence_id}", summary="One evidence item with its revisions and links")
 def api_detail(session: SessionDep, viewer: ApiViewer, evidence_id: int) -> dict[str, Any]:
-    evidence = _visible(session, viewer, evidence_id)
+    evidence = visible_evidence(session, viewer, evidence_id)
     return {
         **evidence.model_dump(mode="json"),
         "revisions": [
@@ -540,49 +413,3 @@ def api_detail(session: SessionDep, viewer: ApiViewer, evidence_id: int) -> dict
             for item in evidence_links.linked(session=session, evidence_id=evidence_id)
         ],
     }
-
-
-@api_router.post(
-    "/evidence/{evidence_id}/revisions", status_code=201, summary="Upload a new revision"
-)
-async def api_upload(
-    session: SessionDep,
-    now: Now,
-    settings: SettingsDep,
-    viewer: Annotated[Viewer, Depends(api_require(Permission.manage_evidence))],
-    evidence_id: int,
-    file: UploadFile,
-    period_from: Annotated[date | None, Query()] = None,
-    period_to: Annotated[date | None, Query()] = None,
-    change_note: Annotated[str, Query(max_length=4000)] = "",
-) -> dict[str, Any]:
-    evidence = _visible(session, viewer, evidence_id)
-    viewer.require_owner(evidence.owner_id)
-    revision, stored = evidence_service.add_revision(
-        session=session,
-        now=now,
-        actor_id=viewer.id,
-        evidence=evidence,
-        limits=UploadLimits.from_settings(settings),
-        upload=Upload(file.filename or "", file.file, period_from, period_to, change_note),
-    )
-    try:
-        session.commit()
-    except BaseException:
-        file_store.discard(stored)
-        raise
-    return revision.model_dump(mode="json")
-
-
-@api_router.get(
-    "/evidence/{evidence_id}/revisions/{revision_id}/download", summary="Download a revision's file"
-)
-def api_download(
-    session: SessionDep,
-    settings: SettingsDep,
-    viewer: ApiViewer,
-    evidence_id: int,
-    revision_id: int,
-) -> Response:
-    _visible(session, viewer, evidence_id)
-    return _file_response(session, settings, evidence_id, revision_id)

@@ -1,0 +1,196 @@
+"""Evidence files: uploading a revision (form and API) and downloading one, with checks."""
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, UploadFile
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import UploadFile as StarletteUpload
+from starlette.responses import Response
+
+from app.db import SessionDep
+from app.deps import ApiViewer, CurrentViewer, Now, SettingsDep, Viewer, api_require
+from app.errors import DomainError, Invalid, NotFound
+from app.forms import describe_errors, form_values
+from app.i18n import gettext as _
+from app.permissions import Permission
+from app.routers.evidence import EditorDep, detail_response, editable_evidence, visible_evidence
+from app.services import evidence as evidence_service
+from app.services import file_store
+from app.services.evidence import Upload, UploadLimits
+from app.settings import Settings
+from app.web import toast_header
+
+router = APIRouter(prefix="/evidence", tags=["evidence"], include_in_schema=False)
+api_router = APIRouter(tags=["evidence"])
+
+# Room for the multipart boundaries and form fields around the file itself.
+MULTIPART_OVERHEAD = 1024 * 1024
+
+
+def _too_large(request: Request, settings: Settings) -> bool:
+    declared = request.headers.get("content-length", "")
+    return (
+        declared.isascii()
+        and declared.isdigit()
+        and int(declared) > settings.upload_max_mb * 1024 * 1024 + MULTIPART_OVERHEAD
+    )
+
+
+@router.post("/{evidence_id}/revisions")
+async def upload(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    settings: SettingsDep,
+    viewer: EditorDep,
+    evidence_id: int,
+) -> Response:
+    """A new revision from a multipart upload (streamed to disk by the form parser)."""
+    evidence = editable_evidence(session, viewer, evidence_id)
+    if _too_large(request, settings):
+        return detail_response(
+            request,
+            session,
+            now,
+            viewer,
+            evidence,
+            413,
+            upload_errors={
+                "file": _("The file is larger than %(mb)d MB.", mb=settings.upload_max_mb)
+            },
+        )
+    form = await request.form(max_files=1)
+    file = form.get("file")
+    values = form_values(form)
+    values.pop("file", None)
+    try:
+        if not isinstance(file, StarletteUpload) or not file.filename:
+            raise Invalid(_("Choose a file."), field="file")
+        meta = _UploadMeta.model_validate(values)
+        revision, stored = evidence_service.add_revision(
+            session=session,
+            now=now,
+            actor_id=viewer.id,
+            evidence=evidence,
+            limits=UploadLimits.from_settings(settings),
+            upload=Upload(
+                file.filename, file.file, meta.period_from, meta.period_to, meta.change_note
+            ),
+        )
+    except ValidationError as exc:
+        session.rollback()
+        return detail_response(
+            request,
+            session,
+            now,
+            viewer,
+            evidence,
+            422,
+            upload_errors=describe_errors(exc.errors()),
+        )
+    except DomainError as exc:
+        session.rollback()
+        return detail_response(
+            request,
+            session,
+            now,
+            viewer,
+            evidence,
+            exc.status_code,
+            upload_errors={exc.field or "file": exc.message},
+        )
+    try:
+        session.commit()
+    except BaseException:
+        file_store.discard(stored)  # no file without its row
+        raise
+    response = detail_response(request, session, now, viewer, evidence)
+    response.headers.update(toast_header(_("Revision %(n)d uploaded.", n=revision.number)))
+    return response
+
+
+class _UploadMeta(BaseModel):
+    period_from: date | None = None
+    period_to: date | None = None
+    change_note: str = ""
+
+    model_config = {"str_max_length": 4000}
+
+
+@router.get("/{evidence_id}/revisions/{revision_id}/download")
+def download(
+    session: SessionDep,
+    settings: SettingsDep,
+    viewer: CurrentViewer,
+    evidence_id: int,
+    revision_id: int,
+) -> Response:
+    visible_evidence(session, viewer, evidence_id)
+    return _file_response(session, settings, evidence_id, revision_id)
+
+
+def _file_response(
+    session: SessionDep, settings: Settings, evidence_id: int, revision_id: int
+) -> Response:
+    revision = evidence_service.get_revision(
+        session=session, evidence_id=evidence_id, revision_id=revision_id
+    )
+    if not revision.sha256:
+        raise NotFound(_("This revision has no file."))
+    path = file_store.path_for(settings.files_dir, revision.sha256)
+    if not path.exists():
+        raise NotFound(_("The stored file is missing; run 'ronghe files verify'."))
+    return FileResponse(
+        path,
+        media_type=revision.mime_type or "application/octet-stream",
+        filename=revision.original_name or f"revision-{revision.number}",
+        content_disposition_type="attachment",
+    )
+
+
+@api_router.post(
+    "/evidence/{evidence_id}/revisions", status_code=201, summary="Upload a new revision"
+)
+async def api_upload(
+    session: SessionDep,
+    now: Now,
+    settings: SettingsDep,
+    viewer: Annotated[Viewer, Depends(api_require(Permission.manage_evidence))],
+    evidence_id: int,
+    file: UploadFile,
+    period_from: Annotated[date | None, Query()] = None,
+    period_to: Annotated[date | None, Query()] = None,
+    change_note: Annotated[str, Query(max_length=4000)] = "",
+) -> dict[str, Any]:
+    evidence = visible_evidence(session, viewer, evidence_id)
+    viewer.require_owner(evidence.owner_id)
+    revision, stored = evidence_service.add_revision(
+        session=session,
+        now=now,
+        actor_id=viewer.id,
+        evidence=evidence,
+        limits=UploadLimits.from_settings(settings),
+        upload=Upload(file.filename or "", file.file, period_from, period_to, change_note),
+    )
+    try:
+        session.commit()
+    except BaseException:
+        file_store.discard(stored)
+        raise
+    return revision.model_dump(mode="json")
+
+
+@api_router.get(
+    "/evidence/{evidence_id}/revisions/{revision_id}/download", summary="Download a revision's file"
+)
+def api_download(
+    session: SessionDep,
+    settings: SettingsDep,
+    viewer: ApiViewer,
+    evidence_id: int,
+    revision_id: int,
+) -> Response:
+    visible_evidence(session, viewer, evidence_id)
+    return _file_response(session, settings, evidence_id, revision_id)
