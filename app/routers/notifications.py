@@ -10,6 +10,7 @@ from app.deps import CurrentViewer, Now, PageDep, SettingsDep
 from app.errors import DomainError, NotFound
 from app.forms import parse_id
 from app.i18n import gettext as _
+from app.routers.account import account_response
 from app.services import notification as notification_service
 from app.templating import render
 from app.web import redirect, toast_header
@@ -79,8 +80,6 @@ def save_preferences(
         )
     except DomainError as exc:
         session.rollback()
-        from app.routers.account import account_response
-
         return account_response(
             request,
             session,
@@ -98,8 +97,6 @@ def reset_calendar(
 ) -> Response:
     token = notification_service.reset_calendar_token(session=session, user_id=viewer.id)
     session.commit()
-    from app.routers.account import account_response
-
     return account_response(
         request, session, viewer, calendar_url=f"{settings.public_url}/calendar/{token}.ics"
     )
