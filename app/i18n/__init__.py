@@ -5,6 +5,8 @@ user's setting, then the language cookie, then Accept-Language.
 """
 
 import gettext as gettext_module
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,16 @@ def ngettext(singular: str, plural: str, n: int, **values: Any) -> str:
 
 
 _ = gettext
+
+
+@contextmanager
+def use_locale(locale: str) -> Iterator[None]:
+    """Speak another language for a while (e-mails are written in the recipient's)."""
+    token = current_locale.set(locale)
+    try:
+        yield
+    finally:
+        current_locale.reset(token)
 
 
 def N_(message: str) -> str:  # noqa: N802 - the conventional name Babel extracts

@@ -27,7 +27,7 @@ from app.models.notification import (
     WebhookChannel,
 )
 from app.models.user import Role, User, UserRole
-from app.services import reminders
+from app.services import reminder_delivery, reminders
 from app.settings import Settings
 from tests.conftest import PASSWORD_HASH
 
@@ -139,7 +139,7 @@ def test_invalid_address_is_skipped_with_a_reason(fresh_settings: Settings, smtp
     reminders.run(session_factory=factory(settings), now=NOW, settings=settings)
     email = next(r for r in rows(settings) if r.channel == Channel.email)
     assert email.status == DeliveryStatus.skipped
-    assert email.last_error == reminders.SKIP_BAD_ADDRESS
+    assert email.last_error == reminder_delivery.SKIP_BAD_ADDRESS
 
 
 def test_quiet_hours_defer_email(fresh_settings: Settings, smtp_sink) -> None:  # type: ignore[no-untyped-def]
@@ -302,9 +302,11 @@ def test_deleted_item_is_skipped_with_a_reason(fresh_settings: Settings) -> None
         reminders.plan(session=session, now=NOW, settings=fresh_settings)
         session.delete(session.exec(select(Task)).one())
         session.commit()
-    reminders.deliver(session_factory=factory(fresh_settings), now=NOW, settings=fresh_settings)
+    reminder_delivery.deliver(
+        session_factory=factory(fresh_settings), now=NOW, settings=fresh_settings
+    )
     assert {(r.status, r.last_error) for r in rows(fresh_settings)} == {
-        (DeliveryStatus.skipped, reminders.SKIP_DELETED)
+        (DeliveryStatus.skipped, reminder_delivery.SKIP_DELETED)
     }
 
 
