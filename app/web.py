@@ -4,7 +4,7 @@ import json
 import logging
 import secrets
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlparse
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -104,6 +104,19 @@ async def csrf_protect(request: Request) -> None:
         raise Forbidden(
             _("This form has expired or did not come from Ronghe. Reload the page and try again.")
         )
+
+
+def same_site_path(target: str | None, fallback: str = "/") -> str:
+    """A user-supplied return address, if it stays on this site; otherwise the fallback.
+
+    Refuses schemes, //host, backslashes (browsers read /\\host as //host) and control
+    characters, so a crafted link cannot bounce a user to another site."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return fallback
+    if "\\" in target or not target.isprintable():
+        return fallback
+    parsed = urlparse(target)
+    return fallback if parsed.scheme or parsed.netloc else target
 
 
 def redirect(request: Request, url: str, *, toast: str | None = None) -> Response:

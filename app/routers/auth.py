@@ -2,7 +2,6 @@
 
 from datetime import timedelta
 from typing import Annotated
-from urllib.parse import urlparse
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
@@ -19,19 +18,9 @@ from app.services import auth as auth_service
 from app.services import user as user_service
 from app.services.auth import ThrottlePolicy
 from app.templating import render
-from app.web import LOCALE_COOKIE, cookie_options, redirect, rotate_csrf
+from app.web import LOCALE_COOKIE, cookie_options, redirect, rotate_csrf, same_site_path
 
 router = APIRouter(tags=["auth"], include_in_schema=False)
-
-
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths, so a crafted link cannot bounce a user to another site."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    if not target.isprintable():
-        return "/"
-    parsed = urlparse(target)
-    return "/" if parsed.scheme or parsed.netloc else target
 
 
 def _sign_in(request: Request, response: Response, token: str, locale: str, hours: int) -> None:
@@ -48,12 +37,12 @@ def login_page(
     if user_service.count_users(session=session) == 0:
         return RedirectResponse("/setup", status_code=303)
     if viewer is not None:
-        return RedirectResponse(_safe_next(next), status_code=303)
+        return RedirectResponse(same_site_path(next), status_code=303)
     expired = request.query_params.get("expired") == "1"
     return render(
         request,
         "auth/login.html",
-        {"next": _safe_next(next), "email": "", "error": None, "expired": expired},
+        {"next": same_site_path(next), "email": "", "error": None, "expired": expired},
     )
 
 
@@ -82,7 +71,7 @@ def login(
         return render(
             request,
             "auth/login.html",
-            {"next": _safe_next(next), "email": email, "error": exc.message},
+            {"next": same_site_path(next), "email": email, "error": exc.message},
             status_code=exc.status_code,
         )
     token = auth_service.start_session(
@@ -90,7 +79,7 @@ def login(
     )
     session.commit()
     current_locale.set(user.locale)
-    response = redirect(request, _safe_next(next))
+    response = redirect(request, same_site_path(next))
     _sign_in(request, response, token, user.locale, settings.session_hours)
     return response
 
@@ -162,6 +151,6 @@ def switch_locale(
     if viewer is not None:
         user_service.set_locale(session=session, user=viewer.user, locale=locale)
         session.commit()
-    response = redirect(request, _safe_next(next))
+    response = redirect(request, same_site_path(next))
     response.set_cookie(LOCALE_COOKIE, locale, max_age=365 * 86400, **cookie_options(request))
     return response

@@ -37,7 +37,7 @@ from app.services.evidence_access import require_view
 from app.services.evidence_register import RegisterFilter, Sort
 from app.services.evidence_register import search as register_search
 from app.templating import is_htmx, render
-from app.web import redirect
+from app.web import redirect, same_site_path
 
 router = APIRouter(prefix="/evidence", tags=["evidence"], include_in_schema=False)
 api_router = APIRouter(tags=["evidence"])
@@ -305,13 +305,6 @@ def obsolete(
     return _workflow(request, session, evidence, _("Marked obsolete; it stays readable."))
 
 
-def _back(fallback: str, target: str | None) -> str:
-    """Only a same-site path: no scheme, no //host, no backslash, no control characters."""
-    if not target or not target.startswith("/") or target.startswith("//"):
-        return fallback
-    return target if "\\" not in target and target.isprintable() else fallback
-
-
 @router.post("/{evidence_id}/links")
 async def link(
     request: Request, session: SessionDep, now: Now, viewer: EditorDep, evidence_id: int
@@ -333,7 +326,7 @@ async def link(
     session.commit()
     return redirect(
         request,
-        _back(f"/evidence/{evidence_id}", str(form.get("next") or "")),
+        same_site_path(str(form.get("next") or ""), f"/evidence/{evidence_id}"),
         toast=_("Linked."),
     )
 
@@ -361,7 +354,7 @@ async def unlink(
     form = await request.form()
     return redirect(
         request,
-        _back(f"/evidence/{evidence_id}", str(form.get("next") or "")),
+        same_site_path(str(form.get("next") or ""), f"/evidence/{evidence_id}"),
         toast=_("Link removed."),
     )
 
