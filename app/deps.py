@@ -78,7 +78,8 @@ def optional_viewer(
         )
         if found is not None:
             login, user = found
-            session.commit()  # keeps the sliding expiry even when the page only reads
+            if session.dirty:
+                session.commit()  # keeps the sliding expiry even when the page only reads
             roles = user_service.roles_of(session=session, user_id=login.user_id)
             viewer = Viewer(
                 user=user,
