@@ -12,6 +12,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from app.db import make_engine
 from app.routers import (
     account,
+    audits,
     auth,
     capabilities,
     dashboard,
@@ -22,10 +23,12 @@ from app.routers import (
     goals,
     home,
     initiatives,
+    nonconformities,
     notifications,
     pdca,
     reminders,
     requirements,
+    reviews,
     strategy,
     users,
 )
@@ -46,6 +49,9 @@ ROUTER_MODULES = (
     evidence_files,
     evidence,
     requirements,
+    audits,
+    nonconformities,
+    reviews,
     users,
     departments,
     notifications,

@@ -20,6 +20,15 @@ class Permission(StrEnum):
     manage_evidence = "manage_evidence"
     approve_evidence = "approve_evidence"
     manage_reminders = "manage_reminders"
+    manage_audits = "manage_audits"
+    conduct_audits = "conduct_audits"
+    raise_nonconformities = "raise_nonconformities"
+    work_on_nonconformities = "work_on_nonconformities"
+    verify_nonconformities = "verify_nonconformities"
+    manage_reviews = "manage_reviews"
+    sign_reviews = "sign_reviews"
+    update_review_actions = "update_review_actions"
+    verify_review_actions = "verify_review_actions"
 
 
 ALL_ROLES = frozenset(Role)
@@ -39,6 +48,20 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.manage_evidence: frozenset({Role.admin, Role.executive, Role.owner}),
     Permission.approve_evidence: frozenset({Role.admin, Role.executive}),
     Permission.manage_reminders: frozenset({Role.admin}),
+    # The audit programme and independence overrides belong to the IIMS administrator;
+    # filling in a checklist takes a member of that audit's team (checked per audit).
+    Permission.manage_audits: frozenset({Role.admin}),
+    Permission.conduct_audits: frozenset({Role.admin, Role.auditor}),
+    Permission.raise_nonconformities: frozenset({Role.admin, Role.auditor, Role.executive}),
+    # Owners work on the nonconformities and actions they own (checked per object).
+    Permission.work_on_nonconformities: frozenset({Role.admin, Role.executive, Role.owner}),
+    # Verification is never by the nonconformity's owner (checked per object).
+    Permission.verify_nonconformities: frozenset({Role.admin, Role.auditor, Role.executive}),
+    Permission.manage_reviews: frozenset({Role.admin}),
+    # Only the review's chair signs it (checked per review).
+    Permission.sign_reviews: frozenset({Role.executive}),
+    Permission.update_review_actions: frozenset({Role.admin, Role.executive, Role.owner}),
+    Permission.verify_review_actions: frozenset({Role.admin, Role.executive}),
 }
 
 # Roles that act on any object of a kind, not only on what they own.

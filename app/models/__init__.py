@@ -2,6 +2,16 @@
 
 from app.models.activity import ActivityEvent
 from app.models.api_token import ApiToken
+from app.models.audit import (
+    Audit,
+    AuditDepartment,
+    AuditMember,
+    AuditProgramme,
+    AuditRequirement,
+    ChecklistEvidence,
+    ChecklistItem,
+    Finding,
+)
 from app.models.auth import LoginAttempt, UserSession
 from app.models.capability import (
     Capability,
@@ -21,6 +31,13 @@ from app.models.evidence import (
 )
 from app.models.goal import Goal, Measurement
 from app.models.initiative import Initiative, Task
+from app.models.nonconformity import (
+    CorrectiveAction,
+    CorrectiveActionEvidence,
+    NcDeadline,
+    Nonconformity,
+    Verification,
+)
 from app.models.notification import (
     CalendarDay,
     Notification,
@@ -31,17 +48,32 @@ from app.models.notification import (
 )
 from app.models.pdca import PdcaCycle, PhaseChange
 from app.models.requirement import Framework, Requirement, RequirementStatus
+from app.models.review import (
+    ManagementReview,
+    ReviewAction,
+    ReviewAttendee,
+    ReviewEvidence,
+)
 from app.models.strategy import CompetitiveAdvantage, Strategy
 from app.models.user import Role, User, UserRole
 
 __all__ = [
     "ActivityEvent",
     "ApiToken",
+    "Audit",
+    "AuditDepartment",
+    "AuditMember",
+    "AuditProgramme",
+    "AuditRequirement",
     "CalendarDay",
     "Capability",
     "CapabilityAdvantage",
     "CapabilityRequirement",
+    "ChecklistEvidence",
+    "ChecklistItem",
     "CompetitiveAdvantage",
+    "CorrectiveAction",
+    "CorrectiveActionEvidence",
     "Department",
     "DepartmentCreate",
     "Evidence",
@@ -50,11 +82,15 @@ __all__ = [
     "EvidenceRequirement",
     "EvidenceRevision",
     "EvidenceTask",
+    "Finding",
     "Framework",
     "Goal",
     "Initiative",
     "LoginAttempt",
+    "ManagementReview",
     "Measurement",
+    "NcDeadline",
+    "Nonconformity",
     "Notification",
     "NotificationPreference",
     "PdcaCycle",
@@ -62,6 +98,9 @@ __all__ = [
     "ReminderRule",
     "Requirement",
     "RequirementStatus",
+    "ReviewAction",
+    "ReviewAttendee",
+    "ReviewEvidence",
     "Role",
     "SchedulerLease",
     "StageChange",
@@ -71,5 +110,6 @@ __all__ = [
     "User",
     "UserRole",
     "UserSession",
+    "Verification",
     "WebhookChannel",
 ]

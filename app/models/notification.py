@@ -12,11 +12,16 @@ TEXT_MAX = 4000
 
 
 class DueKind(StrEnum):
-    """What can fall due; later modules add audits, reviews, actions, milestones."""
+    """What can fall due; certification milestones come later."""
 
     task = "task"
     evidence_review = "evidence_review"
     goal_measurement = "goal_measurement"
+    audit = "audit"  # an audit's planned start
+    corrective_action = "corrective_action"
+    nonconformity = "nonconformity"  # its deadline, and the effectiveness check
+    review = "review"  # a management review's planned date
+    review_action = "review_action"
 
 
 class Channel(StrEnum):

@@ -36,6 +36,11 @@ KIND_LABELS = {
     DueKind.task: N_("Task"),
     DueKind.evidence_review: N_("Evidence review"),
     DueKind.goal_measurement: N_("Goal value"),
+    DueKind.audit: N_("Audit"),
+    DueKind.corrective_action: N_("Corrective action"),
+    DueKind.nonconformity: N_("Nonconformity"),
+    DueKind.review: N_("Management review"),
+    DueKind.review_action: N_("Review action"),
 }
 
 
