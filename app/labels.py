@@ -4,19 +4,44 @@ from enum import StrEnum
 
 from app.i18n import N_
 from app.i18n import gettext as _
+from app.models.audit import AuditKind, AuditStatus, ChecklistResult
 from app.models.capability import Grade, Stage
 from app.models.evidence import Confidentiality, EvidenceKind, EvidenceStatus
 from app.models.goal import Direction, Frequency, GoalStatus
 from app.models.initiative import Element, TaskStatus
+from app.models.nonconformity import (
+    ActionKind,
+    ActionStatus,
+    NcGrade,
+    NcSource,
+    NcStatus,
+    RootCauseMethod,
+    Verdict,
+)
 from app.models.notification import Channel, DeliveryStatus, DueKind
 from app.models.pdca import Phase
 from app.models.requirement import Confidence, ImplementationStatus
+from app.models.review import ReviewActionStatus, ReviewStatus
 from app.models.strategy import StrategyStatus
 from app.models.user import Locale
 
 # Keyed by (enum class, value): StrEnum members compare equal to their string, so
 # Stage.planned and ImplementationStatus.planned would otherwise be the same key.
 _LABEL_LIST: list[tuple[StrEnum, str]] = [
+    (AuditKind.internal, N_("Internal audit")),
+    (AuditKind.stage1, N_("Stage 1 assessment")),
+    (AuditKind.stage2, N_("Stage 2 assessment")),
+    (AuditKind.surveillance, N_("Surveillance audit")),
+    (AuditKind.reassessment, N_("Re-assessment")),
+    (AuditStatus.planned, N_("Planned")),
+    (AuditStatus.in_progress, N_("In progress")),
+    (AuditStatus.reporting, N_("Reporting")),
+    (AuditStatus.closed, N_("Closed")),
+    (ChecklistResult.not_audited, N_("Not audited")),
+    (ChecklistResult.conforming, N_("Conforming")),
+    (ChecklistResult.major_nc, N_("Major nonconformity")),
+    (ChecklistResult.minor_nc, N_("Minor nonconformity")),
+    (ChecklistResult.observation, N_("Observation")),
     (ImplementationStatus.not_started, N_("Not started")),
     (ImplementationStatus.planned, N_("Planned")),
     (ImplementationStatus.in_progress, N_("In progress")),
@@ -86,11 +111,47 @@ _LABEL_LIST: list[tuple[StrEnum, str]] = [
     (DueKind.nonconformity, N_("Nonconformity")),
     (DueKind.review, N_("Management review")),
     (DueKind.review_action, N_("Review action")),
+    (ReviewStatus.planned, N_("Planned")),
+    (ReviewStatus.held, N_("Held")),
+    (ReviewStatus.signed, N_("Signed")),
+    (ReviewActionStatus.open, N_("Open")),
+    (ReviewActionStatus.done, N_("Done, awaiting verification")),
+    (ReviewActionStatus.verified, N_("Verified")),
+    (ReviewActionStatus.cancelled, N_("Cancelled")),
     (Locale.zh_CN, N_("Chinese")),
     (Locale.en, N_("English")),
+    (NcSource.internal_audit, N_("Internal audit")),
+    (NcSource.external_audit, N_("External audit")),
+    (NcSource.management_review, N_("Management review")),
+    (NcSource.other, N_("Other")),
+    (NcGrade.major, N_("Major")),
+    (NcGrade.minor, N_("Minor")),
+    (NcStatus.open, N_("Open")),
+    (NcStatus.in_progress, N_("In progress")),
+    (NcStatus.verification, N_("Awaiting verification")),
+    (NcStatus.closed, N_("Closed")),
+    (RootCauseMethod.five_whys, N_("5 whys")),
+    (RootCauseMethod.fishbone, N_("Fishbone diagram")),
+    (RootCauseMethod.other, N_("Other")),
+    (ActionKind.corrective, N_("Corrective")),
+    (ActionKind.preventive, N_("Preventive")),
+    (ActionStatus.open, N_("Open")),
+    (ActionStatus.done, N_("Done")),
+    (ActionStatus.cancelled, N_("Cancelled")),
+    (Verdict.effective, N_("Effective")),
+    (Verdict.not_effective, N_("Not effective")),
 ]
 
 _BADGE_LIST: list[tuple[StrEnum, str]] = [
+    (AuditStatus.planned, "text-bg-light border"),
+    (AuditStatus.in_progress, "text-bg-warning"),
+    (AuditStatus.reporting, "text-bg-info"),
+    (AuditStatus.closed, "text-bg-success"),
+    (ChecklistResult.not_audited, "text-bg-light border"),
+    (ChecklistResult.conforming, "text-bg-success"),
+    (ChecklistResult.major_nc, "text-bg-danger"),
+    (ChecklistResult.minor_nc, "text-bg-warning"),
+    (ChecklistResult.observation, "text-bg-info"),
     (ImplementationStatus.not_started, "text-bg-light border"),
     (ImplementationStatus.planned, "text-bg-info"),
     (ImplementationStatus.in_progress, "text-bg-warning"),
@@ -113,6 +174,24 @@ _BADGE_LIST: list[tuple[StrEnum, str]] = [
     (EvidenceStatus.in_review, "text-bg-warning"),
     (EvidenceStatus.approved, "text-bg-success"),
     (EvidenceStatus.obsolete, "text-bg-secondary"),
+    (ReviewStatus.planned, "text-bg-light border"),
+    (ReviewStatus.held, "text-bg-warning"),
+    (ReviewStatus.signed, "text-bg-success"),
+    (ReviewActionStatus.open, "text-bg-light border"),
+    (ReviewActionStatus.done, "text-bg-warning"),
+    (ReviewActionStatus.verified, "text-bg-success"),
+    (ReviewActionStatus.cancelled, "text-bg-secondary"),
+    (NcGrade.major, "text-bg-danger"),
+    (NcGrade.minor, "text-bg-warning"),
+    (NcStatus.open, "text-bg-light border"),
+    (NcStatus.in_progress, "text-bg-warning"),
+    (NcStatus.verification, "text-bg-info"),
+    (NcStatus.closed, "text-bg-success"),
+    (ActionStatus.open, "text-bg-light border"),
+    (ActionStatus.done, "text-bg-success"),
+    (ActionStatus.cancelled, "text-bg-secondary"),
+    (Verdict.effective, "text-bg-success"),
+    (Verdict.not_effective, "text-bg-danger"),
 ]
 
 

@@ -1,6 +1,674 @@
-"""(being built)"""
+"""Nonconformities and CAPA: the board, raising one, the detail page with its inline forms,
+the deadline table, and the JSON API."""
 
-from fastapi import APIRouter
+from collections.abc import Callable, Iterable
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-router = APIRouter(include_in_schema=False)
-api_router = APIRouter()
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+from sqlmodel import col, select
+from starlette.responses import Response
+
+from app.db import SessionDep
+from app.deps import ApiViewer, CurrentViewer, Now, PageDep, Viewer, require
+from app.errors import DomainError, Invalid
+from app.forms import filter_id, form_values, submit
+from app.i18n import gettext as _
+from app.i18n import localized
+from app.labels import label
+from app.models.department import Department
+from app.models.nonconformity import (
+    TEXT_MAX,
+    ActionKind,
+    ActionStatus,
+    CorrectiveActionCreate,
+    NcGrade,
+    NcSource,
+    NcStatus,
+    Nonconformity,
+    NonconformityCreate,
+    RootCauseMethod,
+    Verdict,
+)
+from app.models.requirement import Requirement
+from app.models.user import User
+from app.permissions import Permission
+from app.services import department as department_service
+from app.services import nonconformity as nc_service
+from app.services import nonconformity_deadline as deadline_service
+from app.services import requirement as requirement_service
+from app.services import user as user_service
+from app.services.nonconformity_board import (
+    ALL,
+    BoardFilter,
+    overdue_actions,
+    overdue_nonconformities,
+    search,
+)
+from app.templating import is_htmx, render
+from app.web import redirect, toast_header
+
+router = APIRouter(prefix="/nonconformities", tags=["nonconformities"], include_in_schema=False)
+api_router = APIRouter(tags=["nonconformities"])
+
+RaiserDep = Annotated[Viewer, Depends(require(Permission.raise_nonconformities))]
+WorkerDep = Annotated[Viewer, Depends(require(Permission.work_on_nonconformities))]
+VerifierDep = Annotated[Viewer, Depends(require(Permission.verify_nonconformities))]
+# The deadline table is part of the management system's rules, kept by its administrator.
+DeadlineEditorDep = Annotated[Viewer, Depends(require(Permission.manage_audits))]
+
+LIST_FRAGMENTS = {"nc-list": "nc_list"}
+DETAIL_FRAGMENTS = {"nc-work": "work"}
+DEADLINE_FRAGMENTS = {"nc-deadlines": "deadlines"}
+
+
+class CorrectionForm(BaseModel):
+    correction: str = Field(default="", max_length=TEXT_MAX)
+    correction_done_on: date | None = None
+
+
+class RootCauseForm(BaseModel):
+    root_cause_method: RootCauseMethod | None = None
+    root_cause: str = Field(default="", max_length=TEXT_MAX)
+    effectiveness_check_date: date | None = None
+
+
+class ActionStatusForm(BaseModel):
+    status: ActionStatus
+    done_on: date | None = None
+    note: str = Field(default="", max_length=TEXT_MAX)
+
+
+class VerifyForm(BaseModel):
+    verdict: Verdict
+    notes: str = Field(default="", max_length=TEXT_MAX)
+    evidence_id: int | None = None
+
+
+# --- the board ------------------------------------------------------------------------------
+
+
+def _filters(params: Any) -> BoardFilter:
+    status = params.get("status") or ""
+    grade = params.get("grade") or None
+    source = params.get("source") or None
+    if (
+        status not in ("", ALL, *NcStatus)
+        or grade not in (None, *NcGrade)
+        or source not in (None, *NcSource)
+    ):
+        raise Invalid(_("Choose one of the offered options."))
+    return BoardFilter(
+        status=status,
+        grade=NcGrade(grade) if grade else None,
+        source=NcSource(source) if source else None,
+        department_id=filter_id(params.get("department")),
+        owner_id=filter_id(params.get("owner")),
+        overdue=params.get("overdue") == "1",
+    )
+
+
+def _options(members: Iterable[StrEnum]) -> list[tuple[str, str]]:
+    return [(str(m), label(m)) for m in members]
+
+
+def _choices(session: SessionDep) -> dict[str, Any]:
+    departments = department_service.as_tree(department_service.get_all(session=session))
+    clauses = requirement_service.clauses(session=session)
+    return {
+        "owner_options": user_service.options(session=session),
+        "departments": departments,
+        "department_select": department_service.options(departments),
+        "requirement_options": [(r.id, f"{r.clause} {localized(r, 'title')}") for r in clauses],
+        "sources": list(NcSource),
+        "grades": list(NcGrade),
+        "statuses": list(NcStatus),
+        "source_options": _options(NcSource),
+        "grade_options": _options(NcGrade),
+    }
+
+
+@router.get("")
+def board(
+    request: Request, session: SessionDep, now: Now, viewer: CurrentViewer, page: PageDep
+) -> Response:
+    filters = _filters(request.query_params)
+    today = now.date()
+    rows, total = search(session=session, filters=filters, page=page, today=today)
+    query = urlencode(
+        [(k, v) for k, v in request.query_params.items() if k not in ("page", "size") and v]
+    )
+    context: dict[str, Any] = {
+        "rows": rows,
+        "total": total,
+        "page": page,
+        "filters": filters,
+        "query": query,
+        "today": today,
+    }
+    if not (is_htmx(request) and request.headers.get("hx-target") in LIST_FRAGMENTS):
+        # The counts, overdue lists and filter choices are only drawn with the whole page.
+        context.update(
+            counts=nc_service.status_counts(session=session),
+            overdue_total=nc_service.overdue_count(session=session, today=today),
+            late_ncs=overdue_nonconformities(session=session, today=today),
+            late_actions=overdue_actions(session=session, today=today),
+            **_choices(session),
+        )
+    return render(request, "nonconformities/board.html", context, fragments=LIST_FRAGMENTS)
+
+
+# --- raising one ----------------------------------------------------------------------------
+
+
+def _new_form(
+    request: Request,
+    session: SessionDep,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "nonconformities/new.html",
+        {
+            "values": values,
+            "errors": errors,
+            "deadlines": deadline_service.table(session=session),
+            **_choices(session),
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/new")
+def new_page(request: Request, session: SessionDep, viewer: RaiserDep) -> Response:
+    return _new_form(request, session, {"source": "internal_audit", "grade": "minor"}, {})
+
+
+@router.post("")
+async def create(request: Request, session: SessionDep, now: Now, viewer: RaiserDep) -> Response:
+    values = form_values(await request.form())
+    result, errors, status = submit(
+        NonconformityCreate,
+        values,
+        lambda data: nc_service.create(session=session, now=now, actor_id=viewer.id, data=data),
+    )
+    if result is None:
+        session.rollback()
+        return _new_form(request, session, values, errors, status)
+    session.commit()
+    return redirect(request, f"/nonconformities/{result.id}", toast=_("Nonconformity raised."))
+
+
+# --- the deadline table ---------------------------------------------------------------------
+
+
+def _deadlines_page(
+    request: Request,
+    session: SessionDep,
+    viewer: Viewer,
+    errors: dict[str, str],
+    values: dict[str, Any] | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    rows = deadline_service.table(session=session)
+    return render(
+        request,
+        "nonconformities/deadlines.html",
+        {
+            "rows": rows,
+            "errors": errors,
+            "values": values
+            or {
+                deadline_service.field_name(r.source, r.grade): r.days if r.overridden else ""
+                for r in rows
+            },
+            "field_name": deadline_service.field_name,
+            "may_edit": viewer.can(Permission.manage_audits),
+            "days_min": deadline_service.DAYS_MIN,
+            "days_max": deadline_service.DAYS_MAX,
+        },
+        fragments=DEADLINE_FRAGMENTS,
+        status_code=status_code,
+        headers=headers,
+    )
+
+
+@router.get("/deadlines")
+def deadlines(request: Request, session: SessionDep, viewer: CurrentViewer) -> Response:
+    return _deadlines_page(request, session, viewer, {})
+
+
+@router.post("/deadlines")
+async def save_deadlines(
+    request: Request, session: SessionDep, now: Now, viewer: DeadlineEditorDep
+) -> Response:
+    form = await request.form()
+    submitted = {k: str(v) for k, v in form.items() if k.startswith("days-")}
+    errors = deadline_service.save(
+        session=session, now=now, actor_id=viewer.id, submitted=dict(submitted)
+    )
+    if errors:
+        session.rollback()
+        return _deadlines_page(request, session, viewer, errors, submitted, 422)
+    session.commit()
+    if not is_htmx(request):
+        return redirect(request, "/nonconformities/deadlines", toast=_("Deadlines saved."))
+    return _deadlines_page(
+        request, session, viewer, {}, headers=toast_header(_("Deadlines saved."))
+    )
+
+
+# --- the detail page ------------------------------------------------------------------------
+
+
+def detail_response(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    viewer: Viewer,
+    nonconformity: Nonconformity,
+    status_code: int = 200,
+    errors: dict[str, dict[str, str]] | None = None,
+    values: dict[str, dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    assert nonconformity.id is not None
+    planned = nc_service.actions(session=session, nonconformity_id=nonconformity.id)
+    checks = nc_service.verifications(session=session, nonconformity_id=nonconformity.id)
+    people = (
+        {nonconformity.owner_id, nonconformity.raised_by_id}
+        | {a.owner_id for a in planned}
+        | {v.verified_by_id for v in checks}
+    )
+    names = dict(
+        session.exec(
+            select(User.id, User.name).where(col(User.id).in_([p for p in people if p]))
+        ).all()
+    )
+    is_open = nonconformity.status != NcStatus.closed
+    may_work = viewer.can(Permission.work_on_nonconformities)
+    context = {
+        "nc": nonconformity,
+        "actions": planned,
+        "verifications": checks,
+        "names": names,
+        "requirement": (
+            session.get(Requirement, nonconformity.requirement_id)
+            if nonconformity.requirement_id
+            else None
+        ),
+        "department": (
+            session.get(Department, nonconformity.department_id)
+            if nonconformity.department_id
+            else None
+        ),
+        "overdue": nc_service.is_overdue(nonconformity, now.date()),
+        "today": now.date(),
+        "may_edit": is_open and viewer.can(Permission.raise_nonconformities),
+        "may_work": is_open and may_work and viewer.may_touch(nonconformity.owner_id),
+        "may_work_on": {
+            a.id
+            for a in planned
+            if is_open and may_work and viewer.may_touch(a.owner_id, nonconformity.owner_id)
+        },
+        "may_verify": (
+            nonconformity.status == NcStatus.verification
+            and viewer.can(Permission.verify_nonconformities)
+        ),
+        "independent": nc_service.may_verify(
+            session=session, nonconformity=nonconformity, user_id=viewer.id
+        ),
+        "errors": errors or {},
+        "values": values or {},
+        "header_values": nonconformity.model_dump(mode="json"),
+        "kind_options": _options(ActionKind),
+        "method_options": _options(RootCauseMethod),
+        "verdict_options": _options(Verdict),
+        # Done first: it is what an owner does most.
+        "action_status_options": _options(
+            [ActionStatus.done, ActionStatus.cancelled, ActionStatus.open]
+        ),
+        **_choices(session),
+    }
+    if values and "header" in values:
+        context["header_values"] = values["header"]
+    return render(
+        request,
+        "nonconformities/detail.html",
+        context,
+        fragments=DETAIL_FRAGMENTS,
+        status_code=status_code,
+        headers=headers,
+    )
+
+
+def _saved(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    viewer: Viewer,
+    nonconformity: Nonconformity,
+    message: str,
+) -> Response:
+    """After a change: htmx redraws the working area with a toast; a plain form redirects."""
+    session.commit()
+    if is_htmx(request) and request.headers.get("hx-target") in DETAIL_FRAGMENTS:
+        return detail_response(
+            request, session, now, viewer, nonconformity, headers=toast_header(message)
+        )
+    return redirect(request, f"/nonconformities/{nonconformity.id}", toast=message)
+
+
+def _rejected(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    viewer: Viewer,
+    nonconformity: Nonconformity,
+    form: str,
+    errors: dict[str, str],
+    status_code: int,
+    values: dict[str, Any] | None = None,
+) -> Response:
+    """Nothing is kept; the form comes back with the messages next to its fields."""
+    session.rollback()
+    session.refresh(nonconformity)
+    return detail_response(
+        request,
+        session,
+        now,
+        viewer,
+        nonconformity,
+        status_code,
+        errors={form: errors},
+        values={form: values or {}},
+    )
+
+
+def _step(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    viewer: Viewer,
+    nonconformity: Nonconformity,
+    form: str,
+    call: Callable[[], object],
+    message: str,
+) -> Response:
+    """A change without inputs (start, request verification): the refusal shows by its button."""
+    try:
+        call()
+    except DomainError as exc:
+        errors = {exc.field or "__all__": exc.message}
+        return _rejected(
+            request, session, now, viewer, nonconformity, form, errors, exc.status_code
+        )
+    return _saved(request, session, now, viewer, nonconformity, message)
+
+
+@router.get("/{nonconformity_id}")
+def detail(
+    request: Request, session: SessionDep, now: Now, viewer: CurrentViewer, nonconformity_id: int
+) -> Response:
+    nonconformity = nc_service.get(session=session, nonconformity_id=nonconformity_id)
+    return detail_response(request, session, now, viewer, nonconformity)
+
+
+@router.post("/{nonconformity_id}")
+async def update(
+    request: Request, session: SessionDep, now: Now, viewer: RaiserDep, nonconformity_id: int
+) -> Response:
+    nonconformity = nc_service.get(session=session, nonconformity_id=nonconformity_id)
+    values = form_values(await request.form())
+    result, errors, status = submit(
+        NonconformityCreate,
+        values,
+        lambda data: nc_service.update(
+            session=session, now=now, actor_id=viewer.id, nonconformity=nonconformity, data=data
+        ),
+    )
+    if result is None:
+        return _rejected(
+            request, session, now, viewer, nonconformity, "header", errors, status, values
+        )
+    return _saved(request, session, now, viewer, nonconformity, _("Changes saved."))
+
+
+def _workable(session: SessionDep, viewer: Viewer, nonconformity_id: int) -> Nonconformity:
+    nonconformity = nc_service.get(session=session, nonconformity_id=nonconformity_id)
+    viewer.require_owner(nonconformity.owner_id)
+    return nonconformity
+
+
+@router.post("/{nonconformity_id}/start")
+def start(
+    request: Request, session: SessionDep, now: Now, viewer: WorkerDep, nonconformity_id: int
+) -> Response:
+    nonconformity = _workable(session, viewer, nonconformity_id)
+    return _step(
+        request,
+        session,
+        now,
+        viewer,
+        nonconformity,
+        "status",
+        lambda: nc_service.start(
+            session=session, now=now, actor_id=viewer.id, nonconformity=nonconformity
+        ),
+        _("Work started."),
+    )
+
+
+@router.post("/{nonconformity_id}/correction")
+async def correction(
+    request: Request, session: SessionDep, now: Now, viewer: WorkerDep, nonconformity_id: int
+) -> Response:
+    nonconformity = _workable(session, viewer, nonconformity_id)
+    values = form_values(await request.form())
+    result, errors, status = submit(
+        CorrectionForm,
+        values,
+        lambda data: nc_service.record_correction(
+            session=session,
+            now=now,
+            actor_id=viewer.id,
+            nonconformity=nonconformity,
+            correction=data.correction,
+            done_on=data.correction_done_on,
+        ),
+    )
+    if result is None:
+        return _rejected(
+            request, session, now, viewer, nonconformity, "correction", errors, status, values
+        )
+    return _saved(request, session, now, viewer, nonconformity, _("Correction saved."))
+
+
+@router.post("/{nonconformity_id}/root-cause")
+async def root_cause(
+    request: Request, session: SessionDep, now: Now, viewer: WorkerDep, nonconformity_id: int
+) -> Response:
+    nonconformity = _workable(session, viewer, nonconformity_id)
+    values = form_values(await request.form())
+    result, errors, status = submit(
+        RootCauseForm,
+        values,
+        lambda data: nc_service.record_root_cause(
+            session=session,
+            now=now,
+            actor_id=viewer.id,
+            nonconformity=nonconformity,
+            method=data.root_cause_method,
+            analysis=data.root_cause,
+            effectiveness_check_date=data.effectiveness_check_date,
+        ),
+    )
+    if result is None:
+        return _rejected(
+            request, session, now, viewer, nonconformity, "root_cause", errors, status, values
+        )
+    return _saved(request, session, now, viewer, nonconformity, _("Root cause analysis saved."))
+
+
+@router.post("/{nonconformity_id}/actions")
+async def add_action(
+    request: Request, session: SessionDep, now: Now, viewer: RaiserDep, nonconformity_id: int
+) -> Response:
+    nonconformity = nc_service.get(session=session, nonconformity_id=nonconformity_id)
+    values = form_values(await request.form())
+    result, errors, status = submit(
+        CorrectiveActionCreate,
+        values,
+        lambda data: nc_service.add_action(
+            session=session, now=now, actor_id=viewer.id, nonconformity=nonconformity, data=data
+        ),
+    )
+    if result is None:
+        return _rejected(
+            request, session, now, viewer, nonconformity, "action", errors, status, values
+        )
+    return _saved(request, session, now, viewer, nonconformity, _("Action added."))
+
+
+@router.post("/actions/{action_id}/status")
+async def action_status(
+    request: Request, session: SessionDep, now: Now, viewer: WorkerDep, action_id: int
+) -> Response:
+    action = nc_service.get_action(session=session, action_id=action_id)
+    nonconformity = nc_service.get(session=session, nonconformity_id=action.nonconformity_id)
+    viewer.require_owner(action.owner_id, nonconformity.owner_id)
+    values = form_values(await request.form())
+    result, errors, status = submit(
+        ActionStatusForm,
+        values,
+        lambda data: nc_service.set_action_status(
+            session=session,
+            now=now,
+            actor_id=viewer.id,
+            nonconformity=nonconformity,
+            action=action,
+            status=data.status,
+            done_on=data.done_on,
+            note=data.note,
+        ),
+    )
+    if result is None:
+        return _rejected(
+            request,
+            session,
+            now,
+            viewer,
+            nonconformity,
+            f"action-{action_id}",
+            errors,
+            status,
+            values,
+        )
+    return _saved(request, session, now, viewer, nonconformity, _("Action updated."))
+
+
+@router.post("/{nonconformity_id}/request-verification")
+def request_verification(
+    request: Request, session: SessionDep, now: Now, viewer: WorkerDep, nonconformity_id: int
+) -> Response:
+    nonconformity = _workable(session, viewer, nonconformity_id)
+    return _step(
+        request,
+        session,
+        now,
+        viewer,
+        nonconformity,
+        "status",
+        lambda: nc_service.request_verification(
+            session=session, now=now, actor_id=viewer.id, nonconformity=nonconformity
+        ),
+        _("Sent for verification."),
+    )
+
+
+@router.post("/{nonconformity_id}/verify")
+async def verify(
+    request: Request, session: SessionDep, now: Now, viewer: VerifierDep, nonconformity_id: int
+) -> Response:
+    nonconformity = nc_service.get(session=session, nonconformity_id=nonconformity_id)
+    values = form_values(await request.form())
+    result, errors, status = submit(
+        VerifyForm,
+        values,
+        lambda data: nc_service.verify(
+            session=session,
+            now=now,
+            actor_id=viewer.id,
+            nonconformity=nonconformity,
+            verdict=data.verdict,
+            notes=data.notes,
+            evidence_id=data.evidence_id,
+        ),
+    )
+    if result is None:
+        return _rejected(
+            request, session, now, viewer, nonconformity, "verify", errors, status, values
+        )
+    message = (
+        _("Verified effective; the nonconformity is closed.")
+        if result.verdict == Verdict.effective
+        else _("Not effective; the nonconformity is reopened.")
+    )
+    return _saved(request, session, now, viewer, nonconformity, message)
+
+
+# --- JSON API -------------------------------------------------------------------------------
+
+
+@api_router.get("/nonconformities", summary="Nonconformities, open ones by default, paginated")
+def api_list(
+    request: Request, session: SessionDep, now: Now, viewer: ApiViewer, page: PageDep
+) -> dict[str, Any]:
+    rows, total = search(
+        session=session, filters=_filters(request.query_params), page=page, today=now.date()
+    )
+    return {
+        "total": total,
+        "page": page.number,
+        "size": page.size,
+        "items": [
+            {
+                **r.nonconformity.model_dump(mode="json"),
+                "owner": r.owner_name,
+                "department": r.department_name,
+                "clause": r.clause,
+                "open_actions": r.open_actions,
+                "actions": r.total_actions,
+                "overdue": nc_service.is_overdue(r.nonconformity, now.date()),
+            }
+            for r in rows
+        ],
+    }
+
+
+@api_router.get(
+    "/nonconformities/{nonconformity_id}",
+    summary="One nonconformity with its actions and verifications",
+)
+def api_detail(
+    session: SessionDep, now: Now, viewer: ApiViewer, nonconformity_id: int
+) -> dict[str, Any]:
+    nonconformity = nc_service.get(session=session, nonconformity_id=nonconformity_id)
+    return {
+        **nonconformity.model_dump(mode="json"),
+        "overdue": nc_service.is_overdue(nonconformity, now.date()),
+        "actions": [
+            a.model_dump(mode="json")
+            for a in nc_service.actions(session=session, nonconformity_id=nonconformity_id)
+        ],
+        "verifications": [
+            v.model_dump(mode="json")
+            for v in nc_service.verifications(session=session, nonconformity_id=nonconformity_id)
+        ],
+    }

@@ -9,10 +9,18 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import and_, func, or_
 from sqlmodel import Session, SQLModel, col, select
 
+from app.models.audit import Audit, AuditStatus
 from app.models.evidence import Evidence, EvidenceStatus
 from app.models.goal import Frequency, Goal, Measurement
 from app.models.initiative import OPEN_TASK_STATUSES, Initiative, Task
+from app.models.nonconformity import (
+    OPEN_NC_STATUSES,
+    ActionStatus,
+    CorrectiveAction,
+    Nonconformity,
+)
 from app.models.notification import DueKind
+from app.models.review import ManagementReview, ReviewAction, ReviewActionStatus, ReviewStatus
 from app.services.goal_status import period_end, period_start
 
 
@@ -32,7 +40,16 @@ Source = Callable[[Session, date, date, int | None], Iterable[DueItem]]
 SOURCES: dict[DueKind, Source] = {}
 
 # What a reminder's subject is, so that a reminder for a deleted item can be skipped.
-SUBJECTS: dict[str, type[SQLModel]] = {"task": Task, "evidence": Evidence, "goal": Goal}
+SUBJECTS: dict[str, type[SQLModel]] = {
+    "task": Task,
+    "evidence": Evidence,
+    "goal": Goal,
+    "nonconformity": Nonconformity,
+    "corrective_action": CorrectiveAction,
+    "management_review": ManagementReview,
+    "review_action": ReviewAction,
+    "audit": Audit,
+}
 
 
 def source(kind: DueKind) -> Callable[[Source], Source]:
@@ -137,3 +154,144 @@ def goal_measurements(
                 goal.owner_id,
                 f"/goals/{goal.id}",
             )
+
+
+@source(DueKind.corrective_action)
+def corrective_actions(
+    session: Session, start: date, end: date, owner_id: int | None
+) -> Iterable[DueItem]:
+    """Open actions of open nonconformities; an action without an owner falls to the NC's."""
+    query = (
+        select(CorrectiveAction, Nonconformity.owner_id)
+        .join(Nonconformity, col(Nonconformity.id) == CorrectiveAction.nonconformity_id)
+        .where(
+            col(CorrectiveAction.status) == ActionStatus.open,
+            col(Nonconformity.status).in_(OPEN_NC_STATUSES),
+            col(CorrectiveAction.due_date) >= start,
+            col(CorrectiveAction.due_date) <= end,
+        )
+    )
+    if owner_id is not None:
+        query = query.where(
+            or_(
+                col(CorrectiveAction.owner_id) == owner_id,
+                and_(
+                    col(CorrectiveAction.owner_id).is_(None),
+                    col(Nonconformity.owner_id) == owner_id,
+                ),
+            )
+        )
+    for action, nc_owner in session.exec(query).all():
+        owner = action.owner_id or nc_owner
+        if owner is not None and action.due_date is not None and action.id is not None:
+            yield DueItem(
+                DueKind.corrective_action,
+                "corrective_action",
+                action.id,
+                action.description[:200],
+                action.due_date,
+                owner,
+                f"/nonconformities/{action.nonconformity_id}",
+            )
+
+
+@source(DueKind.nonconformity)
+def nonconformities(
+    session: Session, start: date, end: date, owner_id: int | None
+) -> Iterable[DueItem]:
+    query = select(Nonconformity).where(
+        col(Nonconformity.status).in_(OPEN_NC_STATUSES),
+        col(Nonconformity.due_date) >= start,
+        col(Nonconformity.due_date) <= end,
+        col(Nonconformity.owner_id).is_not(None),
+    )
+    if owner_id is not None:
+        query = query.where(col(Nonconformity.owner_id) == owner_id)
+    for nc in session.exec(query).all():
+        assert nc.id is not None
+        assert nc.owner_id is not None
+        assert nc.due_date is not None
+        yield DueItem(
+            DueKind.nonconformity,
+            "nonconformity",
+            nc.id,
+            nc.title,
+            nc.due_date,
+            nc.owner_id,
+            f"/nonconformities/{nc.id}",
+        )
+
+
+@source(DueKind.review)
+def planned_reviews(
+    session: Session, start: date, end: date, owner_id: int | None
+) -> Iterable[DueItem]:
+    """A planned management review falls to its chair."""
+    query = select(ManagementReview).where(
+        col(ManagementReview.status) == ReviewStatus.planned,
+        col(ManagementReview.planned_on) >= start,
+        col(ManagementReview.planned_on) <= end,
+    )
+    if owner_id is not None:
+        query = query.where(col(ManagementReview.chair_id) == owner_id)
+    for review in session.exec(query).all():
+        assert review.id is not None
+        yield DueItem(
+            DueKind.review,
+            "management_review",
+            review.id,
+            review.title,
+            review.planned_on,
+            review.chair_id,
+            f"/reviews/{review.id}",
+        )
+
+
+@source(DueKind.review_action)
+def review_actions(
+    session: Session, start: date, end: date, owner_id: int | None
+) -> Iterable[DueItem]:
+    """Open review actions; once reported done, the owner has nothing more to do."""
+    query = select(ReviewAction).where(
+        col(ReviewAction.status) == ReviewActionStatus.open,
+        col(ReviewAction.due_date) >= start,
+        col(ReviewAction.due_date) <= end,
+    )
+    if owner_id is not None:
+        query = query.where(col(ReviewAction.owner_id) == owner_id)
+    for action in session.exec(query).all():
+        assert action.id is not None
+        yield DueItem(
+            DueKind.review_action,
+            "review_action",
+            action.id,
+            action.description[:200],
+            action.due_date,
+            action.owner_id,
+            f"/reviews/{action.review_id}",
+        )
+
+
+@source(DueKind.audit)
+def planned_audits(
+    session: Session, start: date, end: date, owner_id: int | None
+) -> Iterable[DueItem]:
+    """Audits still planned as their start comes near: the lead auditor prepares them."""
+    query = select(Audit).where(
+        col(Audit.status) == AuditStatus.planned,
+        col(Audit.planned_start) >= start,
+        col(Audit.planned_start) <= end,
+    )
+    if owner_id is not None:
+        query = query.where(col(Audit.lead_auditor_id) == owner_id)
+    for audit in session.exec(query).all():
+        assert audit.id is not None
+        yield DueItem(
+            DueKind.audit,
+            "audit",
+            audit.id,
+            audit.title,
+            audit.planned_start,
+            audit.lead_auditor_id,
+            f"/audits/{audit.id}",
+        )
