@@ -12,6 +12,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from app.db import make_engine
 from app.routers import (
     account,
+    audit_checklist,
     audits,
     auth,
     capabilities,
@@ -49,6 +50,7 @@ ROUTER_MODULES = (
     evidence_files,
     evidence,
     requirements,
+    audit_checklist,
     audits,
     nonconformities,
     reviews,

@@ -1,6 +1,390 @@
-"""(being built)"""
+"""Audit programmes and audits: planning, team and independence, status, conclusion."""
 
-from fastapi import APIRouter
+from typing import Annotated, Any
 
-router = APIRouter(include_in_schema=False)
-api_router = APIRouter()
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy import func
+from sqlmodel import col, select
+from starlette.responses import Response
+
+from app.db import SessionDep
+from app.deps import ApiViewer, CurrentViewer, Now, PageDep, Viewer, require
+from app.errors import Forbidden, Invalid
+from app.forms import filter_id, form_values, parse_id, submit
+from app.i18n import N_
+from app.i18n import gettext as _
+from app.labels import label
+from app.models.audit import (
+    NEXT_AUDIT_STATUS,
+    Audit,
+    AuditCreate,
+    AuditKind,
+    AuditProgrammeCreate,
+    AuditStatus,
+)
+from app.models.user import User
+from app.permissions import Permission
+from app.services import audit as audit_service
+from app.services import audit_checklist, audit_coverage
+from app.services import department as department_service
+from app.services import requirement as requirement_service
+from app.services import user as user_service
+from app.templating import render
+from app.web import redirect
+
+router = APIRouter(prefix="/audits", tags=["audits"], include_in_schema=False)
+api_router = APIRouter(tags=["audits"])
+
+PlannerDep = Annotated[Viewer, Depends(require(Permission.manage_audits))]
+AuditorDep = Annotated[Viewer, Depends(require(Permission.conduct_audits))]
+SCOPE_LISTS = ("member_ids", "requirement_ids", "department_ids")
+LIST_FRAGMENTS = {"audit-list": "audit_list"}
+ADVANCE_LABELS = {
+    AuditStatus.planned: N_("Start the audit"),
+    AuditStatus.in_progress: N_("Finish fieldwork, write the report"),
+    AuditStatus.reporting: N_("Close the audit"),
+}
+
+
+def require_team(session: SessionDep, viewer: Viewer, audit: Audit) -> None:
+    """Auditors act on the audits whose team they are on; administrators on any."""
+    if viewer.can(Permission.manage_audits):
+        return
+    if not audit_service.is_on_team(session=session, audit=audit, user_id=viewer.id):
+        raise Forbidden(_("Only the audit team works on this audit."))
+
+
+def _list_filters(params: Any) -> dict[str, Any]:
+    status, kind = params.get("status") or "", params.get("kind") or ""
+    if status not in ("", *AuditStatus) or kind not in ("", *AuditKind):
+        raise Invalid(_("Choose one of the offered options."))
+    return {"status": status, "kind": kind, "programme": filter_id(params.get("programme"))}
+
+
+@router.get("")
+def audit_list(
+    request: Request, session: SessionDep, viewer: CurrentViewer, page: PageDep
+) -> Response:
+    filters = _list_filters(request.query_params)
+    query = select(Audit)
+    if filters["status"]:
+        query = query.where(Audit.status == filters["status"])
+    if filters["kind"]:
+        query = query.where(Audit.kind == filters["kind"])
+    if filters["programme"]:
+        query = query.where(Audit.programme_id == filters["programme"])
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    audits = session.exec(
+        query.order_by(col(Audit.planned_start).desc(), col(Audit.id).desc())
+        .offset(page.offset)
+        .limit(page.size)
+    ).all()
+    return render(
+        request,
+        "audits/list.html",
+        {
+            "audits": audits,
+            "total": total,
+            "page": page,
+            "filters": filters,
+            "programmes": audit_service.programmes(session=session),
+            "names": _names(session, {a.lead_auditor_id for a in audits}),
+            "programme_errors": {},
+            "programme_values": {},
+            "statuses": list(AuditStatus),
+            "kinds": list(AuditKind),
+        },
+        fragments=LIST_FRAGMENTS,
+    )
+
+
+def _names(session: SessionDep, user_ids: set[int]) -> dict[int, str]:
+    if not user_ids:
+        return {}
+    return {u.id or 0: u.name for u in session.exec(select(User).where(col(User.id).in_(user_ids)))}
+
+
+@router.post("/programmes")
+async def create_programme(
+    request: Request, session: SessionDep, now: Now, viewer: PlannerDep, page: PageDep
+) -> Response:
+    values = form_values(await request.form())
+    programme, errors, status = submit(
+        AuditProgrammeCreate,
+        values,
+        lambda data: audit_service.create_programme(
+            session=session, now=now, actor_id=viewer.id, data=data
+        ),
+    )
+    if programme is None:
+        session.rollback()
+        return render(
+            request,
+            "audits/list.html",
+            {
+                "audits": [],
+                "total": 0,
+                "page": page,
+                "filters": {"status": "", "kind": "", "programme": None},
+                "programmes": audit_service.programmes(session=session),
+                "names": {},
+                "programme_errors": errors,
+                "programme_values": values,
+                "statuses": list(AuditStatus),
+                "kinds": list(AuditKind),
+            },
+            status_code=status,
+        )
+    session.commit()
+    return redirect(
+        request, f"/audits/programmes/{programme.id}", toast=_("Audit programme created.")
+    )
+
+
+@router.get("/programmes/{programme_id}")
+def programme_page(
+    request: Request, session: SessionDep, viewer: CurrentViewer, programme_id: int
+) -> Response:
+    programme = audit_service.get_programme(session=session, programme_id=programme_id)
+    audits = session.exec(
+        select(Audit).where(Audit.programme_id == programme_id).order_by(col(Audit.planned_start))
+    ).all()
+    return render(
+        request,
+        "audits/programme.html",
+        {
+            "programme": programme,
+            "audits": audits,
+            "coverage": audit_coverage.for_programme(session=session, programme=programme),
+            "names": _names(session, {a.lead_auditor_id for a in audits}),
+        },
+    )
+
+
+def _form(
+    request: Request,
+    session: SessionDep,
+    audit: Audit | None,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "audits/form.html",
+        {
+            "audit": audit,
+            "values": values,
+            "errors": errors,
+            "user_options": user_service.options(session=session),
+            "departments": department_service.as_tree(department_service.get_all(session=session)),
+            "clauses": requirement_service.clauses(session=session),
+            "programme_options": [
+                (p.id, f"{p.year} {p.title}") for p in audit_service.programmes(session=session)
+            ],
+            "kind_options": [(k.value, label(k)) for k in AuditKind],
+        },
+        status_code=status_code,
+    )
+
+
+def _scope(values: dict[str, Any]) -> tuple[audit_service.Scope | None, dict[str, str]]:
+    parsed: dict[str, list[int]] = {}
+    for name in SCOPE_LISTS:
+        ids = [parse_id(v) for v in values.get(name, [])]
+        if None in ids:
+            return None, {name: _("Choose one of the offered options.")}
+        parsed[name] = [i for i in ids if i is not None]
+    return audit_service.Scope(**parsed), {}
+
+
+@router.get("/new")
+def new_page(request: Request, session: SessionDep, viewer: PlannerDep) -> Response:
+    values: dict[str, Any] = {
+        "kind": "internal",
+        "programme_id": request.query_params.get("programme", ""),
+        **{name: [] for name in SCOPE_LISTS},
+    }
+    return _form(request, session, None, values, {})
+
+
+async def _save(
+    request: Request, session: SessionDep, now: Now, viewer: Viewer, audit: Audit | None
+) -> Response:
+    values = form_values(await request.form(), lists=SCOPE_LISTS)
+    scope, errors = _scope(values)
+    status = 422
+    if scope is not None:
+        fields = {k: v for k, v in values.items() if k not in SCOPE_LISTS}
+        saved, errors, status = submit(
+            AuditCreate,
+            fields,
+            lambda data: (
+                audit_service.update(
+                    session=session,
+                    now=now,
+                    actor_id=viewer.id,
+                    audit=audit,
+                    data=data,
+                    scope=scope,
+                )
+                if audit is not None
+                else audit_service.create(
+                    session=session, now=now, actor_id=viewer.id, data=data, scope=scope
+                )
+            ),
+        )
+        if saved is not None:
+            session.commit()
+            return redirect(
+                request,
+                f"/audits/{saved.id}",
+                toast=_("Audit saved.") if audit else _("Audit planned."),
+            )
+    session.rollback()
+    return _form(request, session, audit, values, errors, status)
+
+
+@router.post("")
+async def create(request: Request, session: SessionDep, now: Now, viewer: PlannerDep) -> Response:
+    return await _save(request, session, now, viewer, None)
+
+
+@router.get("/{audit_id}/edit")
+def edit_page(request: Request, session: SessionDep, viewer: PlannerDep, audit_id: int) -> Response:
+    audit = audit_service.get(session=session, audit_id=audit_id)
+    scope = audit_service.current_scope(session=session, audit=audit)
+    values = {
+        **audit.model_dump(),
+        "member_ids": [str(i) for i in scope.member_ids],
+        "requirement_ids": [str(i) for i in scope.requirement_ids],
+        "department_ids": [str(i) for i in scope.department_ids],
+    }
+    return _form(request, session, audit, values, {})
+
+
+@router.post("/{audit_id}")
+async def update(
+    request: Request, session: SessionDep, now: Now, viewer: PlannerDep, audit_id: int
+) -> Response:
+    audit = audit_service.get(session=session, audit_id=audit_id)
+    return await _save(request, session, now, viewer, audit)
+
+
+def detail_response(
+    request: Request,
+    session: SessionDep,
+    audit: Audit,
+    status_code: int = 200,
+    errors: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+) -> Response:
+    scope = audit_service.current_scope(session=session, audit=audit)
+    team = audit_service.team(session=session, audit=audit)
+    return render(
+        request,
+        "audits/detail.html",
+        {
+            "audit": audit,
+            "team": team,
+            "blocked": audit_service.unresolved_conflicts(team),
+            "programme": (
+                audit_service.get_programme(session=session, programme_id=audit.programme_id)
+                if audit.programme_id
+                else None
+            ),
+            "requirement_count": len(scope.requirement_ids),
+            "departments": department_service.names(
+                session=session, department_ids=scope.department_ids
+            ),
+            "counts": audit_checklist.result_counts(session=session, audit_id=audit.id or 0),
+            "findings": audit_checklist.findings(session=session, audit=audit),
+            "errors": errors or {},
+            "values": values or {},
+            "statuses": list(AuditStatus),
+            "next_status": NEXT_AUDIT_STATUS.get(audit.status),
+            "advance_label": _(ADVANCE_LABELS[audit.status])
+            if audit.status in ADVANCE_LABELS
+            else "",
+        },
+        status_code=status_code,
+        fragments={"audit-conclusion": "conclusion"},
+    )
+
+
+@router.get("/{audit_id}")
+def detail(request: Request, session: SessionDep, viewer: CurrentViewer, audit_id: int) -> Response:
+    return detail_response(request, session, audit_service.get(session=session, audit_id=audit_id))
+
+
+@router.post("/{audit_id}/status")
+async def advance(
+    request: Request, session: SessionDep, now: Now, viewer: AuditorDep, audit_id: int
+) -> Response:
+    audit = audit_service.get(session=session, audit_id=audit_id)
+    require_team(session, viewer, audit)
+    raw = (await request.form()).get("status")
+    if raw not in AuditStatus.__members__:
+        raise Invalid(_("Choose one of the offered options."), field="status")
+    audit_service.advance(
+        session=session, now=now, actor_id=viewer.id, audit=audit, to=AuditStatus(str(raw))
+    )
+    session.commit()
+    return redirect(request, f"/audits/{audit_id}", toast=_("Audit status updated."))
+
+
+@router.post("/{audit_id}/independence/{user_id}")
+async def override_independence(
+    request: Request, session: SessionDep, now: Now, viewer: PlannerDep, audit_id: int, user_id: int
+) -> Response:
+    audit = audit_service.get(session=session, audit_id=audit_id)
+    reason = str((await request.form()).get("reason") or "")
+    audit_service.override_independence(
+        session=session, now=now, actor_id=viewer.id, audit=audit, user_id=user_id, reason=reason
+    )
+    session.commit()
+    return redirect(request, f"/audits/{audit_id}", toast=_("Override recorded."))
+
+
+@router.post("/{audit_id}/summary")
+async def save_summary(
+    request: Request, session: SessionDep, now: Now, viewer: AuditorDep, audit_id: int
+) -> Response:
+    audit = audit_service.get(session=session, audit_id=audit_id)
+    require_team(session, viewer, audit)
+    summary = str((await request.form()).get("summary") or "").strip()
+    audit_service.set_summary(
+        session=session, now=now, actor_id=viewer.id, audit=audit, summary=summary
+    )
+    session.commit()
+    return detail_response(request, session, audit)
+
+
+def _public(audit: Audit, counts: dict[Any, int]) -> dict[str, Any]:
+    return {
+        **audit.model_dump(mode="json"),
+        "results": {str(k): v for k, v in counts.items()},
+    }
+
+
+@api_router.get("/audits", summary="Audits, newest first")
+def api_list(session: SessionDep, viewer: ApiViewer, page: PageDep) -> dict[str, Any]:
+    total = session.exec(select(func.count()).select_from(Audit)).one()
+    audits = session.exec(
+        select(Audit)
+        .order_by(col(Audit.planned_start).desc(), col(Audit.id).desc())
+        .offset(page.offset)
+        .limit(page.size)
+    ).all()
+    return {
+        "total": total,
+        "page": page.number,
+        "items": [audit.model_dump(mode="json") for audit in audits],
+    }
+
+
+@api_router.get("/audits/{audit_id}", summary="One audit with its checklist results")
+def api_detail(session: SessionDep, viewer: ApiViewer, audit_id: int) -> dict[str, Any]:
+    audit = audit_service.get(session=session, audit_id=audit_id)
+    counts = audit_checklist.result_counts(session=session, audit_id=audit_id)
+    return _public(audit, counts)

@@ -1,5 +1,6 @@
 """Departments: a tree of organizational units."""
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import func
@@ -22,6 +23,19 @@ def get(*, session: Session, department_id: int) -> Department:
 
 def get_all(*, session: Session) -> list[Department]:
     return list(session.exec(select(Department).order_by(col(Department.name))).all())
+
+
+def names(*, session: Session, department_ids: Iterable[int]) -> list[str]:
+    ids = list(department_ids)
+    if not ids:
+        return []
+    return list(
+        session.exec(
+            select(Department.name)
+            .where(col(Department.id).in_(ids))
+            .order_by(col(Department.name))
+        ).all()
+    )
 
 
 def as_tree(departments: list[Department]) -> list[tuple[Department, int]]:

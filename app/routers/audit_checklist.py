@@ -1,0 +1,162 @@
+"""Working an audit's checklist row by row, and the audit report as page, PDF and Word."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from app import reports
+from app.db import SessionDep
+from app.deps import CurrentViewer, Now, Viewer, require
+from app.errors import DomainError, Invalid
+from app.forms import filter_id, parse_id
+from app.i18n import gettext as _
+from app.models.audit import Audit, ChecklistItem, ChecklistResult
+from app.permissions import Permission
+from app.routers.audits import require_team
+from app.services import audit as audit_service
+from app.services import audit_checklist, audit_report
+from app.services import department as department_service
+from app.templating import is_htmx, render
+from app.web import redirect, toast_header
+
+router = APIRouter(prefix="/audits", tags=["audits"], include_in_schema=False)
+
+AuditorDep = Annotated[Viewer, Depends(require(Permission.conduct_audits))]
+CHECKLIST_FRAGMENTS = {"checklist-rows": "checklist_rows"}
+
+
+def _may_record(session: SessionDep, viewer: Viewer, audit: Audit) -> bool:
+    if not viewer.can(Permission.conduct_audits):
+        return False
+    return viewer.can(Permission.manage_audits) or audit_service.is_on_team(
+        session=session, audit=audit, user_id=viewer.id
+    )
+
+
+@router.get("/{audit_id}/checklist")
+def checklist(
+    request: Request, session: SessionDep, viewer: CurrentViewer, audit_id: int
+) -> Response:
+    audit = audit_service.get(session=session, audit_id=audit_id)
+    params = request.query_params
+    department_id = filter_id(params.get("department"))
+    todo = params.get("todo") == "1"
+    rows = [
+        row
+        for row in audit_checklist.rows(session=session, audit=audit)
+        if (department_id is None or row.item.department_id == department_id)
+        and (not todo or row.item.result == ChecklistResult.not_audited)
+    ]
+    scope = audit_service.current_scope(session=session, audit=audit)
+    departments = [
+        d for d in department_service.get_all(session=session) if d.id in set(scope.department_ids)
+    ]
+    return render(
+        request,
+        "audits/checklist.html",
+        {
+            "audit": audit,
+            "rows": rows,
+            "choices": audit_checklist.evidence_choices(session=session, audit=audit),
+            "may_record": _may_record(session, viewer, audit),
+            "results": list(ChecklistResult),
+            "departments": departments,
+            "department_id": department_id,
+            "todo": todo,
+            "counts": audit_checklist.result_counts(session=session, audit_id=audit_id),
+            "row_errors": {},
+        },
+        fragments=CHECKLIST_FRAGMENTS,
+    )
+
+
+def _row(
+    request: Request,
+    session: SessionDep,
+    audit: Audit,
+    item: ChecklistItem,
+    viewer: Viewer,
+    errors: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    (row,) = audit_checklist.rows(session=session, audit=audit, item_ids=[item.id or 0])
+    return render(
+        request,
+        "audits/_checklist_row.html",
+        {
+            "audit": audit,
+            "row": row,
+            "choices": audit_checklist.evidence_choices(session=session, audit=audit),
+            "may_record": _may_record(session, viewer, audit),
+            "results": list(ChecklistResult),
+            "row_errors": {item.id: errors or {}},
+            "row_values": {item.id: values} if values else {},
+        },
+        status_code=status_code,
+    )
+
+
+@router.post("/{audit_id}/checklist/{item_id}")
+async def record(
+    request: Request, session: SessionDep, now: Now, viewer: AuditorDep, audit_id: int, item_id: int
+) -> Response:
+    audit = audit_service.get(session=session, audit_id=audit_id)
+    require_team(session, viewer, audit)
+    item = audit_checklist.get_item(session=session, audit=audit, item_id=item_id)
+    form = await request.form()
+    raw_result = str(form.get("result") or "")
+    notes = str(form.get("notes") or "")
+    raw_revisions = [str(v) for v in form.getlist("revision_ids")]
+    values = {"result": raw_result, "notes": notes, "revision_ids": raw_revisions}
+    try:
+        if raw_result not in ChecklistResult.__members__:
+            raise Invalid(_("Choose one of the offered options."), field="result")
+        revision_ids = [parse_id(v) for v in raw_revisions]
+        if None in revision_ids:
+            raise Invalid(_("Choose one of the offered options."), field="revision_ids")
+        audit_checklist.record(
+            session=session,
+            now=now,
+            actor_id=viewer.id,
+            audit=audit,
+            item=item,
+            result=ChecklistResult(raw_result),
+            notes=notes,
+            revision_ids=[r for r in revision_ids if r is not None],
+        )
+    except DomainError as exc:
+        if not is_htmx(request):
+            raise  # the error page; nothing was committed
+        session.rollback()
+        return _row(
+            request,
+            session,
+            audit,
+            item,
+            viewer,
+            errors={exc.field or "__all__": exc.message},
+            values=values,
+            status_code=exc.status_code,
+        )
+    session.commit()
+    if not is_htmx(request):
+        return redirect(request, f"/audits/{audit_id}/checklist#item-{item_id}", toast=_("Saved."))
+    response = _row(request, session, audit, item, viewer)
+    response.headers.update(toast_header(_("Saved.")))
+    return response
+
+
+@router.get("/{audit_id}/report")
+def report(request: Request, session: SessionDep, viewer: CurrentViewer, audit_id: int) -> Response:
+    audit = audit_service.get(session=session, audit_id=audit_id)
+    kind = request.query_params.get("format") or "html"
+    if kind not in ("html", "pdf", "docx"):
+        raise Invalid(_("Choose one of the offered options."), field="format")
+    outline = audit_report.build(session=session, audit=audit)
+    if kind == "pdf":
+        return reports.pdf(request, outline)
+    if kind == "docx":
+        return reports.docx(outline)
+    return reports.page(request, outline)

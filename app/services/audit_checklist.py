@@ -1,0 +1,298 @@
+"""Working through an audit's checklist: results, notes, the evidence seen, findings.
+
+A result other than conforming or not audited is a finding; a major or minor nonconformity
+finding opens a nonconformity record at once, owned by the audited department's head. Once
+that record exists the item's result is settled there, not here.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import delete, func
+from sqlmodel import Session, col, select
+
+from app.errors import Conflict, Invalid, NotFound
+from app.i18n import gettext as _
+from app.models.audit import (
+    FINDING_RESULTS,
+    NONCONFORMING_RESULTS,
+    Audit,
+    AuditKind,
+    AuditRequirement,
+    AuditStatus,
+    ChecklistEvidence,
+    ChecklistItem,
+    ChecklistResult,
+    Finding,
+)
+from app.models.department import Department
+from app.models.evidence import Evidence, EvidenceRequirement, EvidenceRevision, EvidenceStatus
+from app.models.nonconformity import NcGrade, NcSource, NonconformityCreate
+from app.models.requirement import Requirement
+from app.models.user import User
+from app.services import activity
+from app.services import nonconformity as nonconformity_service
+
+NOTES_MAX = 4000
+
+
+@dataclass
+class Seen:
+    """An evidence revision as the auditor saw it."""
+
+    revision: EvidenceRevision
+    evidence: Evidence
+
+
+@dataclass
+class Row:
+    item: ChecklistItem
+    requirement: Requirement
+    department: Department
+    seen: list[Seen] = field(default_factory=list)
+    finding: Finding | None = None
+
+
+def get_item(*, session: Session, audit: Audit, item_id: int) -> ChecklistItem:
+    item = session.get(ChecklistItem, item_id)
+    if item is None or item.audit_id != audit.id:
+        raise NotFound(_("This checklist item does not exist."))
+    return item
+
+
+def rows(*, session: Session, audit: Audit, item_ids: Sequence[int] | None = None) -> list[Row]:
+    """The checklist in catalogue order, with the pinned evidence and findings: three queries."""
+    query = (
+        select(ChecklistItem, Requirement, Department)
+        .join(Requirement, col(Requirement.id) == ChecklistItem.requirement_id)
+        .join(Department, col(Department.id) == ChecklistItem.department_id)
+        .where(ChecklistItem.audit_id == audit.id)
+        .order_by(col(ChecklistItem.position), col(ChecklistItem.id))
+    )
+    if item_ids is not None:
+        query = query.where(col(ChecklistItem.id).in_(item_ids))
+    result = [
+        Row(item, requirement, department) for item, requirement, department in session.exec(query)
+    ]
+    by_id = {row.item.id: row for row in result}
+    if not by_id:
+        return result
+    seen = session.exec(
+        select(ChecklistEvidence.item_id, EvidenceRevision, Evidence)
+        .join(EvidenceRevision, col(EvidenceRevision.id) == ChecklistEvidence.revision_id)
+        .join(Evidence, col(Evidence.id) == EvidenceRevision.evidence_id)
+        .where(col(ChecklistEvidence.item_id).in_(by_id))
+        .order_by(col(Evidence.title), col(EvidenceRevision.number))
+    ).all()
+    for item_id, revision, evidence in seen:
+        by_id[item_id].seen.append(Seen(revision, evidence))
+    findings = session.exec(select(Finding).where(col(Finding.checklist_item_id).in_(by_id))).all()
+    for finding in findings:
+        by_id[finding.checklist_item_id].finding = finding
+    return result
+
+
+def evidence_choices(*, session: Session, audit: Audit) -> dict[int, list[Seen]]:
+    """Per requirement in scope, the newest revision of each live evidence item linked to it:
+    what an auditor would ask to see."""
+    newest = (
+        select(
+            EvidenceRevision.evidence_id,
+            func.max(EvidenceRevision.number).label("number"),
+        )
+        .group_by(col(EvidenceRevision.evidence_id))
+        .subquery()
+    )
+    found = session.exec(
+        select(EvidenceRequirement.requirement_id, EvidenceRevision, Evidence)
+        .join(
+            AuditRequirement,
+            col(AuditRequirement.requirement_id) == EvidenceRequirement.requirement_id,
+        )
+        .join(Evidence, col(Evidence.id) == EvidenceRequirement.evidence_id)
+        .join(newest, newest.c.evidence_id == Evidence.id)
+        .join(
+            EvidenceRevision,
+            (col(EvidenceRevision.evidence_id) == Evidence.id)
+            & (col(EvidenceRevision.number) == newest.c.number),
+        )
+        .where(AuditRequirement.audit_id == audit.id, Evidence.status != EvidenceStatus.obsolete)
+        .order_by(col(Evidence.title))
+    ).all()
+    choices: dict[int, list[Seen]] = {}
+    for requirement_id, revision, evidence in found:
+        choices.setdefault(requirement_id, []).append(Seen(revision, evidence))
+    return choices
+
+
+def record(
+    *,
+    session: Session,
+    now: datetime,
+    actor_id: int,
+    audit: Audit,
+    item: ChecklistItem,
+    result: ChecklistResult,
+    notes: str,
+    revision_ids: Sequence[int],
+) -> ChecklistItem:
+    """Save one item; findings and nonconformities follow the result."""
+    if audit.status != AuditStatus.in_progress:
+        raise Conflict(_("Results are recorded while the audit is in progress."))
+    notes = notes.strip()
+    if len(notes) > NOTES_MAX:
+        raise Invalid(_("Use at most %(max)d characters.", max=NOTES_MAX), field="notes")
+    if result in FINDING_RESULTS and not notes:
+        raise Invalid(_("Describe what you found."), field="notes")
+    revision_ids = sorted(set(revision_ids))
+    if revision_ids:
+        known = session.exec(
+            select(func.count()).where(col(EvidenceRevision.id).in_(revision_ids))
+        ).one()
+        if known != len(revision_ids):
+            raise Invalid(_("Choose one of the offered options."), field="revision_ids")
+    finding = session.exec(select(Finding).where(Finding.checklist_item_id == item.id)).first()
+    if finding is not None and finding.nonconformity_id is not None and result != finding.grade:
+        raise Conflict(
+            _(
+                "This item has raised nonconformity #%(id)d; its grade is settled there.",
+                id=finding.nonconformity_id,
+            )
+        )
+    pinned = sorted(
+        session.exec(
+            select(ChecklistEvidence.revision_id).where(ChecklistEvidence.item_id == item.id)
+        )
+    )
+    before = {"result": item.result, "notes": item.notes, "revision_ids": pinned}
+    after = {"result": result, "notes": notes, "revision_ids": revision_ids}
+    if before == after:
+        return item
+    item.result = result
+    item.notes = notes
+    item.audited_by_id = actor_id
+    item.audited_at = now
+    session.add(item)
+    if pinned != revision_ids:
+        session.exec(delete(ChecklistEvidence).where(col(ChecklistEvidence.item_id) == item.id))
+        session.add_all(
+            ChecklistEvidence(item_id=item.id or 0, revision_id=r) for r in revision_ids
+        )
+    activity.record(
+        session=session,
+        now=now,
+        actor_id=actor_id,
+        verb="update",
+        object_type="checklist_item",
+        object_id=item.id,
+        before=before,
+        after=after,
+    )
+    _sync_finding(session, now, actor_id, audit, item, finding)
+    return item
+
+
+def _sync_finding(
+    session: Session,
+    now: datetime,
+    actor_id: int,
+    audit: Audit,
+    item: ChecklistItem,
+    finding: Finding | None,
+) -> None:
+    if item.result not in FINDING_RESULTS:
+        if finding is not None:
+            session.delete(finding)
+            activity.record(
+                session=session,
+                now=now,
+                actor_id=actor_id,
+                verb="delete",
+                object_type="finding",
+                object_id=finding.id,
+                before={"grade": finding.grade, "statement": finding.statement},
+            )
+        return
+    if finding is None:
+        finding = Finding(
+            audit_id=audit.id or 0,
+            checklist_item_id=item.id,
+            grade=item.result,
+            statement=item.notes,
+            requirement_id=item.requirement_id,
+            department_id=item.department_id,
+            created_by_id=actor_id,
+            created_at=now,
+        )
+        activity.created(
+            session=session,
+            now=now,
+            actor_id=actor_id,
+            obj=finding,
+            object_type="finding",
+            after={"grade": item.result, "statement": item.notes, "item_id": item.id},
+        )
+    else:
+        finding.grade = item.result
+        finding.statement = item.notes
+        session.add(finding)
+    if item.result in NONCONFORMING_RESULTS and finding.nonconformity_id is None:
+        finding.nonconformity_id = _raise_nonconformity(session, now, actor_id, audit, item)
+        session.add(finding)
+
+
+def _raise_nonconformity(
+    session: Session, now: datetime, actor_id: int, audit: Audit, item: ChecklistItem
+) -> int | None:
+    requirement = session.get(Requirement, item.requirement_id)
+    department = session.get(Department, item.department_id)
+    assert requirement is not None
+    assert department is not None
+    head = session.get(User, department.head_id) if department.head_id else None
+    title = f"{requirement.clause} {requirement.title_zh} — {department.name}"
+    nonconformity = nonconformity_service.create(
+        session=session,
+        now=now,
+        actor_id=actor_id,
+        data=NonconformityCreate(
+            title=title[:200],
+            description=item.notes,
+            source=(
+                NcSource.internal_audit
+                if audit.kind == AuditKind.internal
+                else NcSource.external_audit
+            ),
+            grade=NcGrade.major if item.result == ChecklistResult.major_nc else NcGrade.minor,
+            requirement_id=item.requirement_id,
+            department_id=item.department_id,
+            owner_id=head.id if head is not None and head.is_active else None,
+        ),
+        audit_id=audit.id,
+    )
+    return nonconformity.id
+
+
+def result_counts(*, session: Session, audit_id: int) -> dict[ChecklistResult, int]:
+    counts = dict.fromkeys(ChecklistResult, 0)
+    for result, count in session.exec(
+        select(ChecklistItem.result, func.count())
+        .where(ChecklistItem.audit_id == audit_id)
+        .group_by(col(ChecklistItem.result))
+    ).all():
+        counts[ChecklistResult(result)] = count
+    return counts
+
+
+def findings(
+    *, session: Session, audit: Audit
+) -> list[tuple[Finding, Requirement | None, Department | None]]:
+    return list(
+        session.exec(
+            select(Finding, Requirement, Department)
+            .outerjoin(Requirement, col(Requirement.id) == Finding.requirement_id)
+            .outerjoin(Department, col(Department.id) == Finding.department_id)
+            .where(Finding.audit_id == audit.id)
+            .order_by(col(Finding.grade), col(Requirement.position), col(Finding.id))
+        ).all()
+    )
