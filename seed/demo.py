@@ -15,7 +15,9 @@ from app.models.user import Locale, Role, UserCreate
 from app.services import department as department_service
 from app.services import user as user_service
 from app.services.evidence import UploadLimits
+from seed.demo_audits import load_audit_demo
 from seed.demo_evidence import load_evidence_demo
+from seed.demo_reviews import load_review_demo
 from seed.demo_strategy import load_strategy_demo
 
 DEMO_PASSWORD = "ronghe-demo-2026"  # noqa: S105 - documented in the README, demo data only
@@ -113,3 +115,5 @@ def load_demo(*, session: Session, now: datetime, limits: UploadLimits) -> Itera
     yield from load_evidence_demo(
         session=session, now=now, users=users, departments=departments, limits=limits
     )
+    yield from load_audit_demo(session=session, now=now, users=users, departments=departments)
+    yield from load_review_demo(session=session, now=now, users=users)

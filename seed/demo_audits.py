@@ -4,7 +4,7 @@ progress with a few results, and the certification body's stage 2 assessment sti
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.models.audit import (
     Audit,
@@ -15,11 +15,14 @@ from app.models.audit import (
     AuditStatus,
     ChecklistItem,
     ChecklistResult,
+    Finding,
 )
 from app.models.department import Department
+from app.models.nonconformity import CorrectiveActionCreate, RootCauseMethod
 from app.models.requirement import Requirement
 from app.services import audit as audit_service
 from app.services import audit_checklist
+from app.services import nonconformity as nonconformity_service
 
 PROGRAMME_TITLE = "2026年度两化融合管理体系内部审核方案"
 
@@ -88,6 +91,52 @@ def _record(
             notes=notes,
             revision_ids=seen,
         )
+
+
+def _follow_up(session: Session, now: datetime, owner: int, audit: Audit) -> None:
+    """The IT manager has contained and analysed the nonconformity; the action is under way."""
+    finding = session.exec(
+        select(Finding).where(
+            Finding.audit_id == audit.id, col(Finding.nonconformity_id).is_not(None)
+        )
+    ).first()
+    if finding is None or finding.nonconformity_id is None:
+        return
+    nonconformity = nonconformity_service.get(
+        session=session, nonconformity_id=finding.nonconformity_id
+    )
+    nonconformity_service.record_correction(
+        session=session,
+        now=now,
+        actor_id=owner,
+        nonconformity=nonconformity,
+        correction="已补做10月两周的备份恢复测试，结果正常并已记录。",
+        done_on=now.date(),
+    )
+    nonconformity_service.record_root_cause(
+        session=session,
+        now=now,
+        actor_id=owner,
+        nonconformity=nonconformity,
+        method=RootCauseMethod.five_whys,
+        analysis=(
+            "1. 为什么缺记录？值班人员未执行恢复测试。2. 为什么未执行？排班变动后无人接手。"
+            "3. 为什么无人接手？恢复测试不在交接清单中。4. 为什么不在？运维规程未规定交接内容。"
+            "根本原因：运维交接规程缺少备份恢复测试的交接要求。"
+        ),
+        effectiveness_check_date=now.date() + timedelta(days=75),
+    )
+    nonconformity_service.add_action(
+        session=session,
+        now=now,
+        actor_id=owner,
+        nonconformity=nonconformity,
+        data=CorrectiveActionCreate(
+            description="修订《信息系统运维管理规程》，把备份恢复测试列入交接清单，并培训值班人员。",
+            owner_id=owner,
+            due_date=now.date() + timedelta(days=45),
+        ),
+    )
 
 
 def load_audit_demo(
@@ -168,6 +217,7 @@ def load_audit_demo(
         audit_service.advance(
             session=session, now=past + timedelta(days=2), actor_id=auditor, audit=first, to=step
         )
+    _follow_up(session, past + timedelta(days=3), owner, first)
 
     second = audit_service.create(
         session=session,

@@ -1,6 +1,577 @@
-"""(being built)"""
+"""Management reviews: list, planning form, the review page with its inline forms, the
+report (print page, PDF, Word) and the JSON API."""
 
-from fastapi import APIRouter
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated, Any, Literal, TypeVar
 
-router = APIRouter(include_in_schema=False)
-api_router = APIRouter()
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+from sqlmodel import col, select
+from starlette.responses import Response
+
+from app import reports
+from app.db import SessionDep
+from app.deps import ApiViewer, CurrentViewer, Now, PageDep, Viewer, require
+from app.errors import DomainError, Forbidden
+from app.forms import form_values, submit
+from app.i18n import gettext as _
+from app.models.review import (
+    OPEN_REVIEW_ACTION_STATUSES,
+    TEXT_MAX,
+    ManagementReview,
+    ManagementReviewCreate,
+    ReviewActionCreate,
+    ReviewActionStatus,
+    ReviewStatus,
+)
+from app.models.user import User
+from app.permissions import Permission
+from app.services import review as review_service
+from app.services import review_report
+from app.services import user as user_service
+from app.templating import is_htmx, render
+from app.web import redirect, toast_header
+
+router = APIRouter(prefix="/reviews", tags=["reviews"], include_in_schema=False)
+api_router = APIRouter(tags=["reviews"])
+
+ManagerDep = Annotated[Viewer, Depends(require(Permission.manage_reviews))]
+SignerDep = Annotated[Viewer, Depends(require(Permission.sign_reviews))]
+ActionWorkerDep = Annotated[Viewer, Depends(require(Permission.update_review_actions))]
+VerifierDep = Annotated[Viewer, Depends(require(Permission.verify_review_actions))]
+
+LIST_FRAGMENTS = {"review-list": "review_list"}
+DETAIL_FRAGMENTS = {
+    "review-header": "header",
+    "review-attendees": "attendees",
+    "review-minutes": "minutes",
+    "review-actions": "actions",
+}
+T = TypeVar("T")
+
+
+class AttendeesForm(BaseModel):
+    attendee_ids: list[int] = Field(default_factory=list)
+
+
+class MinutesForm(BaseModel):
+    minutes: str = Field(default="", max_length=TEXT_MAX)
+    decisions: str = Field(default="", max_length=TEXT_MAX)
+
+
+class HeldForm(BaseModel):
+    held_on: date
+
+
+class NoteForm(BaseModel):
+    note: str = Field(min_length=1, max_length=TEXT_MAX)
+
+
+def _attempt(action: Callable[[], T]) -> tuple[T | None, dict[str, str], int]:
+    """Run a form-less service call: (result, errors to show, status code)."""
+    try:
+        return action(), {}, 200
+    except DomainError as exc:
+        return None, {exc.field or "__all__": exc.message}, exc.status_code
+
+
+# --- list and planning ----------------------------------------------------------------------
+
+
+@router.get("")
+def review_list(
+    request: Request, session: SessionDep, viewer: CurrentViewer, page: PageDep
+) -> Response:
+    rows, total = review_service.page(session=session, page=page)
+    return render(
+        request,
+        "reviews/list.html",
+        {"rows": rows, "total": total, "page": page},
+        fragments=LIST_FRAGMENTS,
+    )
+
+
+def _form(
+    request: Request,
+    session: SessionDep,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "reviews/form.html",
+        {
+            "values": values,
+            "errors": errors,
+            "chair_options": review_service.chair_options(session=session),
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/new")
+def new_page(request: Request, session: SessionDep, viewer: ManagerDep) -> Response:
+    return _form(request, session, {}, {})
+
+
+@router.post("")
+async def create(request: Request, session: SessionDep, now: Now, viewer: ManagerDep) -> Response:
+    values = form_values(await request.form())
+    result, errors, status = submit(
+        ManagementReviewCreate,
+        values,
+        lambda data: review_service.create(session=session, now=now, actor_id=viewer.id, data=data),
+    )
+    if result is None:
+        session.rollback()
+        return _form(request, session, values, errors, status)
+    session.commit()
+    return redirect(request, f"/reviews/{result.id}", toast=_("Management review planned."))
+
+
+# --- the review page ------------------------------------------------------------------------
+
+
+def detail_response(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    viewer: Viewer,
+    review: ManagementReview,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    assert review.id is not None
+    attendees = review_service.attendees(session=session, review_id=review.id)
+    actions = review_service.actions(session=session, review_id=review.id)
+    people = {review.chair_id, review.signed_by_id} | {a.owner_id for a in actions}
+    people |= {a.verified_by_id for a in actions}
+    names = dict(
+        session.exec(
+            select(User.id, User.name).where(col(User.id).in_([p for p in people if p]))
+        ).all()
+    )
+    package = review_service.inputs(session=session, review=review, today=now.date())
+    signed = review.status == ReviewStatus.signed
+    context = {
+        "review": review,
+        "names": names,
+        "attendees": attendees,
+        "attendee_ids": {u.id for u in attendees},
+        "actions": actions,
+        "frozen": review.inputs is not None,
+        "input_sections": review_report.input_sections(package),
+        "user_options": user_service.options(session=session),
+        "chair_options": review_service.chair_options(session=session),
+        "may_manage": viewer.can(Permission.manage_reviews) and not signed,
+        "may_sign": viewer.can(Permission.sign_reviews)
+        and viewer.id == review.chair_id
+        and review.status == ReviewStatus.held,
+        "may_complete": {
+            a.id
+            for a in actions
+            if a.status == ReviewActionStatus.open
+            and viewer.can(Permission.update_review_actions)
+            and viewer.may_touch(a.owner_id)
+        },
+        "may_verify": {
+            a.id
+            for a in actions
+            if a.status == ReviewActionStatus.done
+            and viewer.can(Permission.verify_review_actions)
+            and viewer.id != a.owner_id
+        },
+        "may_cancel": {
+            a.id
+            for a in actions
+            if a.status in OPEN_REVIEW_ACTION_STATUSES
+            and viewer.can(Permission.verify_review_actions)
+        },
+        "today": now.date(),
+        "header_values": review.model_dump(mode="json"),
+        "header_errors": {},
+        "attendee_errors": {},
+        "minutes_values": {"minutes": review.minutes, "decisions": review.decisions},
+        "minutes_errors": {},
+        "state_errors": {},
+        "action_values": {},
+        "action_errors": {},
+        "note_errors": {},
+        "note_action": None,
+        **extra,
+    }
+    return render(
+        request,
+        "reviews/detail.html",
+        context,
+        fragments=DETAIL_FRAGMENTS,
+        status_code=status_code,
+        headers=headers,
+    )
+
+
+def _saved(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    viewer: Viewer,
+    review: ManagementReview,
+    message: str,
+) -> Response:
+    """Commit, then show the changed region (htmx) or go back to the page with a toast."""
+    session.commit()
+    if is_htmx(request):
+        return detail_response(request, session, now, viewer, review, headers=toast_header(message))
+    return redirect(request, f"/reviews/{review.id}", toast=message)
+
+
+def _refused(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    viewer: Viewer,
+    review_id: int,
+    status_code: int,
+    **extra: Any,
+) -> Response:
+    """Nothing changed: roll back and show the page with the messages next to the fields."""
+    session.rollback()
+    if status_code == 403 and is_htmx(request):
+        # htmx swaps no 403 answer; the plain-text error becomes a toast instead.
+        messages = [m for v in extra.values() if isinstance(v, dict) for m in v.values()]
+        raise Forbidden(messages[0] if messages else None)
+    review = review_service.get(session=session, review_id=review_id)
+    return detail_response(request, session, now, viewer, review, status_code, **extra)
+
+
+@router.get("/{review_id}")
+def detail(
+    request: Request, session: SessionDep, now: Now, viewer: CurrentViewer, review_id: int
+) -> Response:
+    review = review_service.get(session=session, review_id=review_id)
+    return detail_response(request, session, now, viewer, review)
+
+
+@router.post("/{review_id}")
+async def update(
+    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, review_id: int
+) -> Response:
+    review = review_service.get(session=session, review_id=review_id)
+    values = form_values(await request.form())
+    result, errors, status = submit(
+        ManagementReviewCreate,
+        values,
+        lambda data: review_service.update(
+            session=session, now=now, actor_id=viewer.id, review=review, data=data
+        ),
+    )
+    if result is None:
+        return _refused(
+            request,
+            session,
+            now,
+            viewer,
+            review_id,
+            status,
+            header_values=values,
+            header_errors=errors,
+        )
+    return _saved(request, session, now, viewer, review, _("Changes saved."))
+
+
+@router.post("/{review_id}/attendees")
+async def set_attendees(
+    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, review_id: int
+) -> Response:
+    review = review_service.get(session=session, review_id=review_id)
+    values = form_values(await request.form(), lists=["attendee_ids"])
+    result, errors, status = submit(
+        AttendeesForm,
+        values,
+        lambda data: review_service.set_attendees(
+            session=session,
+            now=now,
+            actor_id=viewer.id,
+            review=review,
+            user_ids=data.attendee_ids,
+        ),
+    )
+    if result is None:
+        return _refused(request, session, now, viewer, review_id, status, attendee_errors=errors)
+    return _saved(request, session, now, viewer, review, _("Attendees saved."))
+
+
+@router.post("/{review_id}/minutes")
+async def record_minutes(
+    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, review_id: int
+) -> Response:
+    review = review_service.get(session=session, review_id=review_id)
+    values = form_values(await request.form())
+    result, errors, status = submit(
+        MinutesForm,
+        values,
+        lambda data: review_service.record_minutes(
+            session=session,
+            now=now,
+            actor_id=viewer.id,
+            review=review,
+            minutes=data.minutes,
+            decisions=data.decisions,
+        ),
+    )
+    if result is None:
+        return _refused(
+            request,
+            session,
+            now,
+            viewer,
+            review_id,
+            status,
+            minutes_values=values,
+            minutes_errors=errors,
+        )
+    return _saved(request, session, now, viewer, review, _("Minutes and decisions saved."))
+
+
+@router.post("/{review_id}/held")
+async def mark_held(
+    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, review_id: int
+) -> Response:
+    review = review_service.get(session=session, review_id=review_id)
+    values = form_values(await request.form())
+    result, errors, status = submit(
+        HeldForm,
+        values,
+        lambda data: review_service.mark_held(
+            session=session, now=now, actor_id=viewer.id, review=review, held_on=data.held_on
+        ),
+    )
+    if result is None:
+        return _refused(request, session, now, viewer, review_id, status, state_errors=errors)
+    session.commit()
+    # The whole page changes (inputs frozen, actions open up): reload it.
+    return redirect(
+        request, f"/reviews/{review_id}", toast=_("Marked as held; the input package is frozen.")
+    )
+
+
+@router.post("/{review_id}/sign")
+def sign(
+    request: Request, session: SessionDep, now: Now, viewer: SignerDep, review_id: int
+) -> Response:
+    review = review_service.get(session=session, review_id=review_id)
+    result, errors, status = _attempt(
+        lambda: review_service.sign(session=session, now=now, actor_id=viewer.id, review=review)
+    )
+    if result is None:
+        return _refused(request, session, now, viewer, review_id, status, state_errors=errors)
+    session.commit()
+    return redirect(request, f"/reviews/{review_id}", toast=_("Signed; the record is now locked."))
+
+
+@router.post("/{review_id}/actions")
+async def add_action(
+    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, review_id: int
+) -> Response:
+    review = review_service.get(session=session, review_id=review_id)
+    values = form_values(await request.form())
+    result, errors, status = submit(
+        ReviewActionCreate,
+        values,
+        lambda data: review_service.add_action(
+            session=session, now=now, actor_id=viewer.id, review=review, data=data
+        ),
+    )
+    if result is None:
+        return _refused(
+            request,
+            session,
+            now,
+            viewer,
+            review_id,
+            status,
+            action_values=values,
+            action_errors=errors,
+        )
+    return _saved(request, session, now, viewer, review, _("Action added."))
+
+
+@router.post("/{review_id}/actions/{review_action_id}/done")
+def complete_action(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    viewer: ActionWorkerDep,
+    review_id: int,
+    review_action_id: int,
+) -> Response:
+    review = review_service.get(session=session, review_id=review_id)
+    action = review_service.get_action(
+        session=session, review_id=review_id, action_id=review_action_id
+    )
+    viewer.require_owner(action.owner_id)
+    result, errors, status = _attempt(
+        lambda: review_service.complete_action(
+            session=session, now=now, actor_id=viewer.id, action=action
+        )
+    )
+    if result is None:
+        return _refused(
+            request,
+            session,
+            now,
+            viewer,
+            review_id,
+            status,
+            note_errors=errors,
+            note_action=review_action_id,
+        )
+    return _saved(request, session, now, viewer, review, _("Action marked done."))
+
+
+async def _close_action(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    viewer: Viewer,
+    review_id: int,
+    action_id: int,
+    close: Callable[..., object],
+    message: str,
+) -> Response:
+    review = review_service.get(session=session, review_id=review_id)
+    action = review_service.get_action(session=session, review_id=review_id, action_id=action_id)
+    values = form_values(await request.form())
+    result, errors, status = submit(
+        NoteForm,
+        values,
+        lambda data: close(
+            session=session, now=now, actor_id=viewer.id, action=action, note=data.note
+        ),
+    )
+    if result is None:
+        return _refused(
+            request,
+            session,
+            now,
+            viewer,
+            review_id,
+            status,
+            note_errors=errors,
+            note_action=action_id,
+        )
+    return _saved(request, session, now, viewer, review, message)
+
+
+@router.post("/{review_id}/actions/{review_action_id}/verify")
+async def verify_action(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    viewer: VerifierDep,
+    review_id: int,
+    review_action_id: int,
+) -> Response:
+    return await _close_action(
+        request,
+        session,
+        now,
+        viewer,
+        review_id,
+        review_action_id,
+        review_service.verify_action,
+        _("Action verified."),
+    )
+
+
+@router.post("/{review_id}/actions/{review_action_id}/cancel")
+async def cancel_action(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    viewer: VerifierDep,
+    review_id: int,
+    review_action_id: int,
+) -> Response:
+    return await _close_action(
+        request,
+        session,
+        now,
+        viewer,
+        review_id,
+        review_action_id,
+        review_service.cancel_action,
+        _("Action cancelled."),
+    )
+
+
+# --- the report -----------------------------------------------------------------------------
+
+
+@router.get("/{review_id}/report")
+def report(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    viewer: CurrentViewer,
+    review_id: int,
+    format: Literal["html", "pdf", "docx"] = "html",
+) -> Response:
+    review = review_service.get(session=session, review_id=review_id)
+    document = review_report.build(session=session, review=review, today=now.date())
+    if format == "pdf":
+        return reports.pdf(request, document)
+    if format == "docx":
+        return reports.docx(document)
+    return reports.page(request, document)
+
+
+# --- JSON API -------------------------------------------------------------------------------
+
+
+@api_router.get("/reviews", summary="Management reviews, newest first")
+def api_list(session: SessionDep, viewer: ApiViewer, page: PageDep) -> dict[str, Any]:
+    rows, total = review_service.page(session=session, page=page)
+    return {
+        "total": total,
+        "page": page.number,
+        "size": page.size,
+        "items": [
+            {
+                **_public(row.review),
+                "chair": row.chair_name,
+                "open_actions": row.open_actions,
+            }
+            for row in rows
+        ],
+    }
+
+
+def _public(review: ManagementReview) -> dict[str, Any]:
+    return review.model_dump(mode="json", exclude={"inputs"})
+
+
+@api_router.get(
+    "/reviews/{review_id}",
+    summary="One management review with its input package (frozen once held), attendees "
+    "and actions",
+)
+def api_detail(session: SessionDep, now: Now, viewer: ApiViewer, review_id: int) -> dict[str, Any]:
+    review = review_service.get(session=session, review_id=review_id)
+    assert review.id is not None
+    return {
+        **_public(review),
+        "inputs_frozen": review.inputs is not None,
+        "inputs": review_service.inputs(session=session, review=review, today=now.date()),
+        "attendees": [
+            {"id": u.id, "name": u.name}
+            for u in review_service.attendees(session=session, review_id=review.id)
+        ],
+        "actions": [
+            a.model_dump(mode="json")
+            for a in review_service.actions(session=session, review_id=review.id)
+        ],
+    }

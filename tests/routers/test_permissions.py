@@ -11,8 +11,15 @@ from sqlmodel import Session
 
 from app.deps import api_require, require
 from app.main import API_PREFIX, ROUTER_MODULES
+from app.models.audit import Audit, AuditMember, AuditProgramme, AuditStatus, ChecklistItem
 from app.models.evidence import EvidenceCreate, EvidenceRevision
 from app.models.initiative import Element, InitiativeCreate, TaskCreate
+from app.models.nonconformity import (
+    CorrectiveAction,
+    CorrectiveActionCreate,
+    Nonconformity,
+    NonconformityCreate,
+)
 from app.models.notification import (
     CalendarDay,
     Channel,
@@ -22,6 +29,7 @@ from app.models.notification import (
     WebhookChannel,
     WebhookKind,
 )
+from app.models.review import ManagementReview, ReviewAction, ReviewStatus
 from app.models.strategy import AdvantageCreate, StrategyCreate
 from app.models.user import Role
 from app.permissions import GRANTS, Permission
@@ -29,6 +37,7 @@ from app.services import api_token as api_token_service
 from app.services import evidence as evidence_service
 from app.services import goal as goal_service
 from app.services import initiative as initiative_service
+from app.services import nonconformity as nc_service
 from app.services import pdca as pdca_service
 from app.services import strategy as strategy_service
 from app.services.goal import Reading
@@ -148,6 +157,9 @@ def owned_objects(session: Session, owner_id: int) -> dict[str, int | str]:
     session.add_all([message, webhook])
     session.add(CalendarDay(day=date(2027, 1, 1), is_workday=False))
     session.commit()
+    audit, audit_item = _audit_led_by(session, owner_id)
+    nonconformity, action = _nonconformity_owned_by(session, owner_id)
+    review, review_action = _review_chaired_by(session, owner_id)
     return {
         "notification_id": message.id or 0,
         "webhook_id": webhook.id or 0,
@@ -164,7 +176,90 @@ def owned_objects(session: Session, owner_id: int) -> dict[str, int | str]:
         "initiative_id": initiative.id or 0,
         "task_id": task.id or 0,
         "cycle_id": cycle.id or 0,
+        "audit_id": audit.id or 0,
+        "item_id": audit_item.id or 0,
+        "programme_id": audit.programme_id or 0,
+        "nonconformity_id": nonconformity.id or 0,
+        "action_id": action.id or 0,
+        "review_id": review.id or 0,
+        "review_action_id": review_action.id or 0,
     }
+
+
+def _audit_led_by(session: Session, lead_id: int) -> tuple[Audit, ChecklistItem]:
+    """A started audit whose lead is the acting user (written directly: the planning rules
+    would refuse a viewer as lead, and the matrix is about permissions, not planning)."""
+    programme = AuditProgramme(title="方案", year=2026, created_at=NOW)
+    session.add(programme)
+    session.flush()
+    audit = Audit(
+        title="审核",
+        lead_auditor_id=lead_id,
+        programme_id=programme.id,
+        planned_start=date(2026, 11, 1),
+        planned_end=date(2026, 11, 30),
+        status=AuditStatus.in_progress,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    session.add(audit)
+    session.flush()
+    department = make_department(session)
+    item = ChecklistItem(
+        audit_id=audit.id or 0,
+        requirement_id=first_clause(session).id or 0,
+        department_id=department.id or 0,
+    )
+    session.add_all([AuditMember(audit_id=audit.id or 0, user_id=lead_id), item])
+    session.commit()
+    return audit, item
+
+
+def _nonconformity_owned_by(
+    session: Session, owner_id: int
+) -> tuple[Nonconformity, CorrectiveAction]:
+    """A nonconformity, and an action on it, both owned by the acting user."""
+    nonconformity = nc_service.create(
+        session=session,
+        now=NOW,
+        actor_id=None,
+        data=NonconformityCreate(title="不符合", owner_id=owner_id),
+    )
+    action = nc_service.add_action(
+        session=session,
+        now=NOW,
+        actor_id=None,
+        nonconformity=nonconformity,
+        data=CorrectiveActionCreate(description="措施", owner_id=owner_id),
+    )
+    session.commit()
+    return nonconformity, action
+
+
+def _review_chaired_by(session: Session, user_id: int) -> tuple[ManagementReview, ReviewAction]:
+    """A held review chaired by the acting user, with an open action they own (written
+    directly: the planning rules would refuse a chair outside top management)."""
+    review = ManagementReview(
+        title="管理评审",
+        planned_on=date(2026, 11, 20),
+        held_on=date(2026, 11, 20),
+        chair_id=user_id,
+        status=ReviewStatus.held,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    session.add(review)
+    session.flush()
+    action = ReviewAction(
+        review_id=review.id or 0,
+        description="措施",
+        owner_id=user_id,
+        due_date=date(2027, 1, 31),
+        created_at=NOW,
+    )
+    session.add(action)
+    session.commit()
+    return review, action
 
 
 def _fill(path: str, ids: dict[str, int | str]) -> str:
