@@ -45,3 +45,9 @@ class Unauthenticated(DomainError):
 
 class TooManyAttempts(DomainError):
     status_code = 429
+
+
+class Unavailable(DomainError):
+    """A part of the installation is missing, such as the libraries that draw PDFs."""
+
+    status_code = 503

@@ -16,6 +16,8 @@ from docx.shared import Pt
 from fastapi import Request
 from starlette.responses import Response
 
+from app.errors import Unavailable
+from app.i18n import gettext as _
 from app.templating import base_context, env, render
 
 PRINT_CSS = Path(__file__).parent / "static" / "print.css"
@@ -62,7 +64,12 @@ def docx(report: Report) -> Response:
 
 
 def pdf_bytes(request: Request, report: Report) -> bytes:
-    from weasyprint import CSS, HTML  # imported late: loading pango takes half a second
+    try:  # imported late: loading Pango takes half a second
+        from weasyprint import CSS, HTML
+    except OSError as exc:  # Pango is a system library; `make test` and the image install it
+        raise Unavailable(
+            _("PDF export needs the Pango libraries on the server; the Word file works without.")
+        ) from exc
 
     html = env.get_template("reports/document.html").render(
         {**base_context(request), "report": report, "for_pdf": True}
