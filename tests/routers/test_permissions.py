@@ -282,6 +282,9 @@ def test_matrix(app: FastAPI, client: TestClient, session: Session, role: Role) 
         "department_id": department.id or 0,
         "user_id": other.id or 0,
         "token_id": _token.id or 0,
+        # Objects the acting user owns, leads or chairs: an allowed role must pass the
+        # object-level checks too, not just fail later with a 404 for a missing id.
+        **owned_objects(session, user.id or 0),
     }
     sign_in(client, session, user)
     checked = 0
