@@ -73,6 +73,13 @@ def is_expired(evidence: Evidence, today: date) -> bool:
     )
 
 
+def expired_clause(today: date) -> ColumnElement[bool]:
+    """`is_expired` as a WHERE clause."""
+    return and_(
+        col(Evidence.status) != EvidenceStatus.obsolete, col(Evidence.next_review_date) < today
+    )
+
+
 def has_approved_revision() -> ColumnElement[bool]:
     return exists().where(
         col(EvidenceRevision.evidence_id) == Evidence.id,

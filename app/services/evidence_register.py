@@ -20,7 +20,7 @@ from app.models.evidence import (
 )
 from app.models.user import User
 from app.pagination import Page
-from app.services.evidence import current_clause
+from app.services.evidence import current_clause, expired_clause
 from app.services.evidence_access import visible_clause
 
 DUE_SOON_DAYS = 30
@@ -94,9 +94,7 @@ def search(
             )
         )
     if filters.status == "expired":
-        query = query.where(
-            col(Evidence.status) != EvidenceStatus.obsolete, col(Evidence.next_review_date) < today
-        )
+        query = query.where(expired_clause(today))
     elif filters.status:
         query = query.where(Evidence.status == filters.status)
     if filters.kind is not None:

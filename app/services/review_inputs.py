@@ -29,6 +29,7 @@ from app.models.review import (
 from app.models.user import User
 from app.services import coverage
 from app.services import goal as goal_service
+from app.services.evidence import expired_clause
 
 # Bump when a section's keys change, so that readers of stored packages can tell old from new.
 VERSION = 1
@@ -183,15 +184,7 @@ def _nonconformities(session: Session, today: date) -> dict[str, Any]:
 
 
 def _evidence(session: Session, today: date) -> dict[str, Any]:
-    # "Expired" is evidence_service.is_expired: not obsolete, review date passed.
-    expired = case(
-        (
-            (col(Evidence.status) != EvidenceStatus.obsolete)
-            & (col(Evidence.next_review_date) < today),
-            1,
-        ),
-        else_=0,
-    )
+    expired = case((expired_clause(today), 1), else_=0)
     rows = session.exec(
         select(Evidence.status, func.count(), func.coalesce(func.sum(expired), 0)).group_by(
             col(Evidence.status)
