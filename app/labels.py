@@ -111,6 +111,7 @@ _LABEL_LIST: list[tuple[StrEnum, str]] = [
     (DueKind.nonconformity, N_("Nonconformity")),
     (DueKind.review, N_("Management review")),
     (DueKind.review_action, N_("Review action")),
+    (DueKind.milestone, N_("Certification milestone")),
     (ReviewStatus.planned, N_("Planned")),
     (ReviewStatus.held, N_("Held")),
     (ReviewStatus.signed, N_("Signed")),

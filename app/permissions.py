@@ -29,6 +29,10 @@ class Permission(StrEnum):
     sign_reviews = "sign_reviews"
     update_review_actions = "update_review_actions"
     verify_review_actions = "verify_review_actions"
+    manage_certification = "manage_certification"
+    manage_self_assessments = "manage_self_assessments"
+    build_dossiers = "build_dossiers"
+    manage_assessor_access = "manage_assessor_access"
 
 
 ALL_ROLES = frozenset(Role)
@@ -62,6 +66,13 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.sign_reviews: frozenset({Role.executive}),
     Permission.update_review_actions: frozenset({Role.admin, Role.executive, Role.owner}),
     Permission.verify_review_actions: frozenset({Role.admin, Role.executive}),
+    # Certification is run by the IIMS administrator (管理者代表); self-assessment results are
+    # entered by the administrator or top management. Assessor links expose the dossier
+    # outside the company, so only administrators create them.
+    Permission.manage_certification: frozenset({Role.admin}),
+    Permission.manage_self_assessments: frozenset({Role.admin, Role.executive}),
+    Permission.build_dossiers: frozenset({Role.admin}),
+    Permission.manage_assessor_access: frozenset({Role.admin}),
 }
 
 # Roles that act on any object of a kind, not only on what they own.

@@ -19,6 +19,17 @@ from app.models.capability import (
     CapabilityRequirement,
     StageChange,
 )
+from app.models.certification import (
+    AssessorAccess,
+    AssessorVisit,
+    Certification,
+    CertificationGrade,
+    Dossier,
+    Milestone,
+    MilestoneRule,
+    SelfAssessment,
+    ViewLink,
+)
 from app.models.department import Department, DepartmentCreate
 from app.models.evidence import (
     Evidence,
@@ -60,6 +71,8 @@ from app.models.user import Role, User, UserRole
 __all__ = [
     "ActivityEvent",
     "ApiToken",
+    "AssessorAccess",
+    "AssessorVisit",
     "Audit",
     "AuditDepartment",
     "AuditMember",
@@ -69,6 +82,8 @@ __all__ = [
     "Capability",
     "CapabilityAdvantage",
     "CapabilityRequirement",
+    "Certification",
+    "CertificationGrade",
     "ChecklistEvidence",
     "ChecklistItem",
     "CompetitiveAdvantage",
@@ -76,6 +91,7 @@ __all__ = [
     "CorrectiveActionEvidence",
     "Department",
     "DepartmentCreate",
+    "Dossier",
     "Evidence",
     "EvidenceCapability",
     "EvidenceGoal",
@@ -89,6 +105,8 @@ __all__ = [
     "LoginAttempt",
     "ManagementReview",
     "Measurement",
+    "Milestone",
+    "MilestoneRule",
     "NcDeadline",
     "Nonconformity",
     "Notification",
@@ -103,6 +121,7 @@ __all__ = [
     "ReviewEvidence",
     "Role",
     "SchedulerLease",
+    "SelfAssessment",
     "StageChange",
     "StoredFile",
     "Strategy",
@@ -111,5 +130,6 @@ __all__ = [
     "UserRole",
     "UserSession",
     "Verification",
+    "ViewLink",
     "WebhookChannel",
 ]

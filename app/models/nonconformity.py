@@ -84,6 +84,8 @@ class Nonconformity(NonconformityBase, table=True):
     root_cause: str = Field(default="", max_length=TEXT_MAX)
     effectiveness_check_date: date | None = None
     reopened_count: int = 0
+    # Who asked for verification: they answer for the work, so they may not verify it.
+    verification_requested_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     closed_at: datetime | None = utc_field(default=None)
     created_at: datetime = utc_field()
     updated_at: datetime = utc_field()

@@ -12,7 +12,7 @@ TEXT_MAX = 4000
 
 
 class DueKind(StrEnum):
-    """What can fall due; certification milestones come later."""
+    """What can fall due, each with its source in app/services/due_items.py."""
 
     task = "task"
     evidence_review = "evidence_review"
@@ -22,6 +22,7 @@ class DueKind(StrEnum):
     nonconformity = "nonconformity"  # its deadline, and the effectiveness check
     review = "review"  # a management review's planned date
     review_action = "review_action"
+    milestone = "milestone"  # a certification milestone's planned date
 
 
 class Channel(StrEnum):

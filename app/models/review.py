@@ -78,6 +78,8 @@ class ReviewAction(ReviewActionBase, table=True):
     review_id: int = Field(foreign_key="management_review.id", index=True, ondelete="CASCADE")
     status: ReviewActionStatus = Field(default=ReviewActionStatus.open, max_length=16, index=True)
     done_on: date | None = None
+    # Who reported it done: they may not also verify it (four eyes, like the owner).
+    done_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     verified_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     verified_at: datetime | None = utc_field(default=None)
     verification_note: str = Field(default="", max_length=TEXT_MAX)

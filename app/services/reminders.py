@@ -41,6 +41,7 @@ KIND_LABELS = {
     DueKind.nonconformity: N_("Nonconformity"),
     DueKind.review: N_("Management review"),
     DueKind.review_action: N_("Review action"),
+    DueKind.milestone: N_("Certification milestone"),
 }
 
 

@@ -252,7 +252,7 @@ class TestHeld:
         assert done.headers["hx-redirect"] == f"/reviews/{review.id}"
         again = _post(client, url, held_on="2026-11-24")
         assert again.status_code == 409
-        assert "already been marked as held" in again.text
+        assert "该评审已标记为已召开" in again.text
         assert "<nav" in again.text
 
 

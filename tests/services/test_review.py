@@ -140,7 +140,7 @@ class TestSign:
         chair = make_user(session, roles=[Role.executive])
         other = make_user(session, roles=[Role.executive])
         review = _create(session, chair)
-        with pytest.raises(Conflict, match="held"):
+        with pytest.raises(Conflict, match="已召开"):
             review_service.sign(session=session, now=NOW, actor_id=chair.id or 0, review=review)
         review_service.mark_held(
             session=session, now=NOW, actor_id=None, review=review, held_on=HELD_ON
@@ -191,7 +191,7 @@ class TestSign:
             lambda: _action(session, review, owner),
         ]
         for edit in edits:
-            with pytest.raises(Conflict, match="signed"):
+            with pytest.raises(Conflict, match="已签署"):
                 edit()
         assert (review.title, review.minutes) == ("2026年度管理评审", "会议纪要")
         review_service.complete_action(session=session, now=NOW, actor_id=None, action=action)
@@ -230,7 +230,7 @@ class TestAttendeesAndMinutes:
 class TestActions:
     def test_actions_wait_for_the_meeting(self, session: Session) -> None:
         review = _create(session, make_user(session, roles=[Role.executive]))
-        with pytest.raises(Conflict, match="held"):
+        with pytest.raises(Conflict, match="召开后"):
             _action(session, review, make_user(session))
 
     def test_due_date_before_the_review_is_refused(self, session: Session) -> None:
