@@ -9,6 +9,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 from starlette.middleware.gzip import GZipMiddleware
 
+from app import clock
 from app.db import make_engine
 from app.routers import (
     account,
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = sessionmaker(engine, class_=Session, expire_on_commit=False)
     env.globals["timezone"] = settings.timezone
+    clock.configure(settings.timezone)
     app.add_middleware(WebContextMiddleware)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.mount("/static", StaticFiles(directory=TEMPLATES_DIR.parent / "static"), name="static")

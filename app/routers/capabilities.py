@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from app import charts
+from app.clock import local_date
 from app.db import SessionDep
 from app.deps import ApiViewer, CurrentViewer, Now, Viewer, require
 from app.errors import DomainError, Invalid
@@ -50,7 +51,7 @@ def list_page(request: Request, session: SessionDep, now: Now, viewer: CurrentVi
     goals = goal_service.for_capabilities(
         session=session, capability_ids=[c.id for c in capabilities if c.id]
     )
-    assessments = goal_service.assessments(session=session, goals=goals, today=now.date())
+    assessments = goal_service.assessments(session=session, goals=goals, today=local_date(now))
     by_capability: dict[int, list[Any]] = {}
     for goal in goals:
         by_capability.setdefault(goal.capability_id, []).append(assessments[goal.id or 0].status)
@@ -118,7 +119,7 @@ def _detail_context(session: SessionDep, now: Now, capability: Capability) -> di
     assert capability.id is not None
     goals = goal_service.for_capabilities(session=session, capability_ids=[capability.id])
     series = goal_service.current_series(session=session, goal_ids=[g.id for g in goals if g.id])
-    assessments = goal_service.assessments(session=session, goals=goals, today=now.date())
+    assessments = goal_service.assessments(session=session, goals=goals, today=local_date(now))
     initiatives = initiative_service.for_capability(session=session, capability_id=capability.id)
     return {
         "capability": capability,
@@ -274,7 +275,7 @@ def api_list(session: SessionDep, now: Now, viewer: ApiViewer) -> list[dict[str,
     goals = goal_service.for_capabilities(
         session=session, capability_ids=[c.id for c in capabilities if c.id]
     )
-    assessments = goal_service.assessments(session=session, goals=goals, today=now.date())
+    assessments = goal_service.assessments(session=session, goals=goals, today=local_date(now))
     return [
         {
             **c.model_dump(mode="json"),

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app import charts
+from app.clock import local_date
 from app.db import SessionDep
 from app.deps import CurrentViewer, Now
 from app.models.capability import Grade, Stage
@@ -27,7 +28,7 @@ def dashboard(request: Request, session: SessionDep, now: Now, viewer: CurrentVi
     goals = goal_service.for_capabilities(
         session=session, capability_ids=[c.id for c in capabilities if c.id]
     )
-    assessments = goal_service.assessments(session=session, goals=goals, today=now.date())
+    assessments = goal_service.assessments(session=session, goals=goals, today=local_date(now))
     status_counts = Counter(a.status for a in assessments.values())
     stage_counts = Counter(Stage(c.stage) for c in capabilities)
     grade_gap = [(c, Grade(c.current_grade), Grade(c.target_grade)) for c in capabilities]

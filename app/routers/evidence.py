@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlmodel import col, select
 from starlette.responses import Response
 
+from app.clock import local_date
 from app.db import SessionDep
 from app.deps import (
     ApiViewer,
@@ -91,7 +92,7 @@ def register(
 ) -> Response:
     filters = _filters(request.query_params)
     rows, total = register_search(
-        session=session, viewer=viewer, filters=filters, page=page, today=now.date()
+        session=session, viewer=viewer, filters=filters, page=page, today=local_date(now)
     )
     query = urlencode(
         [(k, v) for k, v in request.query_params.items() if k not in ("page", "size") and v]
@@ -105,7 +106,7 @@ def register(
             "page": page,
             "filters": filters,
             "query": query,
-            "today": now.date(),
+            "today": local_date(now),
             # The filter form's choices are only needed when the whole page is drawn.
             **({} if _list_only(request) else _choices(session)),
         },
@@ -200,7 +201,7 @@ def detail_response(
         "effective": next((r for r in history if r.approved_at), None),
         "pending": next((r for r in history if not r.approved_at), None),
         "names": names,
-        "expired": evidence_service.is_expired(evidence, now.date()),
+        "expired": evidence_service.is_expired(evidence, local_date(now)),
         "links": evidence_links.linked(session=session, evidence_id=evidence.id),
         "link_labels": {name: spec.label for name, spec in evidence_links.KINDS.items()},
         "may_edit": viewer.can(Permission.manage_evidence) and viewer.may_touch(evidence.owner_id),
@@ -373,7 +374,7 @@ def api_register(
         viewer=viewer,
         filters=_filters(request.query_params),
         page=page,
-        today=now.date(),
+        today=local_date(now),
     )
     return {
         "total": total,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.responses import Response
 
+from app.clock import local_date
 from app.db import SessionDep
 from app.deps import Now, SettingsDep
 from app.errors import DomainError, Invalid, NotFound
@@ -31,7 +32,9 @@ def export(session: SessionDep, now: Now, viewer: EditorDep) -> Response:
         buffer.getvalue(),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={
-            "Content-Disposition": f'attachment; filename="document-register-{now.date()}.xlsx"'
+            "Content-Disposition": (
+                f'attachment; filename="document-register-{local_date(now)}.xlsx"'
+            )
         },
     )
 

@@ -10,6 +10,7 @@ from sqlmodel import col, select
 from starlette.responses import Response
 
 from app import charts
+from app.clock import local_date
 from app.db import SessionDep
 from app.deps import ApiViewer, CurrentViewer, Now, Viewer, api_require, require
 from app.forms import form_values, submit
@@ -99,14 +100,14 @@ def goal_page(
         "goal": goal,
         "capability": session.get(Capability, goal.capability_id),
         "owner": session.get(User, goal.owner_id) if goal.owner_id else None,
-        "assessment": goal_service.assessments(session=session, goals=[goal], today=now.date())[
-            goal.id
-        ],
+        "assessment": goal_service.assessments(
+            session=session, goals=[goal], today=local_date(now)
+        )[goal.id],
         "trend": charts.goal_trend(goal, series),
         "table": charts.trajectory_table(goal, series),
         "history": history,
         "names": names,
-        "values": {"period": now.date().replace(day=1).isoformat()},
+        "values": {"period": local_date(now).replace(day=1).isoformat()},
         "errors": {},
         "may_record": viewer_may_record(request, goal, _goal_owners(session, goal)),
         "edit_values": goal.model_dump(mode="json"),
@@ -128,8 +129,8 @@ def viewer_may_record(request: Request, goal: Goal, owners: tuple[int | None, in
 def export(session: SessionDep, now: Now, viewer: CurrentViewer) -> Response:
     """The goal register with every measurement, as an Excel workbook."""
     buffer = BytesIO()
-    goal_register_xlsx(session=session, today=now.date()).save(buffer)
-    filename = f"goal-register-{now.date().isoformat()}.xlsx"
+    goal_register_xlsx(session=session, today=local_date(now)).save(buffer)
+    filename = f"goal-register-{local_date(now).isoformat()}.xlsx"
     return Response(
         buffer.getvalue(),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -244,7 +245,7 @@ def api_list(
     if capability is not None:
         query = query.where(Goal.capability_id == capability)
     goals = list(session.exec(query.limit(1000)).all())
-    assessments = goal_service.assessments(session=session, goals=goals, today=now.date())
+    assessments = goal_service.assessments(session=session, goals=goals, today=local_date(now))
     return [{**g.model_dump(mode="json"), "status": assessments[g.id or 0].status} for g in goals]
 
 
@@ -252,7 +253,9 @@ def api_list(
 def api_detail(session: SessionDep, now: Now, viewer: ApiViewer, goal_id: int) -> dict[str, Any]:
     goal = goal_service.get(session=session, goal_id=goal_id)
     series = goal_service.current_series(session=session, goal_ids=[goal_id])[goal_id]
-    assessment = goal_service.assessments(session=session, goals=[goal], today=now.date())[goal_id]
+    assessment = goal_service.assessments(session=session, goals=[goal], today=local_date(now))[
+        goal_id
+    ]
     return {
         **goal.model_dump(mode="json"),
         "status": assessment.status,

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Request
 from sqlmodel import col, select
 from starlette.responses import Response
 
+from app.clock import local_date
 from app.db import SessionDep
 from app.deps import CurrentViewer, Now
 from app.models.requirement import Requirement, RequirementStatus
@@ -37,7 +38,7 @@ def home(request: Request, session: SessionDep, now: Now, viewer: CurrentViewer)
     coverage: dict[int, ChapterCoverage] = {}
     if framework is not None and framework.id is not None:
         coverage = coverage_service.by_chapter(
-            session=session, framework_id=framework.id, today=now.date()
+            session=session, framework_id=framework.id, today=local_date(now)
         )
         rollups = requirement_service.rollup(session=session, framework_id=framework.id)
         heads = session.exec(

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import col, select
 from starlette.responses import Response
 
+from app.clock import local_date
 from app.db import SessionDep
 from app.deps import ApiViewer, CurrentViewer, Now, PageDep, Viewer, require
 from app.errors import DomainError, Invalid
@@ -136,7 +137,7 @@ def board(
     request: Request, session: SessionDep, now: Now, viewer: CurrentViewer, page: PageDep
 ) -> Response:
     filters = _filters(request.query_params)
-    today = now.date()
+    today = local_date(now)
     rows, total = search(session=session, filters=filters, page=page, today=today)
     query = urlencode(
         [(k, v) for k, v in request.query_params.items() if k not in ("page", "size") and v]
@@ -308,8 +309,8 @@ def detail_response(
             if nonconformity.department_id
             else None
         ),
-        "overdue": nc_service.is_overdue(nonconformity, now.date()),
-        "today": now.date(),
+        "overdue": nc_service.is_overdue(nonconformity, local_date(now)),
+        "today": local_date(now),
         "may_edit": is_open and viewer.can(Permission.raise_nonconformities),
         "may_work": is_open and may_work and viewer.may_touch(nonconformity.owner_id),
         "may_work_on": {
@@ -631,7 +632,7 @@ def api_list(
     request: Request, session: SessionDep, now: Now, viewer: ApiViewer, page: PageDep
 ) -> dict[str, Any]:
     rows, total = search(
-        session=session, filters=_filters(request.query_params), page=page, today=now.date()
+        session=session, filters=_filters(request.query_params), page=page, today=local_date(now)
     )
     return {
         "total": total,
@@ -645,7 +646,7 @@ def api_list(
                 "clause": r.clause,
                 "open_actions": r.open_actions,
                 "actions": r.total_actions,
-                "overdue": nc_service.is_overdue(r.nonconformity, now.date()),
+                "overdue": nc_service.is_overdue(r.nonconformity, local_date(now)),
             }
             for r in rows
         ],
@@ -662,7 +663,7 @@ def api_detail(
     nonconformity = nc_service.get(session=session, nonconformity_id=nonconformity_id)
     return {
         **nonconformity.model_dump(mode="json"),
-        "overdue": nc_service.is_overdue(nonconformity, now.date()),
+        "overdue": nc_service.is_overdue(nonconformity, local_date(now)),
         "actions": [
             a.model_dump(mode="json")
             for a in nc_service.actions(session=session, nonconformity_id=nonconformity_id)

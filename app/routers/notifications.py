@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
+from app.clock import local_date
 from app.db import SessionDep
 from app.deps import CurrentViewer, Now, PageDep, SettingsDep
 from app.errors import DomainError, NotFound
@@ -113,7 +114,7 @@ def calendar_feed(session: SessionDep, now: Now, settings: SettingsDep, token: s
     if user_id is None:
         raise NotFound()
     feed = notification_service.calendar_feed(
-        session=session, user_id=user_id, today=now.date(), base_url=settings.public_url
+        session=session, user_id=user_id, today=local_date(now), base_url=settings.public_url
     )
     return Response(
         feed,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from sqlmodel import select
 from starlette.responses import Response
 
+from app.clock import local_date
 from app.db import SessionDep
 from app.deps import Now, PageDep, SettingsDep, Viewer, require
 from app.errors import Invalid
@@ -60,7 +61,7 @@ def page_response(
         "rules": reminders.rules(session=session),
         "webhooks": session.exec(select(WebhookChannel)).all(),
         "days": reminder_admin.calendar_days(
-            session=session, since=now.date().replace(month=1, day=1)
+            session=session, since=local_date(now).replace(month=1, day=1)
         ),
         "missing_years": working_days.missing_years(session=session, years=years),
         "statuses": list(DeliveryStatus),

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlmodel import col, func, select
 from starlette.responses import Response
 
+from app.clock import local_date
 from app.db import SessionDep
 from app.deps import ApiViewer, CurrentViewer, Now, PageDep, Viewer, api_require, require
 from app.errors import Invalid, NotFound
@@ -91,10 +92,10 @@ def tree_page(
     chapter_coverage: dict[int, Any] = {}
     if chosen is not None and chosen.id is not None:
         coverage = coverage_service.by_requirement(
-            session=session, framework_id=chosen.id, today=now.date()
+            session=session, framework_id=chosen.id, today=local_date(now)
         )
         chapter_coverage = coverage_service.by_chapter(
-            session=session, framework_id=chosen.id, today=now.date()
+            session=session, framework_id=chosen.id, today=local_date(now)
         )
     return render(
         request,
@@ -171,7 +172,7 @@ def _detail_context(
 def detail_page(
     request: Request, session: SessionDep, now: Now, viewer: CurrentViewer, requirement_id: int
 ) -> Response:
-    context = _detail_context(session, requirement_id, viewer, now.date())
+    context = _detail_context(session, requirement_id, viewer, local_date(now))
     return render(
         request,
         "requirements/detail.html",
@@ -189,7 +190,7 @@ def detail_page(
 async def update_status(
     request: Request, session: SessionDep, now: Now, viewer: EditorDep, requirement_id: int
 ) -> Response:
-    context = _detail_context(session, requirement_id, viewer, now.date())
+    context = _detail_context(session, requirement_id, viewer, local_date(now))
     values = form_values(await request.form())
     result, errors, status_code = submit(
         RequirementStatusUpdate,
@@ -204,7 +205,7 @@ async def update_status(
             request,
             "requirements/detail.html",
             {
-                **_detail_context(session, requirement_id, viewer, now.date()),
+                **_detail_context(session, requirement_id, viewer, local_date(now)),
                 **_choices(session),
                 "values": values,
                 "errors": errors,
@@ -219,7 +220,7 @@ async def update_status(
         request,
         "requirements/detail.html",
         {
-            **_detail_context(session, requirement_id, viewer, now.date()),
+            **_detail_context(session, requirement_id, viewer, local_date(now)),
             **_choices(session),
             "values": None,
             "errors": {},

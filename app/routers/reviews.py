@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from starlette.responses import Response
 
 from app import reports
+from app.clock import local_date
 from app.db import SessionDep
 from app.deps import ApiViewer, CurrentViewer, Now, PageDep, Viewer, require
 from app.errors import DomainError, Forbidden
@@ -154,7 +155,7 @@ def detail_response(
             select(User.id, User.name).where(col(User.id).in_([p for p in people if p]))
         ).all()
     )
-    package = review_service.inputs(session=session, review=review, today=now.date())
+    package = review_service.inputs(session=session, review=review, today=local_date(now))
     signed = review.status == ReviewStatus.signed
     context = {
         "review": review,
@@ -190,7 +191,7 @@ def detail_response(
             if a.status in OPEN_REVIEW_ACTION_STATUSES
             and viewer.can(Permission.verify_review_actions)
         },
-        "today": now.date(),
+        "today": local_date(now),
         "header_values": review.model_dump(mode="json"),
         "header_errors": {},
         "attendee_errors": {},
@@ -521,7 +522,7 @@ def report(
     format: Literal["html", "pdf", "docx"] = "html",
 ) -> Response:
     review = review_service.get(session=session, review_id=review_id)
-    document = review_report.build(session=session, review=review, today=now.date())
+    document = review_report.build(session=session, review=review, today=local_date(now))
     if format == "pdf":
         return reports.pdf(request, document)
     if format == "docx":
@@ -565,7 +566,7 @@ def api_detail(session: SessionDep, now: Now, viewer: ApiViewer, review_id: int)
     return {
         **_public(review),
         "inputs_frozen": review.inputs is not None,
-        "inputs": review_service.inputs(session=session, review=review, today=now.date()),
+        "inputs": review_service.inputs(session=session, review=review, today=local_date(now)),
         "attendees": [
             {"id": u.id, "name": u.name}
             for u in review_service.attendees(session=session, review_id=review.id)

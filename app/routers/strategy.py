@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from app import charts
+from app.clock import local_date
 from app.db import SessionDep
 from app.deps import ApiViewer, CurrentViewer, Now, Viewer, require
 from app.forms import form_values, submit
@@ -31,7 +32,7 @@ def _map_context(session: SessionDep, now: Now) -> dict[str, Any]:
     goals = goal_service.for_capabilities(
         session=session, capability_ids=[c.id for c in capabilities if c.id]
     )
-    assessments = goal_service.assessments(session=session, goals=goals, today=now.date())
+    assessments = goal_service.assessments(session=session, goals=goals, today=local_date(now))
     links = capability_service.links(session=session)
     return {
         "strategies": strategies,

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
+from app.clock import local_date
 from app.errors import Conflict, Invalid, NotFound
 from app.i18n import gettext as _
 from app.models.audit import (
@@ -340,9 +341,9 @@ def advance(
                     names=names,
                 )
             )
-        audit.actual_start = now.date()
+        audit.actual_start = local_date(now)
     if to == AuditStatus.reporting:
-        audit.actual_end = now.date()
+        audit.actual_end = local_date(now)
     if to == AuditStatus.closed:
         if not audit.summary.strip():
             raise Conflict(_("Write the audit conclusion before closing the audit."))

@@ -9,6 +9,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import ColumnElement, and_, exists, or_
 from sqlmodel import Session, col, select
 
+from app.clock import local_date
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.i18n import gettext as _
 from app.models.department import Department
@@ -343,7 +344,7 @@ def approve(
     revision.approved_by_id = actor_id
     evidence.status = EvidenceStatus.approved
     if evidence.review_interval_months:
-        evidence.next_review_date = now.date() + relativedelta(
+        evidence.next_review_date = local_date(now) + relativedelta(
             months=evidence.review_interval_months
         )
     evidence.updated_at = now

@@ -10,6 +10,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app.clock import local_date
 from app.errors import Conflict, Invalid, NotFound
 from app.i18n import gettext as _
 from app.models.capability import Capability
@@ -196,7 +197,7 @@ def record(
     *, session: Session, now: datetime, actor_id: int | None, goal: Goal, reading: Reading
 ) -> Measurement:
     """The first value for a period; a second one is refused: correct the first instead."""
-    period = _validated(goal, reading, now.date())
+    period = _validated(goal, reading, local_date(now))
     existing = session.exec(
         select(Measurement).where(
             Measurement.goal_id == goal.id,
@@ -250,7 +251,7 @@ def correct(
     if not note.strip():
         raise Invalid(_("Say why the value is corrected."), field="note")
     goal = get(session=session, goal_id=measurement.goal_id)
-    _validated(goal, Reading(measurement.period, value), now.date())
+    _validated(goal, Reading(measurement.period, value), local_date(now))
     replacement = Measurement(
         goal_id=measurement.goal_id,
         period=measurement.period,

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func
 from sqlmodel import Session, col, select
 
+from app.clock import local_date
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.i18n import gettext as _
 from app.models.department import Department
@@ -230,7 +231,7 @@ def create(
     review_id: int | None = None,
 ) -> Nonconformity:
     """Raise a nonconformity; without a due date it gets the one for its source and grade."""
-    raised_on = now.date()
+    raised_on = local_date(now)
     _check_header(session, data, raised_on)
     nonconformity = Nonconformity(
         **_header_fields(session, data, raised_on),
@@ -302,7 +303,7 @@ def record_correction(
     """The immediate fix (纠正), and the day it was done if it is."""
     _require_open(nonconformity)
     if done_on is not None:
-        _check_done_date(nonconformity, done_on, now.date(), "correction_done_on")
+        _check_done_date(nonconformity, done_on, local_date(now), "correction_done_on")
         if not correction.strip():
             raise Invalid(_("Describe the correction that was done."), field="correction")
     fields = {"correction": correction.strip(), "correction_done_on": done_on}
@@ -414,8 +415,8 @@ def set_action_status(
         raise Conflict(_("The action already has this status."))
     note = note.strip() or action.note
     if status == ActionStatus.done:
-        done_on = done_on or now.date()
-        _check_done_date(nonconformity, done_on, now.date(), "done_on")
+        done_on = done_on or local_date(now)
+        _check_done_date(nonconformity, done_on, local_date(now), "done_on")
     else:
         done_on = None
     if status == ActionStatus.cancelled and not note:

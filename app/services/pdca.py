@@ -4,6 +4,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select, update
 
+from app.clock import local_date
 from app.errors import Conflict, Invalid, NotFound
 from app.i18n import gettext as _
 from app.models.initiative import OPEN_TASK_STATUSES, Task
@@ -77,7 +78,7 @@ def start(
     cycle = PdcaCycle(
         period=_period(period),
         phase=Phase.plan,
-        started_on=now.date(),
+        started_on=local_date(now),
         previous_id=previous.id if previous else None,
     )
     session.add(cycle)
@@ -156,7 +157,7 @@ def close(
         )
     assert cycle.id is not None
     cycle.phase = Phase.closed
-    cycle.closed_on = now.date()
+    cycle.closed_on = local_date(now)
     session.add(cycle)
     session.add(
         PhaseChange(

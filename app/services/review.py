@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
 
+from app.clock import local_date
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.i18n import gettext as _
 from app.models.pdca import PdcaCycle
@@ -295,7 +296,7 @@ def mark_held(
     """Record that the meeting took place and freeze the input package as it stands now."""
     if review.status != ReviewStatus.planned:
         raise Conflict(_("This review has already been marked as held."))
-    today = now.date()
+    today = local_date(now)
     if held_on > today:
         raise Invalid(_("The review cannot have been held in the future."), field="held_on")
     # The package is what the data says at the moment of freezing: the meeting looked at it.
@@ -420,7 +421,7 @@ def complete_action(
         actor_id,
         action,
         "done",
-        {"status": ReviewActionStatus.done, "done_on": now.date()},
+        {"status": ReviewActionStatus.done, "done_on": local_date(now)},
     )
 
 

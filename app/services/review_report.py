@@ -8,6 +8,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from app import labels
+from app.clock import local_date
 from app.i18n import N_
 from app.i18n import gettext as _
 from app.models.audit import ChecklistResult
@@ -189,13 +190,13 @@ def build(*, session: Session, review: ManagementReview, today: date) -> Report:
         (_("Attendees"), "、".join(u.name for u in attendees) or "—"),
         (
             _("Input package"),
-            _("frozen when held (%(date)s)", date=frozen.date().isoformat())
+            _("frozen when held (%(date)s)", date=local_date(frozen).isoformat())
             if frozen
             else _("live, will be frozen when held"),
         ),
     ]
     if review.signed_at:
-        facts.append((_("Signed"), review.signed_at.date().isoformat()))
+        facts.append((_("Signed"), local_date(review.signed_at).isoformat()))
     package = review_service.inputs(session=session, review=review, today=today)
     return Report(
         title=review.title,
