@@ -5,6 +5,7 @@ the three forms always say the same thing. The PDF is the print page run through
 with a Chinese font; it may not fetch anything, so a report can never reach the network.
 """
 
+import re
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
@@ -83,6 +84,14 @@ def _refuse_fetch(url: str, *args: Any, **kwargs: Any) -> Any:
     raise ValueError(f"reports fetch nothing: {url[:80]}")
 
 
+# Characters XML 1.0 cannot hold; a pasted control character must not break the Word file.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_safe(text: str) -> str:
+    return _NOT_XML.sub("", text)
+
+
 def docx_bytes(report: Report) -> bytes:
     document = Document()
     normal = document.styles["Normal"]
@@ -91,16 +100,16 @@ def docx_bytes(report: Report) -> bytes:
     normal.element.rPr.rFonts.set(
         "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia", DOCX_CJK_FONT
     )
-    document.add_heading(report.title, level=0)
+    document.add_heading(_xml_safe(report.title), level=0)
     _docx_table(document, Table(header=[], rows=[[k, v] for k, v in report.facts]))
     for section in report.sections:
-        document.add_heading(section.heading, level=1)
+        document.add_heading(_xml_safe(section.heading), level=1)
         for paragraph in section.paragraphs:
-            document.add_paragraph(paragraph)
+            document.add_paragraph(_xml_safe(paragraph))
         if section.table is not None and section.table.rows:
             _docx_table(document, section.table)
         elif not section.paragraphs and section.empty:
-            document.add_paragraph(section.empty)
+            document.add_paragraph(_xml_safe(section.empty))
     buffer = BytesIO()
     document.save(buffer)
     return buffer.getvalue()
@@ -113,12 +122,12 @@ def _docx_table(document: Any, table: Table) -> None:
     if table.header:
         cells = grid.add_row().cells
         for cell, text in zip(cells, table.header, strict=True):
-            cell.text = text
+            cell.text = _xml_safe(text)
             for run in cell.paragraphs[0].runs:
                 run.bold = True
     for row in table.rows:
         for cell, text in zip(grid.add_row().cells, row, strict=True):
-            cell.text = text
+            cell.text = _xml_safe(text)
 
 
 def download(content: bytes, media_type: str, filename: str) -> Response:

@@ -44,7 +44,7 @@ def checklist(
     todo = params.get("todo") == "1"
     rows = [
         row
-        for row in audit_checklist.rows(session=session, audit=audit)
+        for row in audit_checklist.rows(session=session, audit=audit, viewer=viewer)
         if (department_id is None or row.item.department_id == department_id)
         and (not todo or row.item.result == ChecklistResult.not_audited)
     ]
@@ -58,7 +58,9 @@ def checklist(
         {
             "audit": audit,
             "rows": rows,
-            "choices": audit_checklist.evidence_choices(session=session, audit=audit),
+            "choices": audit_checklist.evidence_choices(
+                session=session, audit=audit, viewer=viewer
+            ),
             "may_record": _may_record(session, viewer, audit),
             "results": list(ChecklistResult),
             "departments": departments,
@@ -81,14 +83,18 @@ def _row(
     values: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
-    (row,) = audit_checklist.rows(session=session, audit=audit, item_ids=[item.id or 0])
+    (row,) = audit_checklist.rows(
+        session=session, audit=audit, viewer=viewer, item_ids=[item.id or 0]
+    )
     return render(
         request,
         "audits/_checklist_row.html",
         {
             "audit": audit,
             "row": row,
-            "choices": audit_checklist.evidence_choices(session=session, audit=audit),
+            "choices": audit_checklist.evidence_choices(
+                session=session, audit=audit, viewer=viewer
+            ),
             "may_record": _may_record(session, viewer, audit),
             "results": list(ChecklistResult),
             "row_errors": {item.id: errors or {}},

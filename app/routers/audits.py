@@ -29,8 +29,8 @@ from app.services import audit_checklist, audit_coverage
 from app.services import department as department_service
 from app.services import requirement as requirement_service
 from app.services import user as user_service
-from app.templating import render
-from app.web import redirect
+from app.templating import is_htmx, render
+from app.web import redirect, toast_header
 
 router = APIRouter(prefix="/audits", tags=["audits"], include_in_schema=False)
 api_router = APIRouter(tags=["audits"])
@@ -274,6 +274,7 @@ async def update(
 def detail_response(
     request: Request,
     session: SessionDep,
+    viewer: Viewer,
     audit: Audit,
     status_code: int = 200,
     errors: dict[str, str] | None = None,
@@ -302,6 +303,11 @@ def detail_response(
             "errors": errors or {},
             "values": values or {},
             "statuses": list(AuditStatus),
+            # Computed here: a {% set %} in the page would not reach the conclusion fragment.
+            "on_team": viewer.can(Permission.manage_audits)
+            or (
+                viewer.can(Permission.conduct_audits) and any(m.user.id == viewer.id for m in team)
+            ),
             "next_status": NEXT_AUDIT_STATUS.get(audit.status),
             "advance_label": _(ADVANCE_LABELS[audit.status])
             if audit.status in ADVANCE_LABELS
@@ -314,7 +320,9 @@ def detail_response(
 
 @router.get("/{audit_id}")
 def detail(request: Request, session: SessionDep, viewer: CurrentViewer, audit_id: int) -> Response:
-    return detail_response(request, session, audit_service.get(session=session, audit_id=audit_id))
+    return detail_response(
+        request, session, viewer, audit_service.get(session=session, audit_id=audit_id)
+    )
 
 
 @router.post("/{audit_id}/status")
@@ -357,7 +365,11 @@ async def save_summary(
         session=session, now=now, actor_id=viewer.id, audit=audit, summary=summary
     )
     session.commit()
-    return detail_response(request, session, audit)
+    if not is_htmx(request):
+        return redirect(request, f"/audits/{audit_id}", toast=_("Conclusion saved."))
+    response = detail_response(request, session, viewer, audit)
+    response.headers.update(toast_header(_("Conclusion saved.")))
+    return response
 
 
 def _public(audit: Audit, counts: dict[Any, int]) -> dict[str, Any]:

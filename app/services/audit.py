@@ -32,6 +32,7 @@ from app.models.audit import (
     Finding,
 )
 from app.models.department import Department
+from app.models.pdca import PdcaCycle
 from app.models.requirement import Requirement
 from app.models.user import Role, User
 from app.services import activity
@@ -80,6 +81,8 @@ def programmes(*, session: Session) -> list[AuditProgramme]:
 def create_programme(
     *, session: Session, now: datetime, actor_id: int | None, data: AuditProgrammeCreate
 ) -> AuditProgramme:
+    if data.cycle_id is not None and session.get(PdcaCycle, data.cycle_id) is None:
+        raise Invalid(_("Choose one of the offered options."), field="cycle_id")
     programme = AuditProgramme(**data.model_dump(), created_at=now)
     activity.created(
         session=session,

@@ -9,9 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, true
 from sqlmodel import Session, col, select
 
+from app.deps import Viewer
 from app.errors import Conflict, Invalid, NotFound
 from app.i18n import gettext as _
 from app.models.audit import (
@@ -33,6 +34,7 @@ from app.models.requirement import Requirement
 from app.models.user import User
 from app.services import activity
 from app.services import nonconformity as nonconformity_service
+from app.services.evidence_access import may_view, visible_clause
 
 NOTES_MAX = 4000
 
@@ -43,6 +45,7 @@ class Seen:
 
     revision: EvidenceRevision
     evidence: Evidence
+    visible: bool = True  # False: restricted evidence this viewer may not see; no title shown
 
 
 @dataclass
@@ -61,7 +64,13 @@ def get_item(*, session: Session, audit: Audit, item_id: int) -> ChecklistItem:
     return item
 
 
-def rows(*, session: Session, audit: Audit, item_ids: Sequence[int] | None = None) -> list[Row]:
+def rows(
+    *,
+    session: Session,
+    audit: Audit,
+    viewer: Viewer | None = None,
+    item_ids: Sequence[int] | None = None,
+) -> list[Row]:
     """The checklist in catalogue order, with the pinned evidence and findings: three queries."""
     query = (
         select(ChecklistItem, Requirement, Department)
@@ -86,16 +95,19 @@ def rows(*, session: Session, audit: Audit, item_ids: Sequence[int] | None = Non
         .order_by(col(Evidence.title), col(EvidenceRevision.number))
     ).all()
     for item_id, revision, evidence in seen:
-        by_id[item_id].seen.append(Seen(revision, evidence))
+        visible = viewer is None or may_view(viewer, evidence)
+        by_id[item_id].seen.append(Seen(revision, evidence, visible))
     findings = session.exec(select(Finding).where(col(Finding.checklist_item_id).in_(by_id))).all()
     for finding in findings:
         by_id[finding.checklist_item_id].finding = finding
     return result
 
 
-def evidence_choices(*, session: Session, audit: Audit) -> dict[int, list[Seen]]:
-    """Per requirement in scope, the newest revision of each live evidence item linked to it:
-    what an auditor would ask to see."""
+def evidence_choices(
+    *, session: Session, audit: Audit, viewer: Viewer | None = None
+) -> dict[int, list[Seen]]:
+    """Per requirement in scope, the newest revision of each live evidence item linked to it
+    that the viewer may see: what an auditor would ask to see."""
     newest = (
         select(
             EvidenceRevision.evidence_id,
@@ -117,7 +129,11 @@ def evidence_choices(*, session: Session, audit: Audit) -> dict[int, list[Seen]]
             (col(EvidenceRevision.evidence_id) == Evidence.id)
             & (col(EvidenceRevision.number) == newest.c.number),
         )
-        .where(AuditRequirement.audit_id == audit.id, Evidence.status != EvidenceStatus.obsolete)
+        .where(
+            AuditRequirement.audit_id == audit.id,
+            Evidence.status != EvidenceStatus.obsolete,
+            visible_clause(viewer) if viewer is not None else true(),
+        )
         .order_by(col(Evidence.title))
     ).all()
     choices: dict[int, list[Seen]] = {}
@@ -146,11 +162,27 @@ def record(
     if result in FINDING_RESULTS and not notes:
         raise Invalid(_("Describe what you found."), field="notes")
     revision_ids = sorted(set(revision_ids))
-    if revision_ids:
-        known = session.exec(
-            select(func.count()).where(col(EvidenceRevision.id).in_(revision_ids))
+    pinned = sorted(
+        session.exec(
+            select(ChecklistEvidence.revision_id).where(ChecklistEvidence.item_id == item.id)
+        )
+    )
+    new = [r for r in revision_ids if r not in pinned]
+    if new:
+        # Only revisions of evidence linked to this item's clause can be pinned anew.
+        offered = session.exec(
+            select(func.count())
+            .select_from(EvidenceRevision)
+            .join(
+                EvidenceRequirement,
+                col(EvidenceRequirement.evidence_id) == EvidenceRevision.evidence_id,
+            )
+            .where(
+                col(EvidenceRevision.id).in_(new),
+                EvidenceRequirement.requirement_id == item.requirement_id,
+            )
         ).one()
-        if known != len(revision_ids):
+        if offered != len(new):
             raise Invalid(_("Choose one of the offered options."), field="revision_ids")
     finding = session.exec(select(Finding).where(Finding.checklist_item_id == item.id)).first()
     if finding is not None and finding.nonconformity_id is not None and result != finding.grade:
@@ -160,11 +192,6 @@ def record(
                 id=finding.nonconformity_id,
             )
         )
-    pinned = sorted(
-        session.exec(
-            select(ChecklistEvidence.revision_id).where(ChecklistEvidence.item_id == item.id)
-        )
-    )
     before = {"result": item.result, "notes": item.notes, "revision_ids": pinned}
     after = {"result": result, "notes": notes, "revision_ids": revision_ids}
     if before == after:

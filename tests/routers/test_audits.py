@@ -8,6 +8,7 @@ from pypdf import PdfReader
 from sqlmodel import Session, func, select
 
 from app.models.audit import Audit, ChecklistItem, ChecklistResult, Finding
+from app.models.evidence import Confidentiality, Evidence, EvidenceRequirement, EvidenceRevision
 from app.models.nonconformity import Nonconformity
 from app.models.user import Role
 from app.services import api_token as api_token_service
@@ -237,12 +238,15 @@ class TestIndependenceAndStatus:
             '<div class="card shadow-sm" id="audit-conclusion">'
         )
         assert "体系总体运行有效" in response.text
-        full = client.post(
+        plain = client.post(
             f"/audits/{audit.id}/summary",
             data={"summary": "体系总体运行有效。", "csrf_token": csrf(client)},
         )
-        assert "<nav" in full.text
-        assert "体系总体运行有效。" in full.text
+        assert plain.status_code == 303
+        page = client.get(plain.headers["location"])
+        # The lead auditor gets the form, not just the text: closing needs a conclusion.
+        assert 'id="summary"' in page.text
+        assert "体系总体运行有效。" in page.text
 
 
 class TestReport:
@@ -320,3 +324,102 @@ def test_api_lists_audits_with_results(client: TestClient, session: Session) -> 
     detail = client.get(f"/api/v1/audits/{audit.id}", headers=headers).json()
     assert detail["results"]["not_audited"] == 2
     assert client.get("/api/v1/audits").status_code == 401
+
+
+class TestReviewFindings:
+    """Pinned by the review of the audit feature."""
+
+    def test_restricted_evidence_stays_hidden_on_the_checklist(
+        self, client: TestClient, session: Session
+    ) -> None:
+        hr = make_department(session)
+        requirement = clauses(session, 1)[0]
+        evidence = Evidence(
+            title="薪酬数据管理办法（限人力资源部）",
+            confidentiality=Confidentiality.restricted,
+            department_id=hr.id,
+            created_at=NOW,
+            updated_at=NOW,
+        )
+        session.add(evidence)
+        session.flush()
+        revision = EvidenceRevision(evidence_id=evidence.id or 0, number=1, uploaded_at=NOW)
+        session.add_all(
+            [
+                revision,
+                EvidenceRequirement(
+                    evidence_id=evidence.id or 0, requirement_id=requirement.id or 0
+                ),
+            ]
+        )
+        session.commit()
+        auditor = make_user(session, roles=[Role.auditor])
+        audit = make_audit(session, lead=auditor, requirements=[requirement], start=True)
+        item = _item(session, audit)
+        sign_in(client, session, auditor)
+        pinned = client.post(
+            f"/audits/{audit.id}/checklist/{item.id}",
+            data={
+                "result": "conforming",
+                "revision_ids": str(revision.id),
+                "csrf_token": csrf(client),
+            },
+        )
+        assert pinned.status_code == 303
+        assert "薪酬数据管理办法" in client.get(f"/audits/{audit.id}/checklist").text
+
+        sign_in(client, session, make_user(session, roles=[Role.viewer]))
+        page = client.get(f"/audits/{audit.id}/checklist")
+        assert "薪酬数据管理办法" not in page.text
+        assert "受限证据" in page.text
+
+    def test_only_evidence_linked_to_the_clause_can_be_pinned(
+        self, client: TestClient, session: Session
+    ) -> None:
+        unrelated = Evidence(title="与本条款无关的文件", created_at=NOW, updated_at=NOW)
+        session.add(unrelated)
+        session.flush()
+        revision = EvidenceRevision(evidence_id=unrelated.id or 0, number=1, uploaded_at=NOW)
+        session.add(revision)
+        session.commit()
+        auditor = make_user(session, roles=[Role.auditor])
+        audit = make_audit(session, lead=auditor, start=True)
+        item = _item(session, audit)
+        sign_in(client, session, auditor)
+        response = client.post(
+            f"/audits/{audit.id}/checklist/{item.id}",
+            data={"result": "conforming", "revision_ids": str(revision.id)},
+            headers={**HX, "HX-Target": f"item-{item.id}", "X-CSRF-Token": csrf(client)},
+        )
+        assert response.status_code == 422
+        session.refresh(item)
+        assert item.result == ChecklistResult.not_audited
+
+    def test_control_characters_do_not_break_the_word_report(
+        self, client: TestClient, session: Session
+    ) -> None:
+        auditor = make_user(session, roles=[Role.auditor])
+        audit = make_audit(session, lead=auditor, start=True)
+        sign_in(client, session, auditor)
+        client.post(
+            f"/audits/{audit.id}/summary",
+            data={"summary": "结论\x01有效", "csrf_token": csrf(client)},
+        )
+        word = client.get(f"/audits/{audit.id}/report?format=docx")
+        assert word.status_code == 200
+        assert any("结论有效" in p.text for p in Document(BytesIO(word.content)).paragraphs)
+
+    def test_a_programme_for_an_unknown_cycle_is_refused(
+        self, client: TestClient, session: Session
+    ) -> None:
+        sign_in(client, session, make_user(session, roles=[Role.admin]))
+        response = client.post(
+            "/audits/programmes",
+            data={
+                "title": "方案",
+                "year": "2026",
+                "cycle_id": "999999",
+                "csrf_token": csrf(client),
+            },
+        )
+        assert response.status_code == 422
