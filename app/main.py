@@ -13,6 +13,7 @@ from app import clock
 from app.db import make_engine
 from app.routers import (
     account,
+    assessor,
     audit_checklist,
     audits,
     auth,
@@ -63,6 +64,7 @@ ROUTER_MODULES = (
     certification,
     self_assessments,
     dossiers,
+    assessor,
     users,
     departments,
     notifications,

@@ -18,8 +18,9 @@ from fastapi import Request
 from starlette.responses import Response
 
 from app.errors import Unavailable
+from app.i18n import current_locale
 from app.i18n import gettext as _
-from app.templating import base_context, env, render
+from app.templating import env, render
 
 PRINT_CSS = Path(__file__).parent / "static" / "print.css"
 PDF_MEDIA_TYPE = "application/pdf"
@@ -57,24 +58,29 @@ def page(request: Request, report: Report) -> Response:
 
 
 def pdf(request: Request, report: Report) -> Response:
-    return download(pdf_bytes(request, report), PDF_MEDIA_TYPE, f"{report.filename}.pdf")
+    return download(pdf_bytes(report), PDF_MEDIA_TYPE, f"{report.filename}.pdf")
 
 
 def docx(report: Report) -> Response:
     return download(docx_bytes(report), DOCX_MEDIA_TYPE, f"{report.filename}.docx")
 
 
-def pdf_bytes(request: Request, report: Report) -> bytes:
+def pdf_bytes(report: Report, template: str = "reports/document.html") -> bytes:
+    """The print page as a PDF, in the current locale; also used by background jobs."""
+    return html_to_pdf(
+        env.get_template(template).render(
+            {"locale": current_locale.get(), "report": report, "for_pdf": True}
+        )
+    )
+
+
+def html_to_pdf(html: str) -> bytes:
     try:  # imported late: loading Pango takes half a second
         from weasyprint import CSS, HTML
     except OSError as exc:  # Pango is a system library; `make test` and the image install it
         raise Unavailable(
             _("PDF export needs the Pango libraries on the server; the Word file works without.")
         ) from exc
-
-    html = env.get_template("reports/document.html").render(
-        {**base_context(request), "report": report, "for_pdf": True}
-    )
     document = HTML(string=html, url_fetcher=_refuse_fetch)
     result: bytes = document.write_pdf(stylesheets=[CSS(filename=str(PRINT_CSS))])
     return result

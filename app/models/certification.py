@@ -166,6 +166,8 @@ class Dossier(SQLModel, table=True):
     requested_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     requested_at: datetime = utc_field()
     started_at: datetime | None = utc_field(default=None)
+    # Touched as the build goes on; a build silent for long was interrupted (restart, crash).
+    progress_at: datetime | None = utc_field(default=None)
     finished_at: datetime | None = utc_field(default=None)
     total_files: int = 0
     done_files: int = 0

@@ -1,0 +1,170 @@
+"""What goes into a submission dossier: the clauses with the current approved revision of
+each linked file, the register, and the reports (latest internal audit, latest management
+review, corrective-action closure, readiness)."""
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from app.i18n import gettext as _
+from app.labels import label
+from app.models.audit import Audit, AuditKind, AuditStatus
+from app.models.evidence import (
+    Confidentiality,
+    Evidence,
+    EvidenceRequirement,
+    EvidenceRevision,
+    EvidenceStatus,
+)
+from app.models.nonconformity import NcStatus, Nonconformity, Verification
+from app.models.requirement import Requirement
+from app.models.review import ManagementReview, ReviewStatus
+from app.models.user import User
+from app.reports import Report, Section, Table
+from app.services import audit_report, review_report
+
+
+@dataclass
+class DossierFile:
+    evidence: Evidence
+    revision: EvidenceRevision | None  # the approved revision in force; None: nothing to add
+    arcname: str = ""  # where it sits in the ZIP, when it is included
+
+    @property
+    def included(self) -> bool:
+        return bool(self.arcname)
+
+
+@dataclass
+class DossierClause:
+    requirement: Requirement
+    chapter: Requirement | None
+    files: list[DossierFile] = field(default_factory=list)
+
+
+def _safe(text: str) -> str:
+    """A name that is valid in a ZIP on every desktop: no separators or reserved characters."""
+    cleaned = "".join("_" if ch in '\\/:*?"<>|' or ord(ch) < 32 else ch for ch in text)
+    return cleaned.strip(" .")[:120] or "_"
+
+
+def clauses(*, session: Session) -> list[DossierClause]:
+    """Every clause in catalogue order with the live evidence linked to it: four queries."""
+    requirements = session.exec(
+        select(Requirement).order_by(col(Requirement.framework_id), col(Requirement.position))
+    ).all()
+    chapters = {r.id: r for r in requirements if r.chapter_id is None}
+    result = {
+        r.id: DossierClause(r, chapters.get(r.chapter_id))
+        for r in requirements
+        if r.chapter_id is not None
+    }
+    in_force = (
+        select(EvidenceRevision.evidence_id, func.max(EvidenceRevision.number).label("number"))
+        .where(col(EvidenceRevision.approved_at).is_not(None))
+        .group_by(col(EvidenceRevision.evidence_id))
+        .subquery()
+    )
+    links = session.exec(
+        select(EvidenceRequirement.requirement_id, Evidence, EvidenceRevision)
+        .join(Evidence, col(Evidence.id) == EvidenceRequirement.evidence_id)
+        .outerjoin(in_force, in_force.c.evidence_id == Evidence.id)
+        .outerjoin(
+            EvidenceRevision,
+            (col(EvidenceRevision.evidence_id) == Evidence.id)
+            & (col(EvidenceRevision.number) == in_force.c.number),
+        )
+        .where(Evidence.status != EvidenceStatus.obsolete)
+        .order_by(col(Evidence.reference), col(Evidence.title))
+    ).all()
+    for requirement_id, evidence, revision in links:
+        clause = result.get(requirement_id)
+        if clause is None:
+            continue
+        file = DossierFile(evidence, revision)
+        if (
+            revision is not None
+            and revision.sha256
+            and evidence.confidentiality != Confidentiality.restricted
+        ):
+            chapter = clause.chapter.clause if clause.chapter else "_"
+            name = _safe(f"{evidence.reference or evidence.id}-{revision.original_name}")
+            file.arcname = f"evidence/{chapter}/{clause.requirement.clause}/{name}"
+        clause.files.append(file)
+    return list(result.values())
+
+
+def latest_audit_report(*, session: Session) -> Report | None:
+    audit = session.exec(
+        select(Audit)
+        .where(
+            Audit.kind == AuditKind.internal,
+            col(Audit.status).in_((AuditStatus.reporting, AuditStatus.closed)),
+        )
+        .order_by(col(Audit.actual_end).desc(), col(Audit.id).desc())
+        .limit(1)
+    ).first()
+    return audit_report.build(session=session, audit=audit) if audit else None
+
+
+def latest_review_report(*, session: Session, today: date) -> Report | None:
+    review = session.exec(
+        select(ManagementReview)
+        .where(col(ManagementReview.status).in_((ReviewStatus.held, ReviewStatus.signed)))
+        .order_by(col(ManagementReview.held_on).desc(), col(ManagementReview.id).desc())
+        .limit(1)
+    ).first()
+    return review_report.build(session=session, review=review, today=today) if review else None
+
+
+CLOSURE_ROWS = 500
+
+
+def capa_closure_report(*, session: Session) -> Report:
+    """Closed nonconformities with how they were corrected and who verified effectiveness."""
+    last_check = (
+        select(Verification.nonconformity_id, func.max(Verification.id).label("id"))
+        .group_by(col(Verification.nonconformity_id))
+        .subquery()
+    )
+    rows = session.exec(
+        select(Nonconformity, Verification, User.name)
+        .join(last_check, last_check.c.nonconformity_id == Nonconformity.id)
+        .join(Verification, col(Verification.id) == last_check.c.id)
+        .outerjoin(User, col(User.id) == Verification.verified_by_id)
+        .where(Nonconformity.status == NcStatus.closed)
+        .order_by(col(Nonconformity.id))
+        .limit(CLOSURE_ROWS)
+    ).all()
+    return Report(
+        title=_("Corrective actions: closure evidence"),
+        facts=[(_("Closed nonconformities"), str(len(rows)))],
+        sections=[
+            Section(
+                _("Closed nonconformities"),
+                table=Table(
+                    [
+                        _("Nonconformity"),
+                        _("Grade"),
+                        _("Correction"),
+                        _("Root cause"),
+                        _("Verification"),
+                    ],
+                    [
+                        [
+                            f"NC-{nc.id} {nc.title}",
+                            label(nc.grade),
+                            nc.correction,
+                            nc.root_cause,
+                            f"{label(check.verdict)} · {name or ''} · {check.notes}",
+                        ]
+                        for nc, check, name in rows
+                    ],
+                ),
+                empty=_("No nonconformity has been closed yet."),
+            )
+        ],
+        filename="corrective-actions",
+    )
