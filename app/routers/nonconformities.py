@@ -15,7 +15,7 @@ from starlette.responses import Response
 from app.clock import local_date
 from app.db import SessionDep
 from app.deps import ApiViewer, CurrentViewer, Now, PageDep, Viewer, require
-from app.errors import DomainError, Invalid
+from app.errors import DomainError, Forbidden, Invalid
 from app.forms import filter_id, form_values, submit
 from app.i18n import gettext as _
 from app.i18n import localized
@@ -379,6 +379,9 @@ def _rejected(
 ) -> Response:
     """Nothing is kept; the form comes back with the messages next to its fields."""
     session.rollback()
+    if status_code == 403 and is_htmx(request):
+        # htmx swaps no 403 answer; the plain-text error becomes a toast instead.
+        raise Forbidden(next(iter(errors.values()), None))
     session.refresh(nonconformity)
     return detail_response(
         request,
@@ -519,9 +522,10 @@ async def root_cause(
 
 @router.post("/{nonconformity_id}/actions")
 async def add_action(
-    request: Request, session: SessionDep, now: Now, viewer: RaiserDep, nonconformity_id: int
+    request: Request, session: SessionDep, now: Now, viewer: WorkerDep, nonconformity_id: int
 ) -> Response:
-    nonconformity = nc_service.get(session=session, nonconformity_id=nonconformity_id)
+    # Planning the actions is the owner's work (or an overseer's), like the rest of the CAPA.
+    nonconformity = _workable(session, viewer, nonconformity_id)
     values = form_values(await request.form())
     result, errors, status = submit(
         CorrectiveActionCreate,

@@ -183,7 +183,7 @@ def detail_response(
             for a in actions
             if a.status == ReviewActionStatus.done
             and viewer.can(Permission.verify_review_actions)
-            and viewer.id != a.owner_id
+            and viewer.id not in (a.owner_id, a.done_by_id)
         },
         "may_cancel": {
             a.id

@@ -9,8 +9,10 @@ The workflow, and the rules each step enforces:
 - **verification**: the owner asks for it explicitly once every action is done or cancelled,
   at least one corrective action is done and the root cause is recorded. Adding an action or
   reopening one sends it back to in_progress.
-- **closed**: only by a verification that says "effective", given by someone who is neither
-  the nonconformity's owner nor an owner of one of its actions (ISO-style independence).
+- **closed**: only by a verification that says "effective", given by someone independent of
+  the work (ISO-style independence): not the nonconformity's owner, not an owner of one of its
+  actions, not whoever asked for the verification, nor anyone who marked an action done. The
+  owner cannot be changed while verification is pending, so nobody hands it off to pass.
   "Not effective" sends it back to in_progress, counts a reopen and keeps the verification on
   record, so the history shows every check. A closed nonconformity is read-only.
 
@@ -28,6 +30,7 @@ from sqlmodel import Session, col, select
 from app.clock import local_date
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.i18n import gettext as _
+from app.models.activity import ActivityEvent
 from app.models.department import Department
 from app.models.evidence import Evidence
 from app.models.nonconformity import (
@@ -202,6 +205,9 @@ def _move(
 ) -> None:
     before = {"status": nonconformity.status}
     nonconformity.status = status
+    if status != NcStatus.verification:
+        # The request is withdrawn; the next one records who asks then.
+        nonconformity.verification_requested_by_id = None
     nonconformity.updated_at = now
     session.add(nonconformity)
     _log(session, now, actor_id, verb, nonconformity, before, {"status": status})
@@ -269,6 +275,11 @@ def update(
 ) -> Nonconformity:
     """Change the header (what, where, who, by when); an empty due date means the default."""
     _require_open(nonconformity)
+    if nonconformity.status == NcStatus.verification and data.owner_id != nonconformity.owner_id:
+        # Handing it to someone else now would let the former owner verify their own work.
+        raise Conflict(
+            _("The owner cannot change while verification is pending."), field="owner_id"
+        )
     _check_header(session, data, nonconformity.raised_on)
     fields = _header_fields(session, data, nonconformity.raised_on)
     before, after = activity.changes(nonconformity, fields)
@@ -452,23 +463,39 @@ def request_verification(
         raise Conflict(_("Record the root cause first."))
     _check_actions_complete(session, nonconformity)
     _move(session, now, actor_id, nonconformity, NcStatus.verification, "request_verification")
+    # Whoever asks vouches for the work, so they cannot also be the one who checks it.
+    nonconformity.verification_requested_by_id = actor_id
+
+
+def _done_by(session: Session, action_ids: list[int]) -> set[int]:
+    """Everyone who ever marked one of these actions done, read from the activity log."""
+    if not action_ids:
+        return set()
+    events = session.exec(
+        select(ActivityEvent.actor_id, ActivityEvent.after).where(
+            ActivityEvent.object_type == ACTION,
+            col(ActivityEvent.object_id).in_([str(i) for i in action_ids]),
+            ActivityEvent.verb == "status",
+        )
+    ).all()
+    return {
+        actor
+        for actor, after in events
+        if actor is not None and (after or {}).get("status") == ActionStatus.done
+    }
 
 
 def may_verify(*, session: Session, nonconformity: Nonconformity, user_id: int) -> bool:
-    """Never the nonconformity's owner, nor an owner of one of its actions."""
-    if nonconformity.owner_id == user_id:
+    """Only someone independent of the work: not the nonconformity's owner (who also owns
+    the actions without an owner), an owner of an action, whoever asked for the verification,
+    nor anyone who marked an action done."""
+    if user_id in (nonconformity.owner_id, nonconformity.verification_requested_by_id):
         return False
-    return (
-        session.exec(
-            select(func.count())
-            .select_from(CorrectiveAction)
-            .where(
-                CorrectiveAction.nonconformity_id == nonconformity.id,
-                CorrectiveAction.owner_id == user_id,
-            )
-        ).one()
-        == 0
-    )
+    assert nonconformity.id is not None
+    planned = actions(session=session, nonconformity_id=nonconformity.id)
+    if any(a.owner_id == user_id for a in planned):
+        return False
+    return user_id not in _done_by(session, [a.id for a in planned if a.id is not None])
 
 
 def verify(
@@ -490,7 +517,8 @@ def verify(
         raise Forbidden(
             _(
                 "Verification must be by someone other than the owner of the nonconformity "
-                "or of one of its actions."
+                "or of one of its actions, whoever asked for the verification, or anyone who "
+                "marked an action done."
             )
         )
     if verdict == Verdict.not_effective and not notes.strip():
@@ -518,6 +546,7 @@ def verify(
     else:
         nonconformity.status = NcStatus.in_progress
         nonconformity.reopened_count += 1
+        nonconformity.verification_requested_by_id = None
     nonconformity.updated_at = now
     session.add(nonconformity)
     _log(

@@ -3,7 +3,8 @@
 A review moves planned → held → signed. Marking it held freezes the input package; the
 chair's signature locks the record, so that what top management signed cannot change later.
 Output actions keep moving after the sign-off (they are carried out afterwards): open → done
-(by the owner or an overseer) → verified (by someone other than the owner), or cancelled.
+(by the owner or an overseer) → verified (by someone other than the owner and than whoever
+reported it done), or cancelled.
 """
 
 from dataclasses import dataclass
@@ -421,18 +422,21 @@ def complete_action(
         actor_id,
         action,
         "done",
-        {"status": ReviewActionStatus.done, "done_on": local_date(now)},
+        {"status": ReviewActionStatus.done, "done_on": local_date(now), "done_by_id": actor_id},
     )
 
 
 def verify_action(
     *, session: Session, now: datetime, actor_id: int, action: ReviewAction, note: str
 ) -> ReviewAction:
-    """Someone other than the owner confirms the action was carried out and worked."""
+    """Someone other than the owner and the reporter confirms the action was carried out."""
     if action.status != ReviewActionStatus.done:
         raise Conflict(_("Only an action marked done can be verified."))
     if actor_id == action.owner_id:
         raise Forbidden(_("You own this action, so someone else verifies it."))
+    if actor_id == action.done_by_id:
+        # An overseer who reported someone else's action done would otherwise check their own word.
+        raise Forbidden(_("You marked this action done, so someone else verifies it."))
     if not note.strip():
         raise Invalid(_("Say what you checked."), field="note")
     return _move(

@@ -179,6 +179,25 @@ class TestHeader:
         assert changed.title == "改"
         assert changed.due_date == changed.raised_on + timedelta(days=30)
 
+    def test_the_owner_cannot_be_changed_while_verification_is_pending(
+        self, client: TestClient, session: Session
+    ) -> None:
+        owner = make_user(session, roles=[Role.executive], locale="en")
+        nc = ready_for_verification(session, owner)
+        successor = make_user(session, roles=[Role.owner], locale="en")
+        sign_in(client, session, owner)
+        response = post(
+            client,
+            f"/nonconformities/{nc.id}",
+            htmx=False,
+            title=nc.title,
+            owner_id=str(successor.id),
+        )
+        assert response.status_code == 409
+        assert 'id="owner_id-error"' in response.text
+        assert "verification is pending" in response.text
+        assert fresh(session, nc).owner_id == owner.id
+
 
 class TestWork:
     def test_owner_records_correction_with_and_without_htmx(
@@ -265,7 +284,7 @@ class TestActions:
         nc_owner = make_user(session, roles=[Role.owner], locale="en")
         doer = make_user(session, roles=[Role.owner], locale="en")
         nc = make_nc(session, nc_owner)
-        signed_in(client, session, Role.auditor)
+        sign_in(client, session, nc_owner)
         missing = post(client, f"/nonconformities/{nc.id}/actions", description="")
         assert missing.status_code == 422
         assert 'id="action-description-error"' in missing.text
@@ -318,6 +337,31 @@ class TestActions:
         )
         assert cancelled.status_code == 303
 
+    def test_the_owner_plans_actions_on_their_own_nonconformity_only(
+        self, client: TestClient, session: Session
+    ) -> None:
+        owner = signed_in(client, session, Role.owner)
+        mine = make_nc(session, owner)
+        page = client.get(f"/nonconformities/{mine.id}").text
+        assert f'action="/nonconformities/{mine.id}/actions"' in page
+        added = post(client, f"/nonconformities/{mine.id}/actions", description="补充培训")
+        assert added.status_code == 200
+        assert "补充培训" in added.text
+        plain = post(client, f"/nonconformities/{mine.id}/actions", htmx=False, description="复查")
+        assert plain.status_code == 303
+        theirs = make_nc(session, make_user(session, roles=[Role.owner], locale="en"))
+        assert f'action="/nonconformities/{theirs.id}/actions"' not in (
+            client.get(f"/nonconformities/{theirs.id}").text
+        )
+        refused = post(client, f"/nonconformities/{theirs.id}/actions", description="越权")
+        assert refused.status_code == 403
+        assert (
+            session.exec(
+                select(CorrectiveAction).where(CorrectiveAction.nonconformity_id == theirs.id)
+            ).all()
+            == []
+        )
+
 
 class TestVerification:
     def test_request_is_refused_while_actions_are_open(
@@ -357,6 +401,29 @@ class TestVerification:
         response = post(client, f"/nonconformities/{nc.id}/verify", verdict="effective")
         assert response.status_code == 403
         assert "someone other than the owner" in response.text
+        assert fresh(session, nc).status == NcStatus.verification
+
+    def test_a_refusal_is_a_toast_with_htmx_and_a_page_without(
+        self, client: TestClient, session: Session
+    ) -> None:
+        nc = ready_for_verification(session, make_user(session, roles=[Role.owner], locale="en"))
+        requester = make_user(session, roles=[Role.executive], locale="en")
+        nc.verification_requested_by_id = requester.id  # as if they had sent it
+        session.add(nc)
+        session.commit()
+        sign_in(client, session, requester)
+        page = client.get(f"/nonconformities/{nc.id}").text
+        assert "asked for its verification" in page
+        assert f'action="/nonconformities/{nc.id}/verify"' not in page
+        toast = post(client, f"/nonconformities/{nc.id}/verify", verdict="effective")
+        assert toast.status_code == 403
+        assert toast.headers["content-type"].startswith("text/plain")
+        assert toast.headers["hx-reswap"] == "none"
+        assert toast.text.startswith("Verification must be by someone other than the owner")
+        plain = post(client, f"/nonconformities/{nc.id}/verify", htmx=False, verdict="effective")
+        assert plain.status_code == 403
+        assert "<nav" in plain.text
+        assert "whoever asked for the verification" in plain.text
         assert fresh(session, nc).status == NcStatus.verification
 
     def test_effective_closes_it(self, client: TestClient, session: Session) -> None:

@@ -406,6 +406,33 @@ class TestActions:
         session.refresh(action)
         assert (action.status, action.verified_by_id) == (ReviewActionStatus.verified, chair.id)
 
+    def test_an_executive_who_reported_it_done_may_not_verify_it(
+        self, client: TestClient, session: Session
+    ) -> None:
+        chair = make_user(session, roles=[Role.executive])
+        owner = make_user(session, roles=[Role.owner])
+        review = _review(session, chair, action_owner=owner)
+        action = _action(session, review)
+        base = f"/reviews/{review.id}/actions/{action.id}"
+        reporter = make_user(session, roles=[Role.executive], locale="en")
+        sign_in(client, session, reporter)
+        assert _post(client, f"{base}/done", "review-actions").status_code == 200
+        session.refresh(action)
+        assert action.done_by_id == reporter.id
+        assert f'action="{base}/verify"' not in client.get(f"/reviews/{review.id}").text
+        toast = _post(client, f"{base}/verify", "review-actions", note="我看过")
+        assert toast.status_code == 403
+        assert toast.headers["content-type"].startswith("text/plain")
+        assert toast.text == "You marked this action done, so someone else verifies it."
+        plain = _post(client, f"{base}/verify", note="我看过")
+        assert plain.status_code == 403
+        assert "You marked this action done" in plain.text
+        session.refresh(action)
+        assert action.status == ReviewActionStatus.done
+        sign_in(client, session, chair)
+        assert f'action="{base}/verify"' in client.get(f"/reviews/{review.id}").text
+        assert _post(client, f"{base}/verify", note="已核实").status_code == 303
+
     def test_cancel_with_a_reason(self, client: TestClient, session: Session) -> None:
         review = _review(
             session, make_user(session, roles=[Role.executive]), action_owner=make_user(session)

@@ -1,10 +1,10 @@
 """Nonconformity workflow: deadlines, the close gate, independent verification, reminders."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.errors import Conflict, Forbidden, Invalid
 from app.i18n import use_locale
@@ -23,11 +23,13 @@ from app.models.nonconformity import (
     RootCauseMethod,
     Verdict,
 )
-from app.models.notification import DueKind
+from app.models.notification import DueKind, Notification
 from app.models.user import Role, User
 from app.services import nonconformity as nc_service
 from app.services import nonconformity_deadline as deadline_service
+from app.services import reminders
 from app.services.due_items import SOURCES, SUBJECTS
+from app.settings import Settings
 from tests.conftest import NOW, make_user
 
 TODAY = NOW.date()
@@ -267,6 +269,94 @@ class TestCloseGate:
         assert nc.status == NcStatus.in_progress
         assert action.done_on is None
 
+    def test_the_owner_cannot_change_while_verification_is_pending(self, session: Session) -> None:
+        owner = make_user(session, roles=[Role.executive])
+        successor = make_user(session, roles=[Role.owner])
+        nc = ready_for_verification(session, owner)
+        header = nc.model_dump(include=set(NonconformityCreate.model_fields))
+        with use_locale("en"), pytest.raises(Conflict, match="verification is pending") as caught:
+            nc_service.update(
+                session=session,
+                now=NOW,
+                actor_id=owner.id,
+                nonconformity=nc,
+                data=NonconformityCreate(**{**header, "owner_id": successor.id}),
+            )
+        assert caught.value.field == "owner_id"
+        assert nc.owner_id == owner.id
+        nc_service.update(
+            session=session,
+            now=NOW,
+            actor_id=owner.id,
+            nonconformity=nc,
+            data=NonconformityCreate(**{**header, "title": "改名"}),
+        )
+        assert nc.title == "改名"
+
+    def test_whoever_did_or_handed_over_the_work_may_not_verify(self, session: Session) -> None:
+        former = make_user(session, roles=[Role.executive])
+        successor = make_user(session, roles=[Role.owner])
+        requester = make_user(session, roles=[Role.admin])
+        auditor = make_user(session, roles=[Role.auditor])
+        nc = make_nc(session, former)
+        action = add_action(session, nc)  # no owner of its own: the nonconformity's owner's
+        nc_service.record_root_cause(
+            session=session,
+            now=NOW,
+            actor_id=former.id,
+            nonconformity=nc,
+            method=RootCauseMethod.five_whys,
+            analysis="职责不清",
+            effectiveness_check_date=None,
+        )
+        nc_service.set_action_status(
+            session=session,
+            now=NOW,
+            actor_id=former.id,
+            nonconformity=nc,
+            action=action,
+            status=ActionStatus.done,
+        )
+        # Handed over while still in progress, then sent for verification by someone else.
+        nc_service.update(
+            session=session,
+            now=NOW,
+            actor_id=former.id,
+            nonconformity=nc,
+            data=NonconformityCreate(
+                **{
+                    **nc.model_dump(include=set(NonconformityCreate.model_fields)),
+                    "owner_id": successor.id,
+                }
+            ),
+        )
+        nc_service.request_verification(
+            session=session, now=NOW, actor_id=requester.id, nonconformity=nc
+        )
+        assert nc.verification_requested_by_id == requester.id
+        for person in (former, successor, requester):
+            assert not nc_service.may_verify(
+                session=session, nonconformity=nc, user_id=person.id or 0
+            )
+            with pytest.raises(Forbidden):
+                nc_service.verify(
+                    session=session,
+                    now=NOW,
+                    actor_id=person.id or 0,
+                    nonconformity=nc,
+                    verdict=Verdict.effective,
+                )
+        assert nc.status == NcStatus.verification
+        nc_service.verify(
+            session=session,
+            now=NOW,
+            actor_id=auditor.id or 0,
+            nonconformity=nc,
+            verdict=Verdict.not_effective,
+            notes="仍有问题",
+        )
+        assert nc.verification_requested_by_id is None
+
 
 class TestDates:
     def test_done_dates_cannot_precede_the_raise_or_lie_ahead(self, session: Session) -> None:
@@ -305,6 +395,19 @@ class TestDates:
                 effectiveness_check_date=TODAY - timedelta(days=1),
             )
         assert check.value.field == "effectiveness_check_date"
+
+    def test_today_is_the_day_in_shanghai_not_in_utc(self, session: Session) -> None:
+        nc = make_nc(session)  # raised on 25 November
+        after_midnight = datetime(2026, 11, 25, 17, 30, tzinfo=UTC)  # 01:30 on 26 November
+        nc_service.record_correction(
+            session=session,
+            now=after_midnight,
+            actor_id=None,
+            nonconformity=nc,
+            correction="已补签",
+            done_on=date(2026, 11, 26),
+        )
+        assert nc.correction_done_on == date(2026, 11, 26)
 
     def test_cancelling_needs_a_reason(self, session: Session) -> None:
         nc = make_nc(session)
@@ -406,6 +509,48 @@ class TestDueItems:
         )
         start, end = date(2026, 12, 1), date(2026, 12, 31)
         assert list(SOURCES[DueKind.corrective_action](session, start, end, owner.id)) == []
+        nc.status = NcStatus.closed
+        session.add(nc)
+        session.commit()
+        assert list(SOURCES[DueKind.nonconformity](session, start, end, owner.id)) == []
+
+    def test_the_effectiveness_check_falls_due_apart_from_the_deadline(
+        self, session: Session, settings: Settings
+    ) -> None:
+        owner = make_user(session, roles=[Role.owner])
+        day = date(2026, 12, 2)  # a week after NOW in Shanghai: the 7-day reminders go out
+        nc = make_nc(session, owner, due_date=day)
+        not_started = make_nc(session, owner, due_date=date(2027, 6, 1))
+        for item in (nc, not_started):
+            nc_service.record_root_cause(
+                session=session,
+                now=NOW,
+                actor_id=None,
+                nonconformity=item,
+                method=RootCauseMethod.other,
+                analysis="x",
+                effectiveness_check_date=day,
+            )
+        add_action(session, nc)  # work under way: the check is planned for real
+        start, end = date(2026, 12, 1), date(2026, 12, 31)
+        items = list(SOURCES[DueKind.nonconformity](session, start, end, owner.id))
+        assert sorted((i.subject_type, i.subject_id, i.due_date, i.owner_id) for i in items) == [
+            ("nonconformity", nc.id, day, owner.id),
+            ("nonconformity_check", nc.id, day, owner.id),
+        ]
+        assert {i.link for i in items} == {f"/nonconformities/{nc.id}"}
+        assert SUBJECTS["nonconformity_check"] is Nonconformity
+        # Same kind, subject and day: only the subject type keeps the ledger rows apart.
+        reminders.plan(session=session, now=NOW, settings=settings)
+        planned = session.exec(
+            select(Notification.subject_type).where(
+                Notification.subject_id == nc.id,
+                col(Notification.subject_type).startswith("nonconformity"),
+                Notification.threshold == "before:7",
+                Notification.channel == "in_app",
+            )
+        ).all()
+        assert sorted(planned) == ["nonconformity", "nonconformity_check"]
         nc.status = NcStatus.closed
         session.add(nc)
         session.commit()

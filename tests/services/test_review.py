@@ -125,6 +125,18 @@ class TestMarkHeld:
         assert review.status == ReviewStatus.planned
         assert review.inputs is None
 
+    def test_today_is_the_day_in_shanghai_not_in_utc(self, session: Session) -> None:
+        review = _create(session, make_user(session, roles=[Role.executive]))
+        after_midnight = datetime(2026, 11, 25, 17, 30, tzinfo=UTC)  # 01:30 on 26 November
+        review_service.mark_held(
+            session=session,
+            now=after_midnight,
+            actor_id=None,
+            review=review,
+            held_on=date(2026, 11, 26),
+        )
+        assert (review.status, review.held_on) == (ReviewStatus.held, date(2026, 11, 26))
+
     def test_marking_held_twice_is_a_conflict(self, session: Session) -> None:
         review = _held(session, make_user(session, roles=[Role.executive]))
         frozen = review.inputs
@@ -270,6 +282,24 @@ class TestActions:
             "制度已发布",
         )
         assert _events(session, "review_action", action.id) == ["create", "done", "verify"]
+
+    def test_whoever_reported_it_done_may_not_verify_it(self, session: Session) -> None:
+        chair = make_user(session, roles=[Role.executive])
+        reporter = make_user(session, roles=[Role.executive])
+        action = _action(session, _held(session, chair), make_user(session, roles=[Role.owner]))
+        review_service.complete_action(
+            session=session, now=NOW, actor_id=reporter.id, action=action
+        )
+        assert action.done_by_id == reporter.id
+        with pytest.raises(Forbidden, match="您已将该措施标记为完成"):
+            review_service.verify_action(
+                session=session, now=NOW, actor_id=reporter.id or 0, action=action, note="看过"
+            )
+        assert action.status == ReviewActionStatus.done
+        review_service.verify_action(
+            session=session, now=NOW, actor_id=chair.id or 0, action=action, note="制度已发布"
+        )
+        assert action.status == ReviewActionStatus.verified
 
     def test_cancel_needs_a_reason_and_an_unfinished_action(self, session: Session) -> None:
         action = _action(
