@@ -38,10 +38,30 @@ def run_migrations_online() -> None:
     url = config.attributes.get("database_url") or settings.effective_database_url
     engine = make_engine(settings.model_copy(update={"database_url": url}))
     with engine.connect() as conn:
-        _configure(conn)
-        with context.begin_transaction():
-            context.run_migrations()
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite changes a table by copying it and dropping the original; with foreign
+            # keys on, the DROP fails as soon as other tables point at rows. The pragma only
+            # takes effect outside a transaction, so it goes straight to the driver first.
+            _pragma(conn, "PRAGMA foreign_keys=OFF")
+        try:
+            _configure(conn)
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"migration left broken references: {broken[:5]}")
+        finally:
+            if sqlite:
+                _pragma(conn, "PRAGMA foreign_keys=ON")
     engine.dispose()
+
+
+def _pragma(conn: Connection, statement: str) -> None:
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    raw.execute(statement)
 
 
 run_migrations_online()
