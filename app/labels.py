@@ -6,6 +6,13 @@ from app.i18n import N_
 from app.i18n import gettext as _
 from app.models.audit import AuditKind, AuditStatus, ChecklistResult
 from app.models.capability import Grade, Stage
+from app.models.certification import (
+    AssessmentView,
+    CertificationStatus,
+    DevelopmentStage,
+    DossierStatus,
+    MilestoneKind,
+)
 from app.models.evidence import Confidentiality, EvidenceKind, EvidenceStatus
 from app.models.goal import Direction, Frequency, GoalStatus
 from app.models.initiative import Element, TaskStatus
@@ -28,6 +35,10 @@ from app.models.user import Locale
 # Keyed by (enum class, value): StrEnum members compare equal to their string, so
 # Stage.planned and ImplementationStatus.planned would otherwise be the same key.
 _LABEL_LIST: list[tuple[StrEnum, str]] = [
+    (DossierStatus.queued, N_("Queued")),
+    (DossierStatus.building, N_("Being built")),
+    (DossierStatus.ready, N_("Ready to download")),
+    (DossierStatus.failed, N_("Failed")),
     (AuditKind.internal, N_("Internal audit")),
     (AuditKind.stage1, N_("Stage 1 assessment")),
     (AuditKind.stage2, N_("Stage 2 assessment")),
@@ -141,9 +152,40 @@ _LABEL_LIST: list[tuple[StrEnum, str]] = [
     (ActionStatus.cancelled, N_("Cancelled")),
     (Verdict.effective, N_("Effective")),
     (Verdict.not_effective, N_("Not effective")),
+    (CertificationStatus.preparing, N_("Preparing")),
+    (CertificationStatus.assessing, N_("Being assessed")),
+    (CertificationStatus.certified, N_("Certified")),
+    (CertificationStatus.suspended, N_("Suspended")),
+    (CertificationStatus.withdrawn, N_("Withdrawn")),
+    (CertificationStatus.expired, N_("Expired")),
+    (MilestoneKind.application, N_("Application")),
+    (MilestoneKind.acceptance, N_("Acceptance")),
+    (MilestoneKind.stage1, N_("Stage 1 audit")),
+    (MilestoneKind.stage2, N_("Stage 2 audit")),
+    (MilestoneKind.nc_correction, N_("Nonconformity correction deadline")),
+    (MilestoneKind.conclusion, N_("Assessment conclusion")),
+    (MilestoneKind.compliance_review, N_("Compliance review")),
+    (MilestoneKind.public_notice, N_("Public notice")),
+    (MilestoneKind.certificate, N_("Certificate issued")),
+    (MilestoneKind.surveillance, N_("Surveillance audit")),
+    (MilestoneKind.reassessment, N_("Re-assessment")),
+    (DevelopmentStage.starting, N_("Starting construction")),
+    (DevelopmentStage.single, N_("Single-item coverage")),
+    (DevelopmentStage.integration, N_("Integration enhancement")),
+    (DevelopmentStage.innovation, N_("Innovation breakthrough")),
+    (AssessmentView.foundation, N_("Infrastructure")),
+    (AssessmentView.application, N_("Single-item application")),
+    (AssessmentView.integration, N_("Comprehensive integration")),
+    (AssessmentView.collaboration, N_("Collaboration and innovation")),
+    (AssessmentView.competitiveness, N_("Competitiveness")),
+    (AssessmentView.benefits, N_("Economic and social benefits")),
 ]
 
 _BADGE_LIST: list[tuple[StrEnum, str]] = [
+    (DossierStatus.queued, "text-bg-light border"),
+    (DossierStatus.building, "text-bg-warning"),
+    (DossierStatus.ready, "text-bg-success"),
+    (DossierStatus.failed, "text-bg-danger"),
     (AuditStatus.planned, "text-bg-light border"),
     (AuditStatus.in_progress, "text-bg-warning"),
     (AuditStatus.reporting, "text-bg-info"),
@@ -193,6 +235,16 @@ _BADGE_LIST: list[tuple[StrEnum, str]] = [
     (ActionStatus.cancelled, "text-bg-secondary"),
     (Verdict.effective, "text-bg-success"),
     (Verdict.not_effective, "text-bg-danger"),
+    (CertificationStatus.preparing, "text-bg-light border"),
+    (CertificationStatus.assessing, "text-bg-warning"),
+    (CertificationStatus.certified, "text-bg-success"),
+    (CertificationStatus.suspended, "text-bg-danger"),
+    (CertificationStatus.withdrawn, "text-bg-secondary"),
+    (CertificationStatus.expired, "text-bg-secondary"),
+    (DevelopmentStage.starting, "text-bg-light border"),
+    (DevelopmentStage.single, "text-bg-info"),
+    (DevelopmentStage.integration, "text-bg-primary"),
+    (DevelopmentStage.innovation, "text-bg-success"),
 ]
 
 

@@ -90,7 +90,9 @@ def clauses(*, session: Session) -> list[DossierClause]:
             and evidence.confidentiality != Confidentiality.restricted
         ):
             chapter = clause.chapter.clause if clause.chapter else "_"
-            name = _safe(f"{evidence.reference or evidence.id}-{revision.original_name}")
+            prefix = str(evidence.reference or evidence.id)
+            original = revision.original_name or "file"
+            name = _safe(original if original.startswith(prefix) else f"{prefix}-{original}")
             file.arcname = f"evidence/{chapter}/{clause.requirement.clause}/{name}"
         clause.files.append(file)
     return list(result.values())
