@@ -16,6 +16,7 @@ from app.services import department as department_service
 from app.services import user as user_service
 from app.services.evidence import UploadLimits
 from seed.demo_audits import load_audit_demo
+from seed.demo_certification import load_certification_demo
 from seed.demo_evidence import load_evidence_demo
 from seed.demo_reviews import load_review_demo
 from seed.demo_strategy import load_strategy_demo
@@ -117,3 +118,4 @@ def load_demo(*, session: Session, now: datetime, limits: UploadLimits) -> Itera
     )
     yield from load_audit_demo(session=session, now=now, users=users, departments=departments)
     yield from load_review_demo(session=session, now=now, users=users)
+    yield from load_certification_demo(session=session, now=now, users=users)

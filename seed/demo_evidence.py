@@ -125,10 +125,13 @@ def load_evidence_demo(
         users["ceo@demo.example.com"],
     )
     for reference, title, kind, requirement_keys, state in DOCUMENTS:
+        # The manual and procedures were issued eight months ago: the system has been running
+        # long enough for the pre-application checklist to judge the audits and reviews.
+        when = now - timedelta(days=240) if kind == EvidenceKind.document else now
         restricted = "限人力资源部" in title
         evidence = evidence_service.create(
             session=session,
-            now=now,
+            now=when,
             actor_id=owner,
             data=EvidenceCreate(
                 reference=reference,
@@ -148,31 +151,31 @@ def load_evidence_demo(
             name, content = _file(reference, title)
             evidence_service.add_revision(
                 session=session,
-                now=now,
+                now=when,
                 actor_id=owner,
                 evidence=evidence,
                 limits=limits,
                 upload=Upload(
                     name,
                     io.BytesIO(content),
-                    now.date() - timedelta(days=180),
-                    now.date(),
+                    when.date() - timedelta(days=180),
+                    when.date(),
                     "首次发布",
                 ),
             )
         for key in requirement_keys:
             evidence_links.link(
                 session=session,
-                now=now,
+                now=when,
                 actor_id=admin,
                 evidence=evidence,
                 kind_name="requirement",
                 target_id=keys[key] or 0,
             )
         if state in ("approved", "stale", "review"):
-            evidence_service.submit(session=session, now=now, actor_id=owner, evidence=evidence)
+            evidence_service.submit(session=session, now=when, actor_id=owner, evidence=evidence)
         if state in ("approved", "stale"):
-            evidence_service.approve(session=session, now=now, actor_id=ceo, evidence=evidence)
+            evidence_service.approve(session=session, now=when, actor_id=ceo, evidence=evidence)
         if state == "stale":
             evidence.next_review_date = now.date() - timedelta(days=20)
             session.add(evidence)

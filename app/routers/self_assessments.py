@@ -1,6 +1,414 @@
-"""(being built)"""
+"""Self-assessment (评估与诊断): the yearly results with their trend and six-view radar,
+entry by hand or from a spreadsheet, weak views linked to capabilities and goals, JSON API."""
 
-from fastapi import APIRouter
+import secrets
+from io import BytesIO
+from pathlib import Path
+from typing import Annotated, Any
 
-router = APIRouter(include_in_schema=False)
-api_router = APIRouter()
+from fastapi import APIRouter, Depends, Request
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from starlette.datastructures import UploadFile as StarletteUpload
+from starlette.responses import Response
+
+from app.db import SessionDep
+from app.deps import ApiViewer, CurrentViewer, Now, SettingsDep, Viewer, require
+from app.errors import DomainError, Invalid, NotFound
+from app.forms import form_values, parse_id, submit
+from app.i18n import gettext as _
+from app.labels import label
+from app.models.certification import (
+    AssessmentView,
+    DevelopmentStage,
+    SelfAssessment,
+    SelfAssessmentCreate,
+)
+from app.permissions import Permission
+from app.services import self_assessment as assessment_service
+from app.services import self_assessment_excel
+from app.settings import Settings
+from app.templating import is_htmx, render
+from app.web import redirect, toast_header
+
+router = APIRouter(prefix="/self-assessments", tags=["self-assessments"], include_in_schema=False)
+api_router = APIRouter(tags=["self-assessments"])
+
+EditorDep = Annotated[Viewer, Depends(require(Permission.manage_self_assessments))]
+PAGE_FRAGMENTS = {"sa-views": "views"}
+SCORE_FIELDS = ("overall_score", *(str(v) for v in AssessmentView))
+IMPORT_MAX_BYTES = 5 * 1024 * 1024
+
+
+# --- charts (ECharts options built here, so that the table tabs show the same numbers) -------
+
+
+def trend_chart(rows: list[SelfAssessment]) -> dict[str, Any]:
+    """The overall score by year."""
+    return {
+        "tooltip": {"trigger": "axis"},
+        "grid": {"left": 40, "right": 24, "top": 24, "bottom": 32},
+        "xAxis": {"type": "category", "data": [str(r.year) for r in rows]},
+        "yAxis": {"type": "value", "min": 0, "max": 100},
+        "series": [
+            {
+                "name": _("Overall score"),
+                "type": "line",
+                "data": [r.overall_score for r in rows],
+                "label": {"show": True},
+                "color": "#0b4f8a",
+            }
+        ],
+    }
+
+
+def radar_chart(latest: SelfAssessment, previous: SelfAssessment | None) -> dict[str, Any]:
+    """The six views of the latest year, with the year before overlaid."""
+    series = [
+        {
+            "value": [v or 0 for v in assessment_service.scores(a).values()],
+            "name": str(a.year),
+        }
+        for a in (latest, previous)
+        if a is not None
+    ]
+    return {
+        "tooltip": {},
+        "legend": {"data": [s["name"] for s in series], "bottom": 0},
+        "radar": {
+            "indicator": [{"name": label(v), "max": 100} for v in assessment_service.VIEWS],
+            "radius": "65%",
+        },
+        "series": [{"type": "radar", "data": series, "areaStyle": {"opacity": 0.15}}],
+    }
+
+
+# --- the page -------------------------------------------------------------------------------
+
+
+def _page(
+    request: Request,
+    session: SessionDep,
+    viewer: Viewer,
+    *,
+    errors: dict[str, dict[str, str]] | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    rows = assessment_service.all_years(session=session)
+    latest = rows[-1] if rows else None
+    previous = rows[-2] if len(rows) > 1 else None
+    return render(
+        request,
+        "self_assessments/page.html",
+        {
+            "rows": rows,
+            "latest": latest,
+            "previous": previous,
+            "views": assessment_service.VIEWS,
+            "scores": assessment_service.scores,
+            "weak": assessment_service.weak_views(latest),
+            "links": assessment_service.links(session=session),
+            "targets": assessment_service.link_targets(session=session),
+            "trend": trend_chart(rows),
+            "radar": radar_chart(latest, previous) if latest else None,
+            "may_edit": viewer.can(Permission.manage_self_assessments),
+            "errors": errors or {},
+        },
+        fragments=PAGE_FRAGMENTS,
+        status_code=status_code,
+        headers=headers,
+    )
+
+
+@router.get("")
+def page(request: Request, session: SessionDep, viewer: CurrentViewer) -> Response:
+    return _page(request, session, viewer)
+
+
+# --- entering a year by hand -----------------------------------------------------------------
+
+
+def _form(
+    request: Request,
+    session: SessionDep,
+    assessment: SelfAssessment | None,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    existing = None
+    if status_code == 409 and str(values.get("year", "")).isdigit():
+        existing = assessment_service.by_year(session=session, year=int(values["year"]))
+    return render(
+        request,
+        "self_assessments/form.html",
+        {
+            "assessment": assessment,
+            "values": values,
+            "errors": errors,
+            "existing": existing,
+            "views": assessment_service.VIEWS,
+            "stage_options": [(str(s), label(s)) for s in DevelopmentStage],
+        },
+        status_code=status_code,
+    )
+
+
+def _score_messages(errors: dict[str, str]) -> dict[str, str]:
+    """Scores are decimals from 0 to 100; say so instead of the generic number message."""
+    return {
+        k: _("Enter a number from 0 to 100.") if k in SCORE_FIELDS else v for k, v in errors.items()
+    }
+
+
+@router.get("/new")
+def new_page(request: Request, session: SessionDep, viewer: EditorDep) -> Response:
+    return _form(request, session, None, {}, {})
+
+
+@router.post("")
+async def create(request: Request, session: SessionDep, now: Now, viewer: EditorDep) -> Response:
+    values = form_values(await request.form())
+    result, errors, status = submit(
+        SelfAssessmentCreate,
+        values,
+        lambda data: assessment_service.create(
+            session=session, now=now, actor_id=viewer.id, data=data
+        ),
+    )
+    if result is None:
+        session.rollback()
+        return _form(request, session, None, values, _score_messages(errors), status)
+    session.commit()
+    return redirect(
+        request, "/self-assessments", toast=_("Result for %(year)d saved.", year=result.year)
+    )
+
+
+# --- spreadsheet import ----------------------------------------------------------------------
+
+
+def _imports_dir(settings: Settings) -> Path:
+    path = settings.data_dir / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _preview_path(settings: Settings, viewer: Viewer, token: str) -> Path:
+    # Named after the uploader: a token alone never opens another user's preview.
+    return _imports_dir(settings) / f"{viewer.id}-sa-{token}.xlsx"
+
+
+def _import_page(
+    request: Request,
+    rows: list[self_assessment_excel.ImportRow] | None,
+    token: str | None,
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "self_assessments/import.html",
+        {
+            "rows": rows,
+            "token": token,
+            "errors": errors,
+            "headers": self_assessment_excel.HEADERS,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/import")
+def import_page(request: Request, viewer: EditorDep) -> Response:
+    return _import_page(request, None, None, {})
+
+
+@router.get("/template.xlsx")
+def template(viewer: EditorDep) -> Response:
+    """An empty sheet with the columns the import reads."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(self_assessment_excel.HEADERS)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    buffer = BytesIO()
+    book.save(buffer)
+    return Response(
+        buffer.getvalue(),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": 'attachment; filename="self-assessments.xlsx"'},
+    )
+
+
+@router.post("/import")
+async def import_preview(
+    request: Request, session: SessionDep, settings: SettingsDep, viewer: EditorDep
+) -> Response:
+    """Read the uploaded sheet and show every row with its errors; nothing is written yet."""
+    form = await request.form(max_files=1)
+    upload = form.get("file")
+    errors: dict[str, str] = {}
+    rows = None
+    token = secrets.token_hex(16)
+    target = _preview_path(settings, viewer, token)
+    if not isinstance(upload, StarletteUpload) or not upload.filename:
+        errors["file"] = _("Choose a file.")
+    else:
+        try:
+            with target.open("wb") as out:
+                size = 0
+                while chunk := await upload.read(1024 * 1024):
+                    size += len(chunk)
+                    if size > IMPORT_MAX_BYTES:
+                        raise Invalid(_("The file is larger than %(mb)d MB.", mb=5), field="file")
+                    out.write(chunk)
+            rows = self_assessment_excel.read_rows(session=session, path=target)
+        except DomainError as exc:
+            errors[exc.field or "file"] = exc.message
+            target.unlink(missing_ok=True)
+    return _import_page(
+        request, rows, token if rows else None, errors, status_code=422 if errors else 200
+    )
+
+
+@router.post("/import/confirm")
+async def import_confirm(
+    request: Request, session: SessionDep, now: Now, settings: SettingsDep, viewer: EditorDep
+) -> Response:
+    token = str((await request.form()).get("token") or "")
+    if not token.isalnum() or len(token) != 32:
+        raise NotFound()
+    path = _preview_path(settings, viewer, token)
+    if not path.exists():
+        raise NotFound(_("This import has expired; upload the file again."))
+    rows = self_assessment_excel.read_rows(session=session, path=path)
+    created = self_assessment_excel.import_rows(
+        session=session, now=now, actor_id=viewer.id, rows=rows
+    )
+    session.commit()
+    path.unlink(missing_ok=True)
+    skipped = sum(1 for r in rows if r.errors)
+    return redirect(
+        request,
+        "/self-assessments",
+        toast=_(
+            "%(created)d years imported, %(skipped)d rows skipped.",
+            created=created,
+            skipped=skipped,
+        ),
+    )
+
+
+# --- weak views and their links --------------------------------------------------------------
+
+
+def _views_saved(request: Request, session: SessionDep, viewer: Viewer, message: str) -> Response:
+    session.commit()
+    if is_htmx(request) and request.headers.get("hx-target") in PAGE_FRAGMENTS:
+        return _page(request, session, viewer, headers=toast_header(message))
+    return redirect(request, "/self-assessments", toast=message)
+
+
+@router.post("/links")
+async def add_link(request: Request, session: SessionDep, now: Now, viewer: EditorDep) -> Response:
+    values = form_values(await request.form())
+    view_value = str(values.get("view", ""))
+    try:
+        if view_value not in list(AssessmentView):
+            raise Invalid(_("Choose one of the offered options."), field="target")
+        kind, _sep, raw_id = str(values.get("target", "")).partition(":")
+        target_id = parse_id(raw_id)
+        if kind not in ("capability", "goal") or target_id is None:
+            raise Invalid(_("Choose a capability or a goal."), field="target")
+        assessment_service.link(
+            session=session,
+            now=now,
+            actor_id=viewer.id,
+            view=AssessmentView(view_value),
+            capability_id=target_id if kind == "capability" else None,
+            goal_id=target_id if kind == "goal" else None,
+        )
+    except DomainError as exc:
+        session.rollback()
+        form = f"link-{view_value}" if view_value in list(AssessmentView) else "link"
+        return _page(
+            request,
+            session,
+            viewer,
+            errors={form: {exc.field or "__all__": exc.message}},
+            status_code=exc.status_code,
+        )
+    return _views_saved(request, session, viewer, _("Link added."))
+
+
+@router.post("/links/{link_id}/delete")
+def remove_link(
+    request: Request, session: SessionDep, now: Now, viewer: EditorDep, link_id: int
+) -> Response:
+    link = assessment_service.get_link(session=session, link_id=link_id)
+    assessment_service.unlink(session=session, now=now, actor_id=viewer.id, link=link)
+    return _views_saved(request, session, viewer, _("Link removed."))
+
+
+# --- one year -------------------------------------------------------------------------------
+
+
+@router.get("/{assessment_id}")
+def edit_page(
+    request: Request, session: SessionDep, viewer: CurrentViewer, assessment_id: int
+) -> Response:
+    assessment = assessment_service.get(session=session, assessment_id=assessment_id)
+    if not viewer.can(Permission.manage_self_assessments):
+        return redirect(request, "/self-assessments")
+    return _form(request, session, assessment, assessment.model_dump(mode="json"), {})
+
+
+@router.post("/{assessment_id}")
+async def update(
+    request: Request, session: SessionDep, now: Now, viewer: EditorDep, assessment_id: int
+) -> Response:
+    assessment = assessment_service.get(session=session, assessment_id=assessment_id)
+    values = form_values(await request.form())
+    result, errors, status = submit(
+        SelfAssessmentCreate,
+        values,
+        lambda data: assessment_service.update(
+            session=session, now=now, actor_id=viewer.id, assessment=assessment, data=data
+        ),
+    )
+    if result is None:
+        session.rollback()
+        assessment = assessment_service.get(session=session, assessment_id=assessment_id)
+        return _form(request, session, assessment, values, _score_messages(errors), status)
+    session.commit()
+    return redirect(
+        request, "/self-assessments", toast=_("Result for %(year)d saved.", year=result.year)
+    )
+
+
+@router.post("/{assessment_id}/delete")
+def delete(
+    request: Request, session: SessionDep, now: Now, viewer: EditorDep, assessment_id: int
+) -> Response:
+    assessment = assessment_service.get(session=session, assessment_id=assessment_id)
+    year = assessment.year
+    assessment_service.delete(session=session, now=now, actor_id=viewer.id, assessment=assessment)
+    session.commit()
+    return redirect(
+        request, "/self-assessments", toast=_("Result for %(year)d deleted.", year=year)
+    )
+
+
+# --- JSON API -------------------------------------------------------------------------------
+
+
+@api_router.get("/self-assessments", summary="Self-assessment results by year, oldest first")
+def api_list(session: SessionDep, viewer: ApiViewer) -> dict[str, Any]:
+    rows = assessment_service.all_years(session=session)
+    return {
+        "items": [r.model_dump(mode="json") for r in rows],
+        "latest": assessment_service.latest(session=session),
+    }

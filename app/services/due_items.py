@@ -9,7 +9,9 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import and_, func, or_
 from sqlmodel import Session, SQLModel, col, select
 
+from app.labels import label
 from app.models.audit import Audit, AuditStatus
+from app.models.certification import Milestone, MilestoneKind
 from app.models.evidence import Evidence, EvidenceStatus
 from app.models.goal import Frequency, Goal, Measurement
 from app.models.initiative import OPEN_TASK_STATUSES, Initiative, Task
@@ -17,6 +19,7 @@ from app.models.nonconformity import (
     OPEN_NC_STATUSES,
     ActionStatus,
     CorrectiveAction,
+    NcStatus,
     Nonconformity,
 )
 from app.models.notification import DueKind
@@ -45,10 +48,12 @@ SUBJECTS: dict[str, type[SQLModel]] = {
     "evidence": Evidence,
     "goal": Goal,
     "nonconformity": Nonconformity,
+    "nonconformity_check": Nonconformity,
     "corrective_action": CorrectiveAction,
     "management_review": ManagementReview,
     "review_action": ReviewAction,
     "audit": Audit,
+    "certification_milestone": Milestone,
 }
 
 
@@ -195,31 +200,49 @@ def corrective_actions(
             )
 
 
+# Once actions are under way, the planned effectiveness check is due too. It has its own
+# subject type, so that its ledger key never collides with the deadline's on the same day.
+CHECK_STATUSES = (NcStatus.in_progress, NcStatus.verification)
+
+
 @source(DueKind.nonconformity)
 def nonconformities(
     session: Session, start: date, end: date, owner_id: int | None
 ) -> Iterable[DueItem]:
-    query = select(Nonconformity).where(
+    """An open nonconformity's deadline, and its effectiveness check, fall to its owner."""
+    deadlines = select(Nonconformity).where(
         col(Nonconformity.status).in_(OPEN_NC_STATUSES),
         col(Nonconformity.due_date) >= start,
         col(Nonconformity.due_date) <= end,
         col(Nonconformity.owner_id).is_not(None),
     )
+    checks = select(Nonconformity).where(
+        col(Nonconformity.status).in_(CHECK_STATUSES),
+        col(Nonconformity.effectiveness_check_date) >= start,
+        col(Nonconformity.effectiveness_check_date) <= end,
+        col(Nonconformity.owner_id).is_not(None),
+    )
     if owner_id is not None:
-        query = query.where(col(Nonconformity.owner_id) == owner_id)
-    for nc in session.exec(query).all():
-        assert nc.id is not None
-        assert nc.owner_id is not None
-        assert nc.due_date is not None
-        yield DueItem(
-            DueKind.nonconformity,
-            "nonconformity",
-            nc.id,
-            nc.title,
-            nc.due_date,
-            nc.owner_id,
-            f"/nonconformities/{nc.id}",
-        )
+        deadlines = deadlines.where(col(Nonconformity.owner_id) == owner_id)
+        checks = checks.where(col(Nonconformity.owner_id) == owner_id)
+    for subject_type, query, due in (
+        ("nonconformity", deadlines, "due_date"),
+        ("nonconformity_check", checks, "effectiveness_check_date"),
+    ):
+        for nc in session.exec(query).all():
+            day = getattr(nc, due)
+            assert nc.id is not None
+            assert nc.owner_id is not None
+            assert isinstance(day, date)
+            yield DueItem(
+                DueKind.nonconformity,
+                subject_type,
+                nc.id,
+                nc.title,
+                day,
+                nc.owner_id,
+                f"/nonconformities/{nc.id}",
+            )
 
 
 @source(DueKind.review)
@@ -294,4 +317,36 @@ def planned_audits(
             audit.planned_start,
             audit.lead_auditor_id,
             f"/audits/{audit.id}",
+        )
+
+
+@source(DueKind.milestone)
+def certification_milestones(
+    session: Session, start: date, end: date, owner_id: int | None
+) -> Iterable[DueItem]:
+    """Planned, not yet done certification milestones; one without an owner reminds nobody."""
+    query = select(Milestone).where(
+        col(Milestone.done_on).is_(None),
+        col(Milestone.planned_on) >= start,
+        col(Milestone.planned_on) <= end,
+        col(Milestone.owner_id).is_not(None),
+    )
+    if owner_id is not None:
+        query = query.where(col(Milestone.owner_id) == owner_id)
+    for milestone in session.exec(query).all():
+        assert milestone.id is not None
+        assert milestone.owner_id is not None
+        assert milestone.planned_on is not None
+        # Rendered in the scan's language (the organization's default, Chinese).
+        title = label(MilestoneKind(milestone.kind))
+        if milestone.kind == MilestoneKind.surveillance:
+            title = f"{title} {milestone.sequence}"
+        yield DueItem(
+            DueKind.milestone,
+            "certification_milestone",
+            milestone.id,
+            title,
+            milestone.planned_on,
+            milestone.owner_id,
+            "/certification",
         )

@@ -8,7 +8,6 @@ Create Date: 2026-11-26 00:31:51.479806
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
 import app.models.base

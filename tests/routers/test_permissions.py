@@ -12,6 +12,18 @@ from sqlmodel import Session
 from app.deps import api_require, require
 from app.main import API_PREFIX, ROUTER_MODULES
 from app.models.audit import Audit, AuditMember, AuditProgramme, AuditStatus, ChecklistItem
+from app.models.certification import (
+    AssessmentView,
+    AssessorAccess,
+    Certification,
+    CertificationCreate,
+    Dossier,
+    DossierStatus,
+    Milestone,
+    SelfAssessment,
+    SelfAssessmentCreate,
+    ViewLink,
+)
 from app.models.evidence import EvidenceCreate, EvidenceRevision
 from app.models.initiative import Element, InitiativeCreate, TaskCreate
 from app.models.nonconformity import (
@@ -34,11 +46,13 @@ from app.models.strategy import AdvantageCreate, StrategyCreate
 from app.models.user import Role
 from app.permissions import GRANTS, Permission
 from app.services import api_token as api_token_service
+from app.services import certification as certification_service
 from app.services import evidence as evidence_service
 from app.services import goal as goal_service
 from app.services import initiative as initiative_service
 from app.services import nonconformity as nc_service
 from app.services import pdca as pdca_service
+from app.services import self_assessment as self_assessment_service
 from app.services import strategy as strategy_service
 from app.services.goal import Reading
 from tests.conftest import (
@@ -160,6 +174,9 @@ def owned_objects(session: Session, owner_id: int) -> dict[str, int | str]:
     audit, audit_item = _audit_led_by(session, owner_id)
     nonconformity, action = _nonconformity_owned_by(session, owner_id)
     review, review_action = _review_chaired_by(session, owner_id)
+    certification, milestone, assessment, view_link = _certification_objects(
+        session, capability.id or 0
+    )
     return {
         "notification_id": message.id or 0,
         "webhook_id": webhook.id or 0,
@@ -179,11 +196,62 @@ def owned_objects(session: Session, owner_id: int) -> dict[str, int | str]:
         "audit_id": audit.id or 0,
         "item_id": audit_item.id or 0,
         "programme_id": audit.programme_id or 0,
+        **_shared_dossier(session),
         "nonconformity_id": nonconformity.id or 0,
         "action_id": action.id or 0,
         "review_id": review.id or 0,
         "review_action_id": review_action.id or 0,
+        "certification_id": certification.id or 0,
+        "milestone_id": milestone.id or 0,
+        "code": "A",
+        "assessment_id": assessment.id or 0,
+        "link_id": view_link.id or 0,
     }
+
+
+def _certification_objects(
+    session: Session, capability_id: int
+) -> tuple[Certification, Milestone, SelfAssessment, ViewLink]:
+    """A certification with its milestones, a self-assessment and a weak-view link."""
+    certification = certification_service.create(
+        session=session, now=NOW, actor_id=None, data=CertificationCreate(body="评定机构")
+    )
+    milestone = certification_service.milestones(
+        session=session, certification_id=certification.id or 0
+    )[0]
+    assessment = self_assessment_service.create(
+        session=session,
+        now=NOW,
+        actor_id=None,
+        data=SelfAssessmentCreate(year=2025, overall_score=60),
+    )
+    view_link = self_assessment_service.link(
+        session=session,
+        now=NOW,
+        actor_id=None,
+        view=AssessmentView.collaboration,
+        capability_id=capability_id,
+        goal_id=None,
+    )
+    session.commit()
+    return certification, milestone, assessment, view_link
+
+
+def _shared_dossier(session: Session) -> dict[str, int | str]:
+    """A finished dossier with an assessor link (the file itself is not needed here)."""
+    dossier = Dossier(status=DossierStatus.ready, active=None, requested_at=NOW)
+    session.add(dossier)
+    session.flush()
+    access = AssessorAccess(
+        name="评定机构",
+        token_hash="0" * 64,
+        dossier_id=dossier.id or 0,
+        created_at=NOW,
+        expires_at=NOW,
+    )
+    session.add(access)
+    session.commit()
+    return {"dossier_id": dossier.id or 0, "access_id": access.id or 0}
 
 
 def _audit_led_by(session: Session, lead_id: int) -> tuple[Audit, ChecklistItem]:
