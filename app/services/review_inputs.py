@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from app.models.activity import ActivityEvent
 from app.models.audit import Audit, AuditStatus, ChecklistItem, ChecklistResult, Finding
+from app.models.certification import SelfAssessment
 from app.models.evidence import Evidence, EvidenceStatus
 from app.models.goal import Goal, GoalStatus
 from app.models.nonconformity import OPEN_NC_STATUSES, NcGrade, NcStatus, Nonconformity
@@ -27,7 +28,7 @@ from app.models.review import (
     ReviewActionStatus,
 )
 from app.models.user import User
-from app.services import coverage
+from app.services import coverage, self_assessment
 from app.services import goal as goal_service
 from app.services.evidence import expired_clause
 
@@ -57,10 +58,16 @@ def assemble(*, session: Session, today: date, since: date | None) -> dict[str, 
         "audits": _audits(session, since),
         "nonconformities": _nonconformities(session, today),
         "evidence": _evidence(session, today),
-        # Self-assessments (评估与诊断) arrive with a later release; the key keeps the shape.
-        "self_assessment": {"recorded": 0, "results": []},
+        "self_assessment": _self_assessment(session),
         "changes": _changes(session, since),
     }
+
+
+def _self_assessment(session: Session) -> dict[str, Any]:
+    """The newest 评估与诊断 result (year, overall score, stage, the six views)."""
+    latest = self_assessment.latest(session=session)
+    recorded = session.exec(select(func.count()).select_from(SelfAssessment)).one()
+    return {"recorded": recorded, "results": [latest] if latest else []}
 
 
 def _since_moment(since: date) -> datetime:

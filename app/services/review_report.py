@@ -12,6 +12,7 @@ from app.clock import local_date
 from app.i18n import N_
 from app.i18n import gettext as _
 from app.models.audit import ChecklistResult
+from app.models.certification import AssessmentView, DevelopmentStage
 from app.models.evidence import EvidenceStatus
 from app.models.goal import GoalStatus
 from app.models.nonconformity import NcStatus
@@ -57,6 +58,33 @@ def _name(kind: type[StrEnum], value: str) -> str:
 
 def _counts(kind: type[StrEnum], counts: dict[str, int]) -> list[list[str]]:
     return [[_name(kind, key), str(n)] for key, n in counts.items()]
+
+
+def _self_assessment_section(found: dict[str, Any]) -> Section:
+    results = found.get("results") or []
+    heading = _("6. Self-assessment results")
+    if not results:
+        return Section(heading, empty=_("No self-assessment has been recorded yet."))
+    latest = results[0]
+    stage = _name(DevelopmentStage, latest["stage"]) if latest.get("stage") else "—"
+    return Section(
+        heading,
+        [
+            _(
+                "%(year)d: overall score %(score)s, stage %(stage)s.",
+                year=latest["year"],
+                score=latest["overall"],
+                stage=stage,
+            )
+        ],
+        Table(
+            [_("View"), _("Score")],
+            [
+                [_name(AssessmentView, view), "—" if score is None else str(score)]
+                for view, score in latest.get("views", {}).items()
+            ],
+        ),
+    )
 
 
 def input_sections(package: dict[str, Any]) -> list[Section]:
@@ -155,10 +183,7 @@ def input_sections(package: dict[str, Any]) -> list[Section]:
             ],
             Table([_("Status"), count], _counts(EvidenceStatus, evidence["by_status"])),
         ),
-        Section(
-            _("6. Self-assessment results"),
-            empty=_("No self-assessment has been recorded yet."),
-        ),
+        _self_assessment_section(package.get("self_assessment") or {}),
         Section(
             _("7. Changes since the last review"),
             [_("Changes recorded %(period)s: %(n)d.", period=period, n=changes["total"])],

@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime
 from sqlmodel import Session, col, select
 
 from app.models.audit import Audit, AuditStatus, ChecklistItem, ChecklistResult, Finding
+from app.models.certification import DevelopmentStage, SelfAssessment
 from app.models.evidence import Evidence, EvidenceRequirement, EvidenceRevision, EvidenceStatus
 from app.models.nonconformity import NcGrade, NcStatus, Nonconformity
 from app.models.requirement import Requirement
@@ -16,7 +17,7 @@ from app.models.review import (
     ReviewStatus,
 )
 from app.models.user import Role, User
-from app.services import activity, review_inputs
+from app.services import activity, review_inputs, review_report
 from app.services import goal as goal_service
 from app.services import review as review_service
 from app.services.goal import Reading
@@ -282,6 +283,33 @@ class TestAssemble:
         assert package["audits"]["audits"] == 0
         assert package["nonconformities"]["overdue"] == 0
         assert package["previous_actions"]["carried_over"] == []
+        assert package["self_assessment"] == {"recorded": 0, "results": []}
+
+    def test_the_newest_self_assessment_is_an_input(self, session: Session) -> None:
+        for year, overall in ((2024, 55.2), (2025, 61.8)):
+            session.add(
+                SelfAssessment(
+                    year=year,
+                    overall_score=overall,
+                    stage=DevelopmentStage.integration,
+                    foundation=70.0,
+                    benefits=48.5,
+                    created_at=NOW,
+                    updated_at=NOW,
+                )
+            )
+        session.commit()
+        package = review_inputs.assemble(session=session, today=TODAY, since=SINCE)
+        found = package["self_assessment"]
+        assert found["recorded"] == 2
+        (latest,) = found["results"]
+        assert (latest["year"], latest["overall"], latest["stage"]) == (2025, 61.8, "integration")
+        assert latest["views"]["benefits"] == 48.5
+        (section,) = [
+            s for s in review_report.input_sections(package) if s.heading.startswith("6.")
+        ]
+        assert "61.8" in section.paragraphs[0]
+        assert ["经济和社会效益", "48.5"] in section.table.rows  # type: ignore[union-attr]
 
 
 class TestFrozenPackage:
