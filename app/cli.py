@@ -75,6 +75,73 @@ def seed(
                 typer.echo(line)
 
 
+@cli.command()
+def demo(
+    scale: Annotated[
+        str, typer.Option(help="demo: the demo enterprise; large: the benchmark data set.")
+    ] = "demo",
+    seed_value: Annotated[int, typer.Option("--seed", help="Random seed (large only).")] = 2026,
+) -> None:
+    """Migrate, load the catalogues, then fill an empty database with demo or benchmark data."""
+    import json
+    import time
+
+    from sqlalchemy import func
+    from sqlmodel import Session, select
+
+    from app.models.user import User
+
+    if scale not in {"demo", "large"}:
+        typer.echo("--scale must be 'demo' or 'large'", err=True)
+        raise typer.Exit(2)
+    settings = Settings()
+    engine = make_engine(settings)
+    migrate()
+    with Session(engine) as session:
+        users = session.exec(select(func.count()).select_from(User)).one()
+    if users:
+        typer.echo(
+            f"refused: the database already has {users} users; "
+            "point RONGHE_DATA_DIR or RONGHE_DATABASE_URL at an empty database",
+            err=True,
+        )
+        raise typer.Exit(2)
+    seed(demo=scale == "demo", file=None)
+    if scale == "demo":
+        return
+    from seed.large import LARGE_PASSWORD, generate
+
+    started = time.perf_counter()
+
+    def progress(table: str, done: int, total: int) -> None:
+        end = "\n" if done >= total else ""
+        typer.echo(
+            f"\r{table:<24} {done:>7}/{total:<7} {time.perf_counter() - started:6.1f}s", nl=False
+        )
+        typer.echo(end, nl=False)
+
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        report = generate(
+            session=session,
+            files_dir=settings.files_dir,
+            now=now,
+            seed=seed_value,
+            progress=progress,
+        )
+    summary = {
+        "generated_at": now.isoformat(),
+        "seconds": round(report.seconds, 1),
+        "admin_email": report.admin_email,
+        "password": LARGE_PASSWORD,
+        "big_audit_id": report.big_audit_id,
+        "counts": report.counts,
+    }
+    (settings.data_dir / "large-dataset.json").write_text(json.dumps(summary, indent=2))
+    typer.echo(f"large data set generated in {report.seconds:.1f} s")
+    typer.echo(f"sign in as {report.admin_email} / {LARGE_PASSWORD}")
+
+
 @cli.command("create-admin")
 def create_admin(
     email: Annotated[str, typer.Option(prompt=True)],
