@@ -61,6 +61,7 @@ def checklist(
             "choices": audit_checklist.evidence_choices(
                 session=session, audit=audit, viewer=viewer
             ),
+            "linked": audit_checklist.linked_counts(session=session, audit=audit, viewer=viewer),
             "may_record": _may_record(session, viewer, audit),
             "results": list(ChecklistResult),
             "departments": departments,
@@ -95,6 +96,7 @@ def _row(
             "choices": audit_checklist.evidence_choices(
                 session=session, audit=audit, viewer=viewer
             ),
+            "linked": audit_checklist.linked_counts(session=session, audit=audit, viewer=viewer),
             "may_record": _may_record(session, viewer, audit),
             "results": list(ChecklistResult),
             "row_errors": {item.id: errors or {}},

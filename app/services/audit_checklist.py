@@ -8,8 +8,10 @@ that record exists the item's result is settled there, not here.
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, true
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from app.deps import Viewer
@@ -103,43 +105,78 @@ def rows(
     return result
 
 
-def evidence_choices(
-    *, session: Session, audit: Audit, viewer: Viewer | None = None
-) -> dict[int, list[Seen]]:
-    """Per requirement in scope, the newest revision of each live evidence item linked to it
-    that the viewer may see: what an auditor would ask to see."""
-    newest = (
-        select(
-            EvidenceRevision.evidence_id,
-            func.max(EvidenceRevision.number).label("number"),
-        )
-        .group_by(col(EvidenceRevision.evidence_id))
-        .subquery()
-    )
-    found = session.exec(
-        select(EvidenceRequirement.requirement_id, EvidenceRevision, Evidence)
+CHOICES_PER_CLAUSE = 10
+
+
+def _linked(audit: Audit, viewer: Viewer | None) -> Any:
+    """Live evidence linked to the clauses in scope that the viewer may see."""
+    return (
+        select(EvidenceRequirement.requirement_id, EvidenceRequirement.evidence_id)
         .join(
             AuditRequirement,
             col(AuditRequirement.requirement_id) == EvidenceRequirement.requirement_id,
         )
         .join(Evidence, col(Evidence.id) == EvidenceRequirement.evidence_id)
-        .join(newest, newest.c.evidence_id == Evidence.id)
-        .join(
-            EvidenceRevision,
-            (col(EvidenceRevision.evidence_id) == Evidence.id)
-            & (col(EvidenceRevision.number) == newest.c.number),
-        )
         .where(
             AuditRequirement.audit_id == audit.id,
             Evidence.status != EvidenceStatus.obsolete,
             visible_clause(viewer) if viewer is not None else true(),
         )
+    )
+
+
+def evidence_choices(
+    *, session: Session, audit: Audit, viewer: Viewer | None = None
+) -> dict[int, list[Seen]]:
+    """Per requirement in scope, the newest revision of the most recently updated live
+    evidence items linked to it (at most `CHOICES_PER_CLAUSE`): what an auditor would ask
+    to see. A clause with hundreds of records would otherwise put thousands of checkboxes
+    on the page; the rest are one click away in the register."""
+    ranked = (
+        _linked(audit, viewer)
+        .add_columns(
+            func.row_number()
+            .over(
+                partition_by=col(EvidenceRequirement.requirement_id),
+                order_by=(col(Evidence.updated_at).desc(), col(Evidence.id).desc()),
+            )
+            .label("rank")
+        )
+        .subquery()
+    )
+    other = aliased(EvidenceRevision)
+    latest = (
+        select(func.max(other.number))
+        .where(other.evidence_id == ranked.c.evidence_id)
+        .correlate(ranked)
+        .scalar_subquery()
+    )
+    found = session.exec(
+        select(ranked.c.requirement_id, EvidenceRevision, Evidence)
+        .join(Evidence, col(Evidence.id) == ranked.c.evidence_id)
+        .join(
+            EvidenceRevision,
+            (col(EvidenceRevision.evidence_id) == Evidence.id)
+            & (col(EvidenceRevision.number) == latest),
+        )
+        .where(ranked.c.rank <= CHOICES_PER_CLAUSE)
         .order_by(col(Evidence.title))
     ).all()
     choices: dict[int, list[Seen]] = {}
     for requirement_id, revision, evidence in found:
         choices.setdefault(requirement_id, []).append(Seen(revision, evidence))
     return choices
+
+
+def linked_counts(
+    *, session: Session, audit: Audit, viewer: Viewer | None = None
+) -> dict[int, int]:
+    """How many live evidence items each clause in scope has, offered or not."""
+    linked = _linked(audit, viewer).subquery()
+    rows = session.exec(
+        select(linked.c.requirement_id, func.count()).group_by(linked.c.requirement_id)
+    ).all()
+    return dict(rows)
 
 
 def record(

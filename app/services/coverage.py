@@ -40,20 +40,24 @@ class ChapterCoverage:
         return round(100 * self.covered / self.total) if self.total else 0
 
 
-def _levels(today: date) -> Any:
+def _levels(today: date, framework_id: int) -> Any:
+    # Filtered to the framework inside the sub-query: SQLite materialises it whole and would
+    # otherwise group every evidence link of every framework first (measured: 135 → 10 ms).
     return (
         sa_select(
             col(EvidenceRequirement.requirement_id).label("requirement_id"),
             func.max(case((current_clause(today), 2), else_=1)).label("level"),
         )
         .join(Evidence, col(Evidence.id) == EvidenceRequirement.evidence_id)
+        .join(Requirement, col(Requirement.id) == EvidenceRequirement.requirement_id)
+        .where(col(Requirement.framework_id) == framework_id)
         .group_by(col(EvidenceRequirement.requirement_id))
         .subquery()
     )
 
 
 def by_requirement(*, session: Session, framework_id: int, today: date) -> dict[int, Coverage]:
-    levels = _levels(today)
+    levels = _levels(today, framework_id)
     rows = session.execute(
         sa_select(col(Requirement.id), func.coalesce(levels.c.level, 0))
         .outerjoin(levels, levels.c.requirement_id == Requirement.id)
@@ -64,7 +68,7 @@ def by_requirement(*, session: Session, framework_id: int, today: date) -> dict[
 
 def by_chapter(*, session: Session, framework_id: int, today: date) -> dict[int, ChapterCoverage]:
     """Applicable clauses per chapter at each coverage level."""
-    levels = _levels(today)
+    levels = _levels(today, framework_id)
     level = func.coalesce(levels.c.level, 0)
     rows = session.execute(
         sa_select(

@@ -371,3 +371,31 @@ def test_the_lead_auditor_is_reminded_of_a_planned_audit_until_it_starts(
     assert [
         i for i in SOURCES[DueKind.audit](session, *window, None) if i.subject_id == audit.id
     ] == []
+
+
+def test_a_clause_offers_its_ten_newest_evidence_items_and_counts_the_rest(
+    session: Session,
+) -> None:
+    requirement = clauses(session, 1)[0]
+    for n in range(12):
+        evidence = evidence_service.create(
+            session=session, now=NOW, actor_id=None, data=EvidenceCreate(title=f"记录{n:02d}")
+        )
+        evidence.updated_at = NOW.replace(day=1 + n)
+        session.add_all(
+            [
+                evidence,
+                EvidenceRequirement(
+                    evidence_id=evidence.id or 0, requirement_id=requirement.id or 0
+                ),
+                EvidenceRevision(evidence_id=evidence.id or 0, number=1, uploaded_at=NOW),
+                EvidenceRevision(evidence_id=evidence.id or 0, number=2, uploaded_at=NOW),
+            ]
+        )
+    session.commit()
+    audit = make_audit(session, requirements=[requirement])
+    offered = audit_checklist.evidence_choices(session=session, audit=audit)[requirement.id or 0]
+    assert len(offered) == audit_checklist.CHOICES_PER_CLAUSE
+    assert {s.evidence.title for s in offered} == {f"记录{n:02d}" for n in range(2, 12)}
+    assert {s.revision.number for s in offered} == {2}
+    assert audit_checklist.linked_counts(session=session, audit=audit)[requirement.id or 0] == 12
