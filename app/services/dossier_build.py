@@ -174,9 +174,13 @@ def _write(
             done += 1
             _progress(session, dossier, done)
         archive.add_bytes("register.xlsx", _register(clauses))
-        index = _index_html(clauses, reports, today)
+        index = _index_html(clauses, reports, today, full=True)
         archive.add_bytes("index.html", index.encode("utf-8"))
-        archive.add_bytes("index.pdf", html_to_pdf(index))
+        # The PDF lists counts per clause: a file-by-file list of tens of thousands of rows
+        # would take minutes and gigabytes to lay out; the HTML and the register have it all.
+        archive.add_bytes(
+            "index.pdf", html_to_pdf(_index_html(clauses, reports, today, full=False))
+        )
         archive.add_bytes("manifest.sha256", archive.manifest())
 
 
@@ -255,6 +259,8 @@ def _index_html(
     clauses: list[dossier_contents.DossierClause],
     reports: list[tuple[str, Report]],
     today: date,
+    *,
+    full: bool,
 ) -> str:
     return env.get_template("dossiers/index_document.html").render(
         {
@@ -263,5 +269,6 @@ def _index_html(
             "today": today,
             "css": PRINT_CSS.read_text(encoding="utf-8"),
             "locale": "zh_CN",
+            "full": full,
         }
     )
