@@ -6,7 +6,7 @@ is not sent late. Send days that fall on a non-working day move to the working d
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from app.models.notification import ReminderRule
@@ -15,6 +15,21 @@ from app.services.working_days import WorkCalendar
 # Overdue items are chased for this long; after that they stay on the overdue lists.
 OVERDUE_HORIZON_DAYS = 90
 ESCALATE = "escalate"
+
+
+@dataclass
+class MemoCalendar(WorkCalendar):
+    """A calendar for one pass that remembers each day's answer: the holiday library checks
+    its whole table on every call, and a pass asks about the same few hundred days again and
+    again."""
+
+    known: dict[date, bool] = field(default_factory=dict, repr=False)
+
+    def is_workday(self, day: date) -> bool:
+        answer = self.known.get(day)
+        if answer is None:
+            answer = self.known[day] = super().is_workday(day)
+        return answer
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,12 @@ claimed row by row in `reminder_delivery`.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, update
+from sqlalchemy import String, or_, type_coerce, update
+from sqlalchemy import select as select_columns
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -31,7 +32,8 @@ from app.services import reminder_delivery, reminder_plan, working_days
 from app.services.due_items import SOURCES, DueItem
 from app.settings import Settings
 
-BATCH = 500
+# Rows per INSERT statement (16 columns each, well under SQLite's 32,766 parameters).
+BATCH = 1000
 KIND_LABELS = {
     DueKind.task: N_("Task"),
     DueKind.evidence_review: N_("Evidence review"),
@@ -81,16 +83,92 @@ class RunReport:
     missing_years: list[int] = field(default_factory=list)
 
 
+# The ledger's unique key: kind, subject type, subject, due date, threshold, recipient, route.
+Key = tuple[str, str, int, date, str, int, str]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A ledger row that should exist, before its title is rendered."""
+
+    item: DueItem
+    threshold: str
+    recipient_id: int
+    channel: Channel
+    webhook_id: int | None = None
+
+    @property
+    def route(self) -> str:
+        return f"webhook:{self.webhook_id}" if self.webhook_id is not None else str(self.channel)
+
+    @property
+    def key(self) -> Key:
+        item = self.item
+        return (
+            str(item.kind),
+            item.subject_type,
+            item.subject_id,
+            item.due_date,
+            self.threshold,
+            self.recipient_id,
+            self.route,
+        )
+
+
+def _existing_keys(session: Session, candidates: list[Candidate]) -> set[Key]:
+    """The candidates' keys already in the ledger: one query per kind, over its due dates."""
+    spans: dict[DueKind, tuple[date, date]] = {}
+    for candidate in candidates:
+        kind, due = candidate.item.kind, candidate.item.due_date
+        low, high = spans.get(kind, (due, due))
+        spans[kind] = (min(low, due), max(high, due))
+    # SQLite hands dates back as text; parsing each distinct one once is most of this
+    # function's time saved (PostgreSQL already returns dates).
+    days: dict[Any, date] = {}
+
+    def day(raw: Any) -> date:
+        if raw not in days:
+            days[raw] = raw if isinstance(raw, date) else date.fromisoformat(raw)
+        return days[raw]
+
+    existing: set[Key] = set()
+    for kind, (low, high) in spans.items():
+        rows = session.execute(
+            select_columns(
+                col(Notification.subject_type),
+                col(Notification.subject_id),
+                type_coerce(col(Notification.due_date), String),
+                col(Notification.threshold),
+                col(Notification.recipient_id),
+                col(Notification.route),
+            ).where(
+                col(Notification.kind) == kind,
+                col(Notification.due_date) >= low,
+                col(Notification.due_date) <= high,
+            )
+        )
+        value = str(kind)
+        existing.update(
+            cast(Key, (value, subject_type, subject_id, day(due), threshold, recipient_id, route))
+            for subject_type, subject_id, due, threshold, recipient_id, route in rows
+        )
+    return existing
+
+
 def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> int:
     if not rows:
         return 0
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # RETURNING counts what was really inserted; rowcount is -1 for this on PostgreSQL.
+    # Another scheduler may have inserted some of these rows since we looked: the conflict
+    # clause drops them, and RETURNING counts what was really inserted (rowcount is -1 for
+    # this on PostgreSQL). Core's executemany sends the batch as one multi-row INSERT.
     statement = (
-        insert(Notification).values(rows).on_conflict_do_nothing().returning(col(Notification.id))
+        insert(Notification.__table__)  # type: ignore[attr-defined]
+        .on_conflict_do_nothing()
+        .returning(col(Notification.id))
     )
-    return len(session.execute(statement).all())
+    return len(session.execute(statement, rows).all())
 
 
 def plan(
@@ -100,13 +178,15 @@ def plan(
     today = now.astimezone(ZoneInfo(settings.timezone)).date()
     kind_rules = rules(session=session)
     start, end = reminder_plan.window(kind_rules.values(), today)
-    calendar = working_days.load(session=session, start=start - timedelta(days=30), end=end)
+    loaded = working_days.load(session=session, start=start - timedelta(days=30), end=end)
+    calendar = reminder_plan.MemoCalendar(overrides=loaded.overrides)
     items = [
         item
         for kind, fetch in SOURCES.items()
         if kind_rules[kind].enabled
         for item in fetch(session, start, end, None)
     ]
+    # Looked up once per pass, never per item.
     users = {u.id: u for u in session.exec(select(User).where(col(User.is_active))).all()}
     preferences = {p.user_id: p for p in session.exec(select(NotificationPreference)).all()}
     heads = dict(session.exec(select(Department.id, Department.head_id)).all())
@@ -114,64 +194,84 @@ def plan(
         session.exec(select(UserRole.user_id).where(UserRole.role == Role.admin)).all()
     )
     webhooks = list(session.exec(select(WebhookChannel).where(col(WebhookChannel.enabled))).all())
-    rows: list[dict[str, Any]] = []
 
-    def add(
-        item: DueItem,
-        threshold: str,
-        recipient: User,
-        channel: Channel,
-        webhook_id: int | None = None,
-    ) -> None:
+    # First only the keys: most of them are already in the ledger on every pass but the first.
+    candidates: list[Candidate] = []
+
+    def personal(item: DueItem, threshold: str, recipient_id: int) -> None:
+        candidates.append(Candidate(item, threshold, recipient_id, Channel.in_app))
+        preference = preferences.get(recipient_id)
+        if preference is None or preference.email:
+            candidates.append(Candidate(item, threshold, recipient_id, Channel.email))
+
+    # Thresholds depend only on the kind's rule and the due date, which many items share.
+    steps: dict[tuple[DueKind, date], tuple[str | None, bool]] = {}
+    for item in items:
         owner = users.get(item.owner_id)
-        with use_locale(recipient.locale):
-            title = _title(item, threshold, owner.name if owner else "", today)
-        rows.append(
+        if owner is None or owner.id is None:
+            continue
+        step = steps.get((item.kind, item.due_date))
+        if step is None:
+            rule = kind_rules[item.kind]
+            threshold = reminder_plan.current(item.due_date, rule, calendar, today)
+            escalate = reminder_plan.escalation(item.due_date, rule, calendar, today)
+            step = steps[item.kind, item.due_date] = (
+                threshold.name if threshold is not None else None,
+                escalate is not None,
+            )
+        name, escalated = step
+        if name is not None:
+            personal(item, name, owner.id)
+            for webhook in webhooks:
+                candidates.append(Candidate(item, name, owner.id, Channel.webhook, webhook.id))
+        if escalated:
+            contacts = {heads.get(owner.department_id), *representatives} - {None, owner.id}
+            for contact_id in sorted(c for c in contacts if c is not None):
+                if contact_id in users:
+                    personal(item, reminder_plan.ESCALATE, contact_id)
+    report = RunReport(planned=len(candidates), missing_years=sorted(calendar.missing))
+    if dry_run or not candidates:
+        return report
+    existing = _existing_keys(session, candidates)
+    fresh = [c for c in candidates if c.key not in existing]
+
+    # Titles only for the new rows; an escalation goes to several people in the same language.
+    titles: dict[tuple[DueItem, str, str], str] = {}
+
+    def title(candidate: Candidate) -> str:
+        recipient = users[candidate.recipient_id]
+        memo = (candidate.item, candidate.threshold, recipient.locale)
+        if memo not in titles:
+            owner = users.get(candidate.item.owner_id)
+            with use_locale(recipient.locale):
+                titles[memo] = _title(
+                    candidate.item, candidate.threshold, owner.name if owner else "", today
+                )[:300]
+        return titles[memo]
+
+    for offset in range(0, len(fresh), BATCH):
+        rows = [
             {
-                "kind": item.kind,
-                "subject_type": item.subject_type,
-                "subject_id": item.subject_id,
-                "due_date": item.due_date,
-                "threshold": threshold,
-                "recipient_id": recipient.id,
-                "channel": channel,
-                "webhook_id": webhook_id,
-                "title": title[:300],
-                "link": item.link,
-                "route": f"webhook:{webhook_id}" if webhook_id is not None else str(channel),
+                "kind": c.item.kind,
+                "subject_type": c.item.subject_type,
+                "subject_id": c.item.subject_id,
+                "due_date": c.item.due_date,
+                "threshold": c.threshold,
+                "recipient_id": c.recipient_id,
+                "channel": c.channel,
+                "webhook_id": c.webhook_id,
+                "title": title(c),
+                "link": c.item.link,
+                "route": c.route,
                 "status": DeliveryStatus.pending,
                 "attempts": 0,
                 "last_error": "",
                 "created_at": now,
                 "next_attempt_at": now,
             }
-        )
-
-    def personal(item: DueItem, threshold: str, recipient: User) -> None:
-        add(item, threshold, recipient, Channel.in_app)
-        preference = preferences.get(recipient.id or 0)
-        if preference is None or preference.email:
-            add(item, threshold, recipient, Channel.email)
-
-    for item in items:
-        rule = kind_rules[item.kind]
-        owner = users.get(item.owner_id)
-        if owner is None:
-            continue
-        threshold = reminder_plan.current(item.due_date, rule, calendar, today)
-        if threshold is not None:
-            personal(item, threshold.name, owner)
-            for webhook in webhooks:
-                add(item, threshold.name, owner, Channel.webhook, webhook.id)
-        if reminder_plan.escalation(item.due_date, rule, calendar, today) is not None:
-            contacts = {heads.get(owner.department_id), *representatives} - {None, owner.id}
-            for contact_id in sorted(c for c in contacts if c is not None):
-                if contact_id in users:
-                    personal(item, reminder_plan.ESCALATE, users[contact_id])
-    report = RunReport(planned=len(rows), missing_years=sorted(calendar.missing))
-    if not dry_run:
-        for offset in range(0, len(rows), BATCH):
-            report.inserted += _insert_ignoring_duplicates(session, rows[offset : offset + BATCH])
+            for c in fresh[offset : offset + BATCH]
+        ]
+        report.inserted += _insert_ignoring_duplicates(session, rows)
     return report
 
 
