@@ -27,6 +27,10 @@ SEVERITY = [
     GoalStatus.on_track,
     GoalStatus.achieved,
 ]
+# The strategy map draws goals in one 600 px column: beyond this many they overlap into an
+# unreadable band and make up most of the page's weight, so the map leaves them out (each
+# capability still takes the colour of its weakest goal).
+MAP_GOAL_LIMIT = 100
 
 
 def worst(statuses: list[GoalStatus]) -> GoalStatus | None:
@@ -44,7 +48,8 @@ def strategy_map(
     goals: list[Goal],
     assessments: dict[int, Assessment],
 ) -> dict[str, Any]:
-    """A layered graph: strategy → advantages → capabilities → goals, coloured by goal status."""
+    """A layered graph: strategy → advantages → capabilities → goals, coloured by goal status;
+    without the goal layer when there are more than MAP_GOAL_LIMIT goals."""
     nodes: list[dict[str, Any]] = []
     edges: list[dict[str, str]] = []
     by_capability: dict[int, list[GoalStatus]] = {}
@@ -54,7 +59,7 @@ def strategy_map(
 
     def column(items: list[Any], x: int) -> list[float]:
         count = max(len(items), 1)
-        return [100 + 600 * (i + 0.5) / count for i in range(len(items))]
+        return [round(100 + 600 * (i + 0.5) / count, 1) for i in range(len(items))]
 
     for strategy, y in zip(strategies, column(strategies, 0), strict=True):
         nodes.append(
@@ -98,6 +103,8 @@ def strategy_map(
     capability_ids = {c.id for c in capabilities}
     edges.extend({"source": f"a{a}", "target": f"c{c}"} for c, a in links if c in capability_ids)
     shown_goals = [g for g in goals if g.capability_id in capability_ids]
+    if len(shown_goals) > MAP_GOAL_LIMIT:
+        shown_goals = []
     for goal, y in zip(shown_goals, column(shown_goals, 3), strict=True):
         status = assessments[goal.id or 0].status
         nodes.append(

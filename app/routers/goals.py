@@ -6,13 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
+from sqlalchemy import func
 from sqlmodel import col, select
 from starlette.responses import Response
 
 from app import charts
 from app.clock import local_date
 from app.db import SessionDep
-from app.deps import ApiViewer, CurrentViewer, Now, Viewer, api_require, require
+from app.deps import ApiViewer, CurrentViewer, Now, PageDep, Viewer, api_require, require
 from app.forms import form_values, submit
 from app.i18n import gettext as _
 from app.models.capability import Capability
@@ -237,16 +238,36 @@ async def correct(
 # --- JSON API -------------------------------------------------------------------------------
 
 
-@api_router.get("/goals", summary="Goals with their status by the documented rule")
+@api_router.get("/goals", summary="Goals with their status by the documented rule, paginated")
 def api_list(
-    session: SessionDep, now: Now, viewer: ApiViewer, capability: int | None = None
-) -> list[dict[str, Any]]:
-    query = select(Goal).order_by(col(Goal.id))
-    if capability is not None:
-        query = query.where(Goal.capability_id == capability)
-    goals = list(session.exec(query.limit(1000)).all())
+    session: SessionDep, now: Now, viewer: ApiViewer, page: PageDep, capability: int | None = None
+) -> dict[str, Any]:
+    conditions = [] if capability is None else [col(Goal.capability_id) == capability]
+    goals = list(
+        session.exec(
+            select(Goal)
+            .where(*conditions)
+            .order_by(col(Goal.id))
+            .offset(page.offset)
+            .limit(page.size)
+        ).all()
+    )
+    # A page that is not full is the last one and tells the total without counting.
+    total = (
+        page.offset + len(goals)
+        if goals and len(goals) < page.size
+        else session.exec(select(func.count()).select_from(Goal).where(*conditions)).one()
+    )
+    # One query for the latest values of the whole page, not one per goal.
     assessments = goal_service.assessments(session=session, goals=goals, today=local_date(now))
-    return [{**g.model_dump(mode="json"), "status": assessments[g.id or 0].status} for g in goals]
+    return {
+        "total": total,
+        "page": page.number,
+        "size": page.size,
+        "items": [
+            {**g.model_dump(mode="json"), "status": assessments[g.id or 0].status} for g in goals
+        ],
+    }
 
 
 @api_router.get("/goals/{goal_id}", summary="One goal with the values in force")

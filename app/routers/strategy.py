@@ -1,5 +1,7 @@
 """The strategy map: strategy → competitive advantages → capabilities → goals."""
 
+from collections import Counter
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -11,11 +13,15 @@ from app.db import SessionDep
 from app.deps import ApiViewer, CurrentViewer, Now, Viewer, require
 from app.forms import form_values, submit
 from app.i18n import gettext as _
-from app.models.strategy import AdvantageCreate, StrategyCreate
+from app.labels import badge, label
+from app.models.capability import Capability
+from app.models.goal import Goal, GoalStatus
+from app.models.strategy import AdvantageCreate, CompetitiveAdvantage, StrategyCreate
 from app.permissions import Permission
 from app.services import capability as capability_service
 from app.services import goal as goal_service
 from app.services import strategy as strategy_service
+from app.services.goal_status import Assessment
 from app.templating import render
 from app.web import redirect
 
@@ -44,19 +50,90 @@ def _map_context(session: SessionDep, now: Now) -> dict[str, Any]:
         "map_option": charts.strategy_map(
             strategies, advantages, capabilities, links, goals, assessments
         ),
+        "map_goal_limit": charts.MAP_GOAL_LIMIT,
+    }
+
+
+@dataclass(frozen=True)
+class GoalTally:
+    """How many goals, and per status (worst first, empty ones left out) its badge class,
+    label and count, so the template calls no helper per row."""
+
+    total: int
+    by_status: list[tuple[str, str, int]]
+
+
+def _tally(statuses: Counter[GoalStatus]) -> GoalTally:
+    return GoalTally(
+        statuses.total(),
+        [(badge(s), label(s), statuses[s]) for s in charts.SEVERITY if statuses[s]],
+    )
+
+
+def _table_context(
+    advantages: list[CompetitiveAdvantage],
+    capabilities: list[Capability],
+    links: list[tuple[int, int]],
+    goals: list[Goal],
+    assessments: dict[int, Assessment],
+) -> dict[str, Any]:
+    """The map's table as goal counts per advantage and capability. A capability's goals are
+    fetched when the reader opens them, so the page stays small however many goals exist."""
+    by_capability: dict[int, Counter[GoalStatus]] = {c.id or 0: Counter() for c in capabilities}
+    for goal in goals:
+        if goal.capability_id in by_capability:
+            by_capability[goal.capability_id][assessments[goal.id or 0].status] += 1
+    linked = set(links)
+    served = {a.id or 0: [c for c in capabilities if (c.id, a.id) in linked] for a in advantages}
+    return {
+        "served": served,
+        "capability_tallies": {c: _tally(n) for c, n in by_capability.items()},
+        "advantage_tallies": {
+            a: _tally(sum((by_capability[c.id or 0] for c in caps), Counter[GoalStatus]()))
+            for a, caps in served.items()
+        },
     }
 
 
 def _page(
     request: Request, session: SessionDep, now: Now, status_code: int = 200, **extra: Any
 ) -> Response:
-    context = {**_map_context(session, now), "values": {}, "errors": {}, "form": None, **extra}
+    context = _map_context(session, now)
+    table = _table_context(
+        context["advantages"],
+        context["capabilities"],
+        context["links"],
+        context["goals"],
+        context["assessments"],
+    )
+    context = {**context, **table, "values": {}, "errors": {}, "form": None, **extra}
     return render(request, "strategy/map.html", context, status_code=status_code)
 
 
 @router.get("")
 def map_page(request: Request, session: SessionDep, now: Now, viewer: CurrentViewer) -> Response:
     return _page(request, session, now)
+
+
+@router.get("/capabilities/{capability_id}/goals")
+def capability_goals(
+    request: Request, session: SessionDep, now: Now, viewer: CurrentViewer, capability_id: int
+) -> Response:
+    """A capability's goals with their status: a page of its own, or (htmx) the list that
+    opens under the capability in the map's table."""
+    capability = capability_service.get(session=session, capability_id=capability_id)
+    goals = goal_service.for_capabilities(session=session, capability_ids=[capability_id])
+    assessments = goal_service.assessments(session=session, goals=goals, today=local_date(now))
+    # The map's table lists a capability once under each advantage it serves, and each of
+    # those rows has its own region for the goals to open into.
+    advantage_ids = capability_service.advantage_ids(session=session, capability_id=capability_id)
+    regions = [f"strategy-goals-{a}-{capability_id}" for a in advantage_ids]
+    return render(
+        request,
+        "strategy/capability_goals.html",
+        {"capability": capability, "goals": goals, "assessments": assessments},
+        fragments=dict.fromkeys(regions, "capability_goals"),
+    )
 
 
 @router.post("")

@@ -10,7 +10,7 @@ from sqlmodel import Session, func, select
 
 from app.models.evidence import Evidence, EvidenceRequirement, EvidenceRevision, EvidenceStatus
 from app.models.user import Role
-from tests.conftest import HX, csrf, first_clause, make_department, make_user, sign_in
+from tests.conftest import HX, NOW, csrf, first_clause, make_department, make_user, sign_in
 
 PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
@@ -212,6 +212,50 @@ class TestRegister:
         )
         assert fragment.text.lstrip().startswith('<div id="evidence-list">')
         assert "管理评审控制程序" in fragment.text
+
+    def test_total_and_pages_count_title_and_file_name_matches_in_every_order(
+        self, client: TestClient, session: Session
+    ) -> None:
+        sign_in(client, session, make_user(session, roles=[Role.admin]))
+        _create(client, title="供应商评价记录")
+        _create(client, title="设备点检表")
+        _upload(client, _evidence(session, "设备点检表").id or 0, name="供应商-点检.pdf")
+        _create(client, title="培训记录")
+        for sort in ("updated", "title", "review"):
+            listed = []
+            for number in (1, 2, 3):
+                response = client.get(
+                    f"/api/v1/evidence?q={quote('供应商')}&sort={sort}&size=1&page={number}",
+                    headers=self._bearer(session),
+                ).json()
+                assert response["total"] == 2
+                listed += [item["title"] for item in response["items"]]
+            assert sorted(listed) == ["供应商评价记录", "设备点检表"]
+        by_file = client.get(
+            f"/api/v1/evidence?q={quote('点检.PDF')}", headers=self._bearer(session)
+        )
+        assert [i["latest_file"] for i in by_file.json()["items"]] == ["供应商-点检.pdf"]
+
+    def test_like_wildcards_in_the_query_are_plain_text(
+        self, client: TestClient, session: Session
+    ) -> None:
+        sign_in(client, session, make_user(session, roles=[Role.admin]))
+        _create(client, title="合格率 100% 记录")
+        _create(client, title="合格率统计")
+        for query, expected in (("100%", 1), ("%", 1), ("_", 0)):
+            page = client.get(f"/evidence?q={quote(query)}")
+            listed = page.text.split('id="evidence-table"')[1]
+            assert listed.count("合格率") == expected, query
+
+    def _bearer(self, session: Session) -> dict[str, str]:
+        from app.services import api_token as api_token_service
+
+        admin = make_user(session, roles=[Role.admin])
+        _t, secret = api_token_service.create(
+            session=session, now=NOW, user_id=admin.id or 0, name="x"
+        )
+        session.commit()
+        return {"Authorization": f"Bearer {secret}"}
 
     def test_bad_filter_is_422(self, client: TestClient, session: Session) -> None:
         sign_in(client, session, make_user(session))

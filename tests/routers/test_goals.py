@@ -2,9 +2,11 @@
 
 from datetime import date
 from io import BytesIO
+from typing import Any
 
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
+from sqlalchemy import event
 from sqlmodel import Session, select
 
 from app.models.goal import Goal, Measurement
@@ -218,3 +220,65 @@ class TestEdit:
         assert '<details class="card shadow-sm mb-4" id="edit-goal" open>' in response.text
         session.refresh(goal)
         assert goal.target == 80
+
+
+class TestApiList:
+    def _headers(self, session: Session) -> dict[str, str]:
+        from app.services import api_token as api_token_service
+
+        admin = make_user(session, roles=[Role.admin])
+        _t, secret = api_token_service.create(
+            session=session, now=NOW, user_id=admin.id or 0, name="x"
+        )
+        session.commit()
+        return {"Authorization": f"Bearer {secret}"}
+
+    def test_pages_with_total_and_status(self, client: TestClient, session: Session) -> None:
+        headers = self._headers(session)
+        capability = make_capability(session)
+        goals = [make_goal(session, capability.id or 0, indicator=f"指标{n}") for n in range(3)]
+        goal_service.record(
+            session=session,
+            now=NOW,
+            actor_id=None,
+            goal=goals[1],
+            reading=Reading(date(2026, 10, 1), 79),
+        )
+        session.commit()
+        url = f"/api/v1/goals?capability={capability.id}&size=2"
+        first = client.get(url, headers=headers).json()
+        assert (first["total"], first["page"], first["size"]) == (3, 1, 2)
+        assert [g["indicator"] for g in first["items"]] == ["指标0", "指标1"]
+        assert [g["status"] for g in first["items"]] == ["missing_data", "on_track"]
+        last = client.get(url + "&page=2", headers=headers).json()
+        assert (last["total"], [g["indicator"] for g in last["items"]]) == (3, ["指标2"])
+        beyond = client.get(url + "&page=3", headers=headers).json()
+        assert (beyond["total"], beyond["items"]) == (3, [])
+        assert client.get(url + "&size=201", headers=headers).status_code == 422
+
+    def test_statements_do_not_grow_with_the_page(
+        self, client: TestClient, session: Session, connection: Any
+    ) -> None:
+        headers = self._headers(session)
+        capability = make_capability(session)
+        url = f"/api/v1/goals?capability={capability.id}&size=50"
+
+        def statements() -> int:
+            seen: list[str] = []
+
+            def record(*args: Any) -> None:
+                seen.append(args[2])
+
+            event.listen(connection, "before_cursor_execute", record)
+            try:
+                assert client.get(url, headers=headers).status_code == 200
+            finally:
+                event.remove(connection, "before_cursor_execute", record)
+            return len(seen)
+
+        make_goal(session, capability.id or 0)
+        statements()  # the token's first use is recorded once
+        one = statements()
+        for _ in range(9):
+            make_goal(session, capability.id or 0)
+        assert statements() == one
