@@ -1,13 +1,14 @@
 """Working an audit's checklist row by row, and the audit report as page, PDF and Word."""
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from app import reports
 from app.db import SessionDep
-from app.deps import CurrentViewer, Now, Viewer, require
+from app.deps import CurrentViewer, Now, PageDep, Viewer, require
 from app.errors import DomainError, Invalid
 from app.forms import filter_id, parse_id
 from app.i18n import gettext as _
@@ -36,37 +37,47 @@ def _may_record(session: SessionDep, viewer: Viewer, audit: Audit) -> bool:
 
 @router.get("/{audit_id}/checklist")
 def checklist(
-    request: Request, session: SessionDep, viewer: CurrentViewer, audit_id: int
+    request: Request, session: SessionDep, viewer: CurrentViewer, audit_id: int, page: PageDep
 ) -> Response:
     audit = audit_service.get(session=session, audit_id=audit_id)
     params = request.query_params
-    department_id = filter_id(params.get("department"))
-    todo = params.get("todo") == "1"
-    rows = [
-        row
-        for row in audit_checklist.rows(session=session, audit=audit, viewer=viewer)
-        if (department_id is None or row.item.department_id == department_id)
-        and (not todo or row.item.result == ChecklistResult.not_audited)
-    ]
+    filters = audit_checklist.RowFilter(
+        department_id=filter_id(params.get("department")), todo=params.get("todo") == "1"
+    )
+    rows, total = audit_checklist.page(
+        session=session,
+        audit=audit,
+        viewer=viewer,
+        filters=filters,
+        offset=page.offset,
+        limit=page.size,
+    )
     scope = audit_service.current_scope(session=session, audit=audit)
     departments = [
         d for d in department_service.get_all(session=session) if d.id in set(scope.department_ids)
     ]
+    on_page = sorted({row.item.requirement_id for row in rows})
+    query = urlencode([(k, v) for k, v in params.items() if k in ("department", "todo") and v])
     return render(
         request,
         "audits/checklist.html",
         {
             "audit": audit,
             "rows": rows,
+            "total": total,
+            "page": page,
+            "query": query,
             "choices": audit_checklist.evidence_choices(
-                session=session, audit=audit, viewer=viewer
+                session=session, audit=audit, viewer=viewer, requirement_ids=on_page
             ),
-            "linked": audit_checklist.linked_counts(session=session, audit=audit, viewer=viewer),
+            "linked": audit_checklist.linked_counts(
+                session=session, audit=audit, viewer=viewer, requirement_ids=on_page
+            ),
             "may_record": _may_record(session, viewer, audit),
             "results": list(ChecklistResult),
             "departments": departments,
-            "department_id": department_id,
-            "todo": todo,
+            "department_id": filters.department_id,
+            "todo": filters.todo,
             "counts": audit_checklist.result_counts(session=session, audit_id=audit_id),
             "row_errors": {},
         },
@@ -94,9 +105,11 @@ def _row(
             "audit": audit,
             "row": row,
             "choices": audit_checklist.evidence_choices(
-                session=session, audit=audit, viewer=viewer
+                session=session, audit=audit, viewer=viewer, requirement_ids=[item.requirement_id]
             ),
-            "linked": audit_checklist.linked_counts(session=session, audit=audit, viewer=viewer),
+            "linked": audit_checklist.linked_counts(
+                session=session, audit=audit, viewer=viewer, requirement_ids=[item.requirement_id]
+            ),
             "may_record": _may_record(session, viewer, audit),
             "results": list(ChecklistResult),
             "row_errors": {item.id: errors or {}},

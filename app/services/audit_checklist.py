@@ -66,6 +66,41 @@ def get_item(*, session: Session, audit: Audit, item_id: int) -> ChecklistItem:
     return item
 
 
+@dataclass(frozen=True)
+class RowFilter:
+    department_id: int | None = None
+    todo: bool = False  # only items without a result
+
+
+def _filtered(audit: Audit, filters: RowFilter) -> Any:
+    query = select(ChecklistItem.id).where(ChecklistItem.audit_id == audit.id)
+    if filters.department_id is not None:
+        query = query.where(ChecklistItem.department_id == filters.department_id)
+    if filters.todo:
+        query = query.where(ChecklistItem.result == ChecklistResult.not_audited)
+    return query
+
+
+def page(
+    *,
+    session: Session,
+    audit: Audit,
+    viewer: Viewer | None,
+    filters: RowFilter,
+    offset: int,
+    limit: int,
+) -> tuple[list[Row], int]:
+    """One page of the filtered checklist and how many items match, all in SQL."""
+    matching = _filtered(audit, filters)
+    total = session.exec(select(func.count()).select_from(matching.subquery())).one()
+    ids = session.exec(
+        matching.order_by(col(ChecklistItem.position), col(ChecklistItem.id))
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return rows(session=session, audit=audit, viewer=viewer, item_ids=list(ids)), total
+
+
 def rows(
     *,
     session: Session,
@@ -73,7 +108,8 @@ def rows(
     viewer: Viewer | None = None,
     item_ids: Sequence[int] | None = None,
 ) -> list[Row]:
-    """The checklist in catalogue order, with the pinned evidence and findings: three queries."""
+    """Checklist items in catalogue order, with the pinned evidence and findings: three
+    queries."""
     query = (
         select(ChecklistItem, Requirement, Department)
         .join(Requirement, col(Requirement.id) == ChecklistItem.requirement_id)
@@ -108,9 +144,9 @@ def rows(
 CHOICES_PER_CLAUSE = 10
 
 
-def _linked(audit: Audit, viewer: Viewer | None) -> Any:
+def _linked(audit: Audit, viewer: Viewer | None, requirement_ids: Sequence[int] | None) -> Any:
     """Live evidence linked to the clauses in scope that the viewer may see."""
-    return (
+    query = (
         select(EvidenceRequirement.requirement_id, EvidenceRequirement.evidence_id)
         .join(
             AuditRequirement,
@@ -123,17 +159,24 @@ def _linked(audit: Audit, viewer: Viewer | None) -> Any:
             visible_clause(viewer) if viewer is not None else true(),
         )
     )
+    if requirement_ids is not None:
+        query = query.where(col(EvidenceRequirement.requirement_id).in_(requirement_ids))
+    return query
 
 
 def evidence_choices(
-    *, session: Session, audit: Audit, viewer: Viewer | None = None
+    *,
+    session: Session,
+    audit: Audit,
+    viewer: Viewer | None = None,
+    requirement_ids: Sequence[int] | None = None,
 ) -> dict[int, list[Seen]]:
     """Per requirement in scope, the newest revision of the most recently updated live
     evidence items linked to it (at most `CHOICES_PER_CLAUSE`): what an auditor would ask
     to see. A clause with hundreds of records would otherwise put thousands of checkboxes
     on the page; the rest are one click away in the register."""
     ranked = (
-        _linked(audit, viewer)
+        _linked(audit, viewer, requirement_ids)
         .add_columns(
             func.row_number()
             .over(
@@ -169,10 +212,14 @@ def evidence_choices(
 
 
 def linked_counts(
-    *, session: Session, audit: Audit, viewer: Viewer | None = None
+    *,
+    session: Session,
+    audit: Audit,
+    viewer: Viewer | None = None,
+    requirement_ids: Sequence[int] | None = None,
 ) -> dict[int, int]:
     """How many live evidence items each clause in scope has, offered or not."""
-    linked = _linked(audit, viewer).subquery()
+    linked = _linked(audit, viewer, requirement_ids).subquery()
     rows = session.exec(
         select(linked.c.requirement_id, func.count()).group_by(linked.c.requirement_id)
     ).all()

@@ -182,7 +182,7 @@ class TestChecklist:
         )
         assert response.status_code == 403
 
-    def test_a_checklist_of_over_two_hundred_items_renders_in_one_page(
+    def test_a_checklist_of_over_two_hundred_items_is_paged_and_filtered(
         self, client: TestClient, session: Session
     ) -> None:
         auditor = make_user(session, roles=[Role.auditor])
@@ -195,14 +195,28 @@ class TestChecklist:
             start=True,
         )
         sign_in(client, session, auditor)
-        page = client.get(f"/audits/{audit.id}/checklist")
-        assert page.text.count('class="checklist-item') == 38 * 6  # over 200 items
+        first = client.get(f"/audits/{audit.id}/checklist")
+        assert first.text.count('class="checklist-item') == 50
+        assert "228 个检查项中已有 0 个得出结果" in first.text  # progress counts every item
+        assert f'href="/audits/{audit.id}/checklist?page=5&size=50"' in first.text
+        last = client.get(f"/audits/{audit.id}/checklist?page=5")
+        assert last.text.count('class="checklist-item') == 228 - 4 * 50
+        whole = client.get(f"/audits/{audit.id}/checklist?size=200")
+        assert whole.text.count('class="checklist-item') == 200
         only = client.get(
             f"/audits/{audit.id}/checklist?department={departments[0]}",
             headers={**HX, "HX-Target": "checklist-rows"},
         )
         assert only.text.lstrip().startswith('<div id="checklist-rows">')
         assert only.text.count('class="checklist-item') == 38
+        item = _item(session, audit)
+        client.post(
+            f"/audits/{audit.id}/checklist/{item.id}",
+            data={"result": "conforming", "csrf_token": csrf(client)},
+        )
+        todo = client.get(f"/audits/{audit.id}/checklist?todo=1&size=200")
+        assert f'id="item-{item.id}"' not in todo.text
+        assert "pagination" in todo.text  # 227 left: two pages of 200
 
 
 class TestIndependenceAndStatus:
