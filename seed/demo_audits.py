@@ -76,7 +76,7 @@ def _record(
         (i.requirement_id, i.department_id): i
         for i in session.exec(select(ChecklistItem).where(ChecklistItem.audit_id == audit.id))
     }
-    offered = audit_checklist.evidence_choices(session=session, audit=audit)
+    offered = audit_checklist.offered(session=session, audit=audit).choices
     for key, department, result, notes in results:
         item = items[(keys[key], departments[department])]
         # The auditor looked at the newest revision of whatever is linked to the clause.

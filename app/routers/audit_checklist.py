@@ -3,16 +3,17 @@
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from app import reports
 from app.db import SessionDep
-from app.deps import CurrentViewer, Now, PageDep, Viewer, require
+from app.deps import CurrentViewer, Now, Viewer, require
 from app.errors import DomainError, Invalid
 from app.forms import filter_id, parse_id
 from app.i18n import gettext as _
 from app.models.audit import Audit, ChecklistItem, ChecklistResult
+from app.pagination import Page
 from app.permissions import Permission
 from app.routers.audits import require_team
 from app.services import audit as audit_service
@@ -27,6 +28,17 @@ AuditorDep = Annotated[Viewer, Depends(require(Permission.conduct_audits))]
 CHECKLIST_FRAGMENTS = {"checklist-rows": "checklist_rows"}
 
 
+def checklist_page(
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=200)] = 25,
+) -> Page:
+    """Twenty-five items a page by default: each item is a small form with its evidence."""
+    return Page(number=page, size=size)
+
+
+ChecklistPageDep = Annotated[Page, Depends(checklist_page)]
+
+
 def _may_record(session: SessionDep, viewer: Viewer, audit: Audit) -> bool:
     if not viewer.can(Permission.conduct_audits):
         return False
@@ -37,7 +49,11 @@ def _may_record(session: SessionDep, viewer: Viewer, audit: Audit) -> bool:
 
 @router.get("/{audit_id}/checklist")
 def checklist(
-    request: Request, session: SessionDep, viewer: CurrentViewer, audit_id: int, page: PageDep
+    request: Request,
+    session: SessionDep,
+    viewer: CurrentViewer,
+    audit_id: int,
+    page: ChecklistPageDep,
 ) -> Response:
     audit = audit_service.get(session=session, audit_id=audit_id)
     params = request.query_params
@@ -67,10 +83,7 @@ def checklist(
             "total": total,
             "page": page,
             "query": query,
-            "choices": audit_checklist.evidence_choices(
-                session=session, audit=audit, viewer=viewer, requirement_ids=on_page
-            ),
-            "linked": audit_checklist.linked_counts(
+            "offer": audit_checklist.offered(
                 session=session, audit=audit, viewer=viewer, requirement_ids=on_page
             ),
             "may_record": _may_record(session, viewer, audit),
@@ -104,10 +117,7 @@ def _row(
         {
             "audit": audit,
             "row": row,
-            "choices": audit_checklist.evidence_choices(
-                session=session, audit=audit, viewer=viewer, requirement_ids=[item.requirement_id]
-            ),
-            "linked": audit_checklist.linked_counts(
+            "offer": audit_checklist.offered(
                 session=session, audit=audit, viewer=viewer, requirement_ids=[item.requirement_id]
             ),
             "may_record": _may_record(session, viewer, audit),

@@ -164,26 +164,35 @@ def _linked(audit: Audit, viewer: Viewer | None, requirement_ids: Sequence[int] 
     return query
 
 
-def evidence_choices(
+@dataclass
+class Offer:
+    choices: dict[int, list[Seen]]  # by requirement: the newest items, at most CHOICES_PER_CLAUSE
+    linked: dict[int, int]  # by requirement: how many live items are linked in all
+
+
+def offered(
     *,
     session: Session,
     audit: Audit,
     viewer: Viewer | None = None,
     requirement_ids: Sequence[int] | None = None,
-) -> dict[int, list[Seen]]:
+) -> Offer:
     """Per requirement in scope, the newest revision of the most recently updated live
-    evidence items linked to it (at most `CHOICES_PER_CLAUSE`): what an auditor would ask
-    to see. A clause with hundreds of records would otherwise put thousands of checkboxes
-    on the page; the rest are one click away in the register."""
+    evidence items linked to it (at most `CHOICES_PER_CLAUSE`), and how many there are: what
+    an auditor would ask to see. A clause with hundreds of records would otherwise put
+    thousands of checkboxes on the page; the rest are one click away in the register. One
+    query: the count rides along as a window over the same rows."""
+    by_clause = col(EvidenceRequirement.requirement_id)
     ranked = (
         _linked(audit, viewer, requirement_ids)
         .add_columns(
             func.row_number()
             .over(
-                partition_by=col(EvidenceRequirement.requirement_id),
+                partition_by=by_clause,
                 order_by=(col(Evidence.updated_at).desc(), col(Evidence.id).desc()),
             )
-            .label("rank")
+            .label("rank"),
+            func.count().over(partition_by=by_clause).label("linked"),
         )
         .subquery()
     )
@@ -195,7 +204,7 @@ def evidence_choices(
         .scalar_subquery()
     )
     found = session.exec(
-        select(ranked.c.requirement_id, EvidenceRevision, Evidence)
+        select(ranked.c.requirement_id, ranked.c.linked, EvidenceRevision, Evidence)
         .join(Evidence, col(Evidence.id) == ranked.c.evidence_id)
         .join(
             EvidenceRevision,
@@ -205,25 +214,11 @@ def evidence_choices(
         .where(ranked.c.rank <= CHOICES_PER_CLAUSE)
         .order_by(col(Evidence.title))
     ).all()
-    choices: dict[int, list[Seen]] = {}
-    for requirement_id, revision, evidence in found:
-        choices.setdefault(requirement_id, []).append(Seen(revision, evidence))
-    return choices
-
-
-def linked_counts(
-    *,
-    session: Session,
-    audit: Audit,
-    viewer: Viewer | None = None,
-    requirement_ids: Sequence[int] | None = None,
-) -> dict[int, int]:
-    """How many live evidence items each clause in scope has, offered or not."""
-    linked = _linked(audit, viewer, requirement_ids).subquery()
-    rows = session.exec(
-        select(linked.c.requirement_id, func.count()).group_by(linked.c.requirement_id)
-    ).all()
-    return dict(rows)
+    offer = Offer(choices={}, linked={})
+    for requirement_id, linked, revision, evidence in found:
+        offer.choices.setdefault(requirement_id, []).append(Seen(revision, evidence))
+        offer.linked[requirement_id] = linked
+    return offer
 
 
 def record(

@@ -196,15 +196,15 @@ class TestChecklist:
         )
         sign_in(client, session, auditor)
         first = client.get(f"/audits/{audit.id}/checklist")
-        assert first.text.count('class="checklist-item') == 50
+        assert first.text.count('class="checklist-item') == 25
         assert "228 个检查项中已有 0 个得出结果" in first.text  # progress counts every item
-        assert f'href="/audits/{audit.id}/checklist?page=5&size=50"' in first.text
-        last = client.get(f"/audits/{audit.id}/checklist?page=5")
-        assert last.text.count('class="checklist-item') == 228 - 4 * 50
+        assert f'href="/audits/{audit.id}/checklist?page=10&size=25"' in first.text
+        last = client.get(f"/audits/{audit.id}/checklist?page=10")
+        assert last.text.count('class="checklist-item') == 228 - 9 * 25
         whole = client.get(f"/audits/{audit.id}/checklist?size=200")
         assert whole.text.count('class="checklist-item') == 200
         only = client.get(
-            f"/audits/{audit.id}/checklist?department={departments[0]}",
+            f"/audits/{audit.id}/checklist?department={departments[0]}&size=50",
             headers={**HX, "HX-Target": "checklist-rows"},
         )
         assert only.text.lstrip().startswith('<div id="checklist-rows">')

@@ -269,7 +269,7 @@ def test_the_pinned_revision_stays_what_the_auditor_saw(session: Session) -> Non
     session.commit()
     audit = make_audit(session, lead=auditor, requirements=[requirement], start=True)
     item = _first_item(session, audit.id or 0)
-    (offered,) = audit_checklist.evidence_choices(session=session, audit=audit)[requirement.id or 0]
+    (offered,) = audit_checklist.offered(session=session, audit=audit).choices[requirement.id or 0]
     assert offered.revision.id == first.id
 
     audit_checklist.record(
@@ -287,7 +287,7 @@ def test_the_pinned_revision_stays_what_the_auditor_saw(session: Session) -> Non
 
     (row,) = audit_checklist.rows(session=session, audit=audit, item_ids=[item.id or 0])
     assert [s.revision.number for s in row.seen] == [1]
-    (offered,) = audit_checklist.evidence_choices(session=session, audit=audit)[requirement.id or 0]
+    (offered,) = audit_checklist.offered(session=session, audit=audit).choices[requirement.id or 0]
     assert offered.revision.number == 2
 
 
@@ -394,8 +394,8 @@ def test_a_clause_offers_its_ten_newest_evidence_items_and_counts_the_rest(
         )
     session.commit()
     audit = make_audit(session, requirements=[requirement])
-    offered = audit_checklist.evidence_choices(session=session, audit=audit)[requirement.id or 0]
+    offered = audit_checklist.offered(session=session, audit=audit).choices[requirement.id or 0]
     assert len(offered) == audit_checklist.CHOICES_PER_CLAUSE
     assert {s.evidence.title for s in offered} == {f"记录{n:02d}" for n in range(2, 12)}
     assert {s.revision.number for s in offered} == {2}
-    assert audit_checklist.linked_counts(session=session, audit=audit)[requirement.id or 0] == 12
+    assert audit_checklist.offered(session=session, audit=audit).linked[requirement.id or 0] == 12
