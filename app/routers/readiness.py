@@ -90,7 +90,9 @@ def page(request: Request, session: SessionDep, now: Now, viewer: CurrentViewer)
         # The checklist and chart are only drawn with the whole page.
         context |= {
             "state": state,
-            "checklist": readiness.checklist(session=session, today=today),
+            "checklist": readiness.for_viewer(
+                readiness.checklist(session=session, today=today), viewer
+            ),
             "pre_check_label": readiness.pre_check_label,
             "chapter_chart": chapter_chart(state.chapters),
         }
@@ -105,7 +107,7 @@ def report(
     viewer: CurrentViewer,
     format: Literal["html", "pdf", "docx"] = "html",
 ) -> Response:
-    document = readiness_report.report(session=session, today=local_date(now))
+    document = readiness_report.report(session=session, today=local_date(now), viewer=viewer)
     if format == "pdf":
         return reports.pdf(request, document)
     if format == "docx":
@@ -162,5 +164,8 @@ def api_readiness(session: SessionDep, now: Now, viewer: ApiViewer) -> dict[str,
             }
             for c in state.chapters
         ],
-        "checklist": [_pre_check(r) for r in readiness.checklist(session=session, today=today)],
+        "checklist": [
+            _pre_check(r)
+            for r in readiness.for_viewer(readiness.checklist(session=session, today=today), viewer)
+        ],
     }

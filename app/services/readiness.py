@@ -25,6 +25,7 @@ from sqlalchemy import exists, func, or_
 from sqlmodel import Session, col, select
 
 from app.clock import local_date
+from app.deps import Viewer
 from app.i18n import N_, localized
 from app.i18n import gettext as _
 from app.models.audit import Audit, AuditKind, ChecklistItem, ChecklistResult
@@ -38,6 +39,7 @@ from app.models.strategy import CompetitiveAdvantage, Strategy, StrategyStatus
 from app.services import coverage
 from app.services.coverage import Coverage
 from app.services.evidence import has_approved_revision
+from app.services.evidence_access import may_view
 
 FRAMEWORK_CODE = "GBT23001"
 AUDIT_WINDOW_MONTHS = 12
@@ -301,6 +303,8 @@ class Proof:
     text: str
     url: str | None = None
     ok: bool = True
+    # The evidence named in the text; a viewer who may not see it gets a neutral text instead.
+    evidence: Evidence | None = None
 
 
 @dataclass
@@ -313,17 +317,21 @@ class PreCheckResult:
 
 @dataclass
 class Manual:
-    evidence_id: int
-    title: str
-    reference: str | None
+    evidence: Evidence
     issued_on: date
 
     @property
+    def evidence_id(self) -> int:
+        return self.evidence.id or 0
+
+    @property
     def proof(self) -> Proof:
-        name = f"{self.reference} {self.title}" if self.reference else self.title
+        e = self.evidence
+        name = f"{e.reference} {e.title}" if e.reference else e.title
         return Proof(
             _("%(name)s, issued %(date)s", name=name, date=self.issued_on.isoformat()),
             f"/evidence/{self.evidence_id}",
+            evidence=e,
         )
 
 
@@ -338,7 +346,7 @@ def find_manual(*, session: Session) -> Manual | None:
     """
     first_approved = func.min(col(EvidenceRevision.approved_at))
     row = session.exec(
-        select(Evidence.id, Evidence.title, Evidence.reference, first_approved)
+        select(Evidence, first_approved)
         .join(EvidenceRevision, col(EvidenceRevision.evidence_id) == Evidence.id)
         .join(EvidenceRequirement, col(EvidenceRequirement.evidence_id) == Evidence.id)
         .join(Requirement, col(Requirement.id) == EvidenceRequirement.requirement_id)
@@ -350,16 +358,16 @@ def find_manual(*, session: Session) -> Manual | None:
             col(EvidenceRevision.approved_at).is_not(None),
             or_(*(func.lower(col(Evidence.title)).contains(word) for word in MANUAL_WORDS)),
         )
-        .group_by(col(Evidence.id), col(Evidence.title), col(Evidence.reference))
+        .group_by(col(Evidence.id))
         .order_by(first_approved, col(Evidence.id))
         .limit(1)
     ).first()
     if row is None:
         return None
-    evidence_id, title, reference, approved_at = row
-    if evidence_id is None or approved_at is None:
+    evidence, approved_at = row
+    if approved_at is None:
         return None
-    return Manual(evidence_id, title, reference, local_date(approved_at))
+    return Manual(evidence, local_date(approved_at))
 
 
 def _clause_numbers(session: Session, keys: tuple[str, ...]) -> str:
@@ -512,7 +520,7 @@ def _no_major_nc(session: Session) -> PreCheckResult:
 
 def _policy(session: Session) -> Proof:
     row = session.exec(
-        select(Evidence.id, Evidence.title)
+        select(Evidence)
         .join(EvidenceRequirement, col(EvidenceRequirement.evidence_id) == Evidence.id)
         .join(Requirement, col(Requirement.id) == EvidenceRequirement.requirement_id)
         .join(Framework, col(Framework.id) == Requirement.framework_id)
@@ -534,7 +542,7 @@ def _policy(session: Session) -> Proof:
             "/evidence",
             ok=False,
         )
-    return Proof(_("Policy: %(title)s", title=row[1]), f"/evidence/{row[0]}")
+    return Proof(_("Policy: %(title)s", title=row.title), f"/evidence/{row.id}", evidence=row)
 
 
 def _advantages(session: Session) -> Proof:
@@ -592,7 +600,11 @@ def _capabilities(session: Session) -> list[Proof]:
 
 def _documents(session: Session, manual: Manual | None) -> PreCheckResult:
     manual_proof = (
-        Proof(_("Manual: %(text)s", text=manual.proof.text), manual.proof.url)
+        Proof(
+            _("Manual: %(text)s", text=manual.proof.text),
+            manual.proof.url,
+            evidence=manual.evidence,
+        )
         if manual
         else Proof(_("Manual: none issued."), "/evidence", ok=False)
     )
@@ -632,3 +644,18 @@ def checklist(*, session: Session, today: date) -> list[PreCheckResult]:
         _no_major_nc(session),
         _documents(session, manual),
     ]
+
+
+def for_viewer(results: list[PreCheckResult], viewer: Viewer) -> list[PreCheckResult]:
+    """The checklist as this viewer may read it: evidence they may not see is named by
+    number only (the dossier for the assessment body keeps the titles)."""
+    for result in results:
+        result.proofs = [
+            p
+            if p.evidence is None or may_view(viewer, p.evidence)
+            else Proof(
+                _("A restricted document (#%(id)d)", id=p.evidence.id or 0), None, p.ok, None
+            )
+            for p in result.proofs
+        ]
+    return results

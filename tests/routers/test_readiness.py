@@ -7,12 +7,13 @@ from docx import Document
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from app.deps import get_now
+from app.models.evidence import Confidentiality, Evidence
 from app.models.user import Role
 from app.services import api_token as api_token_service
-from tests.conftest import HX, NOW, make_user, sign_in
+from tests.conftest import HX, NOW, make_department, make_user, sign_in
 from tests.services.test_readiness import clause, make_nc
 from tests.services.test_readiness import ready as ready
 
@@ -52,6 +53,22 @@ class TestPage:
         assert 'id="readiness-percent">100%' in page.text
         assert 'data-passed="false"' not in page.text
         assert "两化融合管理手册" in page.text
+
+    @pytest.mark.usefixtures("ready")
+    def test_restricted_documents_are_named_only_to_those_who_may_see_them(
+        self, client: TestClient, session: Session
+    ) -> None:
+        for evidence in session.exec(select(Evidence)).all():
+            evidence.confidentiality = Confidentiality.restricted
+            evidence.department_id = make_department(session).id
+            session.add(evidence)
+        session.commit()
+        page = client.get("/readiness")
+        assert "两化融合管理手册" not in page.text
+        assert "受限文件" in page.text
+        assert "两化融合管理手册" not in client.get("/readiness/report").text
+        sign_in(client, session, make_user(session, roles=[Role.auditor]))
+        assert "两化融合管理手册" in client.get("/readiness").text
 
     def test_gaps_are_capped_with_a_show_all_fragment(self, client: TestClient) -> None:
         page = client.get("/readiness")

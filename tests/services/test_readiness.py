@@ -321,7 +321,7 @@ class TestManualRule:
         make_evidence(session, ("IIMS.SCA.SYSTEM",), title="IIMS Manual")
         manual = readiness.find_manual(session=session)
         assert manual is not None
-        assert manual.title == "IIMS Manual"
+        assert manual.evidence.title == "IIMS Manual"
 
     def test_the_issue_date_is_the_first_approval_in_local_time(self, session: Session) -> None:
         evidence = make_evidence(
