@@ -9,7 +9,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 from starlette.middleware.gzip import GZipMiddleware
 
-from app import clock
+from app import clock, log_redaction
 from app.db import make_engine
 from app.routers import (
     account,
@@ -110,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = sessionmaker(engine, class_=Session, expire_on_commit=False)
     env.globals["timezone"] = settings.timezone
     clock.configure(settings.timezone)
+    log_redaction.install()
     app.add_middleware(WebContextMiddleware)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.mount("/static", StaticFiles(directory=TEMPLATES_DIR.parent / "static"), name="static")

@@ -39,13 +39,21 @@ def reminder_pass(session_factory: Any, settings: Settings) -> None:
         log.exception("reminder pass failed")
 
 
-def housekeeping(settings: Settings) -> None:
-    """Remove Excel import previews nobody confirmed (they may hold personal data)."""
+def housekeeping(settings: Settings, session_factory: Any = None) -> None:
+    """Remove Excel import previews nobody confirmed (they may hold personal data) and the
+    files of superseded dossiers."""
+    from app.services import dossier as dossier_service
+    from app.services.dossier_build import dossiers_dir
     from app.services.evidence_excel import sweep_previews
 
+    now = datetime.now(UTC)
     try:
-        sweep_previews(settings.data_dir / "imports", datetime.now(UTC).timestamp())
-    except OSError:
+        sweep_previews(settings.data_dir / "imports", now.timestamp())
+        if session_factory is not None:
+            with session_factory() as session:
+                dossier_service.sweep(session=session, dossiers_dir=dossiers_dir(settings), now=now)
+                session.commit()
+    except Exception:  # housekeeping must never stop the scheduler
         log.exception("housekeeping failed")
 
 
@@ -61,7 +69,12 @@ def _configure(scheduler: Any, session_factory: Any, settings: Settings) -> Any:
         coalesce=True,
     )
     scheduler.add_job(
-        housekeeping, "interval", hours=1, args=[settings], id="housekeeping", coalesce=True
+        housekeeping,
+        "interval",
+        hours=1,
+        args=[settings, session_factory],
+        id="housekeeping",
+        coalesce=True,
     )
     return scheduler
 

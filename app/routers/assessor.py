@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from app.db import SessionDep
 from app.deps import Now, SettingsDep
-from app.errors import NotFound
+from app.errors import Forbidden, NotFound
 from app.i18n import gettext as _
 from app.models.certification import Dossier
 from app.routers.dossiers import zip_response
@@ -21,24 +21,37 @@ router = APIRouter(prefix="/assessor", tags=["assessor"], include_in_schema=Fals
 
 
 def _visit(request: Request, session: SessionDep, now: Now, secret: str) -> tuple[Dossier, str]:
-    access, dossier = assessor_access.resolve(session=session, now=now, secret=secret)
     query = f"?{request.url.query}" if request.url.query else ""
+    path = request.url.path.replace(secret, "…") + query  # the log never holds the key
+    address = request.client.host if request.client else ""
+    try:
+        access, dossier = assessor_access.resolve(session=session, now=now, secret=secret)
+    except Forbidden:
+        # A withdrawn or expired link still in use is worth knowing about.
+        refused = assessor_access.lookup(session=session, secret=secret)
+        if refused is not None:
+            assessor_access.record_visit(
+                session=session, now=now, access=refused, path=f"{path} (refused)", address=address
+            )
+            session.commit()
+        raise
     assessor_access.record_visit(
-        session=session,
-        now=now,
-        access=access,
-        path=request.url.path.replace(secret, "…") + query,  # the log never holds the key
-        address=request.client.host if request.client else "",
+        session=session, now=now, access=access, path=path, address=address
     )
     session.commit()
     return dossier, access.name
 
 
-def _names(settings: SettingsDep, dossier: Dossier) -> list[str]:
+def _archive(settings: SettingsDep, dossier: Dossier) -> zipfile.ZipFile:
     path = dossier_service.path_of(dossier_build.dossiers_dir(settings), dossier)
-    if not path.is_file():
-        raise NotFound(_("The dossier file is missing; build a new one."))
-    with zipfile.ZipFile(path) as archive:
+    try:
+        return zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile):
+        raise NotFound(_("The dossier file is missing; build a new one.")) from None
+
+
+def _names(settings: SettingsDep, dossier: Dossier) -> list[str]:
+    with _archive(settings, dossier) as archive:
         return [name for name in archive.namelist() if not name.endswith("/")]
 
 
@@ -81,8 +94,7 @@ def one_file(
     dossier, _name = _visit(request, session, now, secret)
     if path not in set(_names(settings, dossier)):
         raise NotFound(_("This file is not part of the dossier."))
-    archive_path = dossier_service.path_of(dossier_build.dossiers_dir(settings), dossier)
-    with zipfile.ZipFile(archive_path) as archive:
+    with _archive(settings, dossier) as archive:
         data = archive.read(path)  # entries are evidence files within the upload limit
     filename = path.rsplit("/", 1)[-1]
     return Response(

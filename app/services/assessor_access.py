@@ -75,13 +75,17 @@ def revoke(*, session: Session, now: datetime, actor_id: int, access_id: int) ->
     return access
 
 
-def resolve(*, session: Session, now: datetime, secret: str) -> tuple[AssessorAccess, Dossier]:
-    """The link and its dossier, or a clear refusal."""
+def lookup(*, session: Session, secret: str) -> AssessorAccess | None:
     if not secret.startswith(PREFIX) or len(secret) > 100:
-        raise NotFound(_("This assessor link does not exist."))
-    access = session.exec(
+        return None
+    return session.exec(
         select(AssessorAccess).where(AssessorAccess.token_hash == _hash(secret))
     ).first()
+
+
+def resolve(*, session: Session, now: datetime, secret: str) -> tuple[AssessorAccess, Dossier]:
+    """The link and its dossier, or a clear refusal."""
+    access = lookup(session=session, secret=secret)
     if access is None:
         raise NotFound(_("This assessor link does not exist."))
     if access.revoked_at is not None:

@@ -15,11 +15,12 @@ from sqlmodel import Session, col, select
 
 from app.errors import Conflict, NotFound
 from app.i18n import gettext as _
-from app.models.certification import Dossier, DossierStatus
+from app.models.certification import AssessorAccess, Dossier, DossierStatus
 from app.services import activity
 
 STALE_AFTER = timedelta(minutes=10)
 KEEP = 20  # dossiers listed on the page
+KEEP_FILES = 5  # dossier files kept on disk, besides those an assessor link still opens
 
 
 def get(*, session: Session, dossier_id: int) -> Dossier:
@@ -91,3 +92,30 @@ def claim(*, session: Session, dossier_id: int, now: datetime) -> bool:
         .values(status=DossierStatus.building, started_at=now, progress_at=now)
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+def sweep(*, session: Session, dossiers_dir: Path, now: datetime, keep: int = KEEP_FILES) -> int:
+    """Delete the files of older dossiers: the newest `keep` stay, and any dossier an
+    assessor link still opens. Each file is a full copy of the evidence, so they add up."""
+    live_links = select(AssessorAccess.dossier_id).where(
+        col(AssessorAccess.revoked_at).is_(None), col(AssessorAccess.expires_at) > now
+    )
+    newest = (
+        select(Dossier.id)
+        .where(Dossier.status == DossierStatus.ready)
+        .order_by(col(Dossier.id).desc())
+        .limit(keep)
+    )
+    old = session.exec(
+        select(Dossier).where(
+            Dossier.status == DossierStatus.ready,
+            col(Dossier.id).not_in(newest.scalar_subquery()),
+            col(Dossier.id).not_in(live_links.scalar_subquery()),
+        )
+    ).all()
+    for dossier in old:
+        path_of(dossiers_dir, dossier).unlink(missing_ok=True)
+        dossier.status = DossierStatus.failed
+        dossier.error = _("Removed to save space; newer dossiers replace it.")
+        session.add(dossier)
+    return len(old)

@@ -17,7 +17,8 @@ from io import BytesIO
 from pathlib import Path
 
 from openpyxl import Workbook
-from sqlmodel import Session
+from sqlalchemy import update
+from sqlmodel import Session, col
 
 from app.clock import local_date
 from app.i18n import gettext as _
@@ -126,17 +127,30 @@ def build(*, session: Session, settings: Settings, dossier_id: int) -> Dossier:
     with final.open("rb") as written:
         while chunk := written.read(CHUNK):
             digest.update(chunk)
-    dossier.status = DossierStatus.ready
-    dossier.active = None
-    dossier.file_name = name
-    dossier.size = final.stat().st_size
-    dossier.sha256 = digest.hexdigest()
-    dossier.done_files = dossier.total_files
-    dossier.finished_at = _now()
-    session.add(dossier)
+    finished = _now()
+    # Compare-and-set: a build declared stale meanwhile (a new one may be running) must not
+    # report success over it.
+    done = session.execute(
+        update(Dossier)
+        .where(col(Dossier.id) == dossier_id, col(Dossier.status) == DossierStatus.building)
+        .values(
+            status=DossierStatus.ready,
+            active=None,
+            file_name=name,
+            size=final.stat().st_size,
+            sha256=digest.hexdigest(),
+            done_files=dossier.total_files,
+            finished_at=finished,
+        )
+    )
+    if not getattr(done, "rowcount", 0):
+        final.unlink(missing_ok=True)
+        session.rollback()
+        raise RuntimeError(_("This build was declared interrupted; a newer one replaces it."))
+    session.refresh(dossier)
     activity.record(
         session=session,
-        now=dossier.finished_at,
+        now=finished,
         actor_id=dossier.requested_by_id,
         verb="build",
         object_type="dossier",
@@ -173,9 +187,11 @@ def _write(
             archive.add_bytes(path, pdf_bytes(report))
             done += 1
             _progress(session, dossier, done)
+        _progress(session, dossier, done, force=True)  # the last steps can take a while
         archive.add_bytes("register.xlsx", _register(clauses))
         index = _index_html(clauses, reports, today, full=True)
         archive.add_bytes("index.html", index.encode("utf-8"))
+        _progress(session, dossier, done, force=True)
         # The PDF lists counts per clause: a file-by-file list of tens of thousands of rows
         # would take minutes and gigabytes to lay out; the HTML and the register have it all.
         archive.add_bytes(

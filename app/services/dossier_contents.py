@@ -45,9 +45,14 @@ class DossierClause:
 
 
 def _safe(text: str) -> str:
-    """A name that is valid in a ZIP on every desktop: no separators or reserved characters."""
-    cleaned = "".join("_" if ch in '\\/:*?"<>|' or ord(ch) < 32 else ch for ch in text)
-    return cleaned.strip(" .")[:120] or "_"
+    """A name that is valid in a ZIP on every desktop and in a link of the index: no
+    separators, reserved or URL-special characters; shortened before the extension."""
+    cleaned = "".join("_" if ch in '\\/:*?"<>|#%' or ord(ch) < 32 else ch for ch in text)
+    cleaned = cleaned.strip(" .") or "_"
+    stem, dot, suffix = cleaned.rpartition(".")
+    if not dot or len(suffix) > 10:
+        return cleaned[:120]
+    return f"{stem[: 120 - len(suffix) - 1]}.{suffix}"
 
 
 def clauses(*, session: Session) -> list[DossierClause]:

@@ -120,3 +120,34 @@ def test_an_assessor_sees_the_dossier_and_nothing_else(
     expired = client.get(path)
     assert expired.status_code == 403
     assert "过期" in expired.text
+
+
+def test_a_withdrawn_link_still_in_use_is_logged_as_refused(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    from app.services import assessor_access
+
+    sign_in(client, session, make_user(session, roles=[Role.admin]))
+    dossier_id = _build(client)
+    dossier = session.get(Dossier, dossier_id)
+    assert dossier is not None
+    admin = make_user(session)
+    access, secret = assessor_access.create(
+        session=session,
+        now=dossier.requested_at,
+        actor_id=admin.id or 0,
+        dossier=dossier,
+        name="机构",
+        days=7,
+    )
+    assessor_access.revoke(
+        session=session, now=dossier.requested_at, actor_id=admin.id or 0, access_id=access.id or 0
+    )
+    session.commit()
+    client.cookies.clear()
+    refused = client.get(f"/assessor/{secret}")
+    assert refused.status_code == 403
+    assert "撤回" in refused.text
+    (visit,) = session.exec(select(AssessorVisit).where(AssessorVisit.access_id == access.id)).all()
+    assert visit.path.endswith("(refused)")
+    assert secret not in visit.path

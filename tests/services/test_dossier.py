@@ -7,7 +7,8 @@ from io import BytesIO
 from typing import Any
 
 import pytest
-from sqlmodel import Session, select
+from sqlalchemy import update
+from sqlmodel import Session, col, select
 
 from app.errors import Conflict, Forbidden, NotFound
 from app.models.certification import Dossier, DossierStatus
@@ -170,3 +171,54 @@ def test_assessor_links_expire_and_can_be_withdrawn(session: Session, settings: 
     )
     with pytest.raises(Forbidden, match="撤回"):
         assessor_access.resolve(session=session, now=NOW, secret=secret)
+
+
+def test_a_build_declared_stale_meanwhile_does_not_report_success(
+    session: Session, settings: Settings
+) -> None:
+    add_evidence(session, settings, first_clause(session), "两化融合方针", "方针".encode())
+    dossier = dossier_service.request(session=session, now=NOW, actor_id=None)
+    session.commit()
+    assert dossier_service.claim(session=session, dossier_id=dossier.id or 0, now=NOW)
+    session.commit()
+    # Another worker gives up on it (it looked silent) before it finishes.
+    session.execute(
+        update(Dossier)
+        .where(col(Dossier.id) == dossier.id)
+        .values(status=DossierStatus.failed, active=None)
+    )
+    session.commit()
+    with pytest.raises(RuntimeError):
+        dossier_build.build(session=session, settings=settings, dossier_id=dossier.id or 0)
+    session.refresh(dossier)
+    assert dossier.status == DossierStatus.failed
+    assert not list(dossier_build.dossiers_dir(settings).glob(f"dossier-{dossier.id}-*"))
+
+
+def test_old_dossier_files_are_swept_unless_a_link_still_opens_them(
+    session: Session, settings: Settings
+) -> None:
+    admin = make_user(session)
+    built = [_build(session, settings) for _ in range(4)]
+    shared = built[0]
+    assessor_access.create(
+        session=session, now=NOW, actor_id=admin.id or 0, dossier=shared, name="机构", days=7
+    )
+    session.commit()
+    folder = dossier_build.dossiers_dir(settings)
+    removed = dossier_service.sweep(session=session, dossiers_dir=folder, now=NOW, keep=2)
+    assert removed == 1  # built[1]: not among the newest two, no live link
+    assert not dossier_service.path_of(folder, built[1]).exists()
+    for kept in (shared, built[2], built[3]):
+        assert dossier_service.path_of(folder, kept).exists()
+        assert kept.status == DossierStatus.ready
+    assert built[1].status == DossierStatus.failed
+
+
+def test_long_and_special_file_names_keep_their_extension() -> None:
+    from app.services.dossier_contents import _safe
+
+    name = _safe("RH-01-" + "管理制度" * 60 + ".pdf")
+    assert name.endswith("管理.pdf")
+    assert len(name) == 120
+    assert _safe("方针#2%.pdf") == "方针_2_.pdf"
