@@ -9,12 +9,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from openpyxl import Workbook
 from openpyxl.styles import Font
+from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.responses import Response
 
 from app.db import SessionDep
 from app.deps import ApiViewer, CurrentViewer, Now, SettingsDep, Viewer, require
-from app.errors import DomainError, Invalid, NotFound
+from app.errors import Conflict, DomainError, Invalid, NotFound
 from app.forms import form_values, parse_id, submit
 from app.i18n import gettext as _
 from app.labels import label
@@ -138,8 +139,10 @@ def _form(
     status_code: int = 200,
 ) -> Response:
     existing = None
-    if status_code == 409 and str(values.get("year", "")).isdigit():
-        existing = assessment_service.by_year(session=session, year=int(values["year"]))
+    year = str(values.get("year", ""))
+    # Only after a 409, when the year has passed validation (2000–2100): int() is safe.
+    if status_code == 409 and year.isascii() and year.isdigit() and len(year) == 4:
+        existing = assessment_service.by_year(session=session, year=int(year))
     return render(
         request,
         "self_assessments/form.html",
@@ -282,14 +285,35 @@ async def import_confirm(
     if not token.isalnum() or len(token) != 32:
         raise NotFound()
     path = _preview_path(settings, viewer, token)
-    if not path.exists():
-        raise NotFound(_("This import has expired; upload the file again."))
-    rows = self_assessment_excel.read_rows(session=session, path=path)
-    created = self_assessment_excel.import_rows(
-        session=session, now=now, actor_id=viewer.id, rows=rows
-    )
-    session.commit()
-    path.unlink(missing_ok=True)
+    # Claim the preview before reading it: of two confirms sent together (a double click),
+    # only the one whose rename succeeds imports; the other finds the preview gone.
+    claimed = path.with_name(f"{path.stem}-claimed.xlsx")
+    try:
+        path.rename(claimed)
+    except FileNotFoundError:
+        raise NotFound(
+            _(
+                "This file was already imported, or its preview has expired; "
+                "check the results before uploading it again."
+            )
+        ) from None
+    try:
+        rows = self_assessment_excel.read_rows(session=session, path=claimed)
+        created = self_assessment_excel.import_rows(
+            session=session, now=now, actor_id=viewer.id, rows=rows
+        )
+        session.commit()
+    except IntegrityError:
+        # A year recorded meanwhile by hand or by another import: the unique year refuses it.
+        session.rollback()
+        raise Conflict(
+            _(
+                "A year in this file was recorded at the same time by someone else; "
+                "nothing was imported. Upload the file again to see which rows remain."
+            )
+        ) from None
+    finally:
+        claimed.unlink(missing_ok=True)
     skipped = sum(1 for r in rows if r.errors)
     return redirect(
         request,

@@ -82,7 +82,15 @@ def history(*, session: Session, limit: int = 50) -> list[Certification]:
     )
 
 
-def _check(session: Session, data: CertificationCreate) -> None:
+def _check(
+    session: Session, data: CertificationCreate, current: Certification | None = None
+) -> None:
+    for field in ("issued_on", "expires_on"):
+        value = getattr(data, field)
+        # A date kept unchanged passes, so a record saved before the range was checked can
+        # still be edited.
+        if current is None or value != getattr(current, field):
+            plan.check_date(value, field=field)
     codes = set(grades(session=session))
     for field in ("grade_sought", "grade_awarded"):
         value = getattr(data, field)
@@ -128,7 +136,7 @@ def update(
     certification: Certification,
     data: CertificationCreate,
 ) -> Certification:
-    _check(session, data)
+    _check(session, data, certification)
     if certification.status in (S.certified, S.suspended) and not (
         data.grade_awarded and data.certificate_number and data.issued_on
     ):
@@ -195,6 +203,8 @@ def set_status(
                 field="status",
             )
         if certification.expires_on is None:
+            if not plan.DATE_MIN <= certification.issued_on <= plan.DATE_MAX:
+                raise plan.out_of_range("status")
             certification.expires_on = certification.issued_on + relativedelta(
                 years=plan.VALIDITY_YEARS
             )
@@ -374,6 +384,9 @@ def update_milestone(
     before, after = activity.changes(milestone, values)
     if not after:
         return milestone
+    for attribute in ("planned_on", "done_on"):
+        if attribute in after:  # an unchanged (generated) date may lie past DATE_MAX
+            plan.check_date(after[attribute], field=attribute)
     original = {name: getattr(milestone, name) for name in values}
     for field, value in after.items():
         setattr(milestone, field, value)

@@ -12,6 +12,11 @@ Date order. Planned dates must not go backwards along the timeline: no milestone
 before an earlier one (so nothing before the application). Actual dates (done on) follow the
 same rule among the milestones that are done — a milestone may be skipped (e.g. no NCs to
 correct), but none can be done before an earlier one was — and nothing is done in the future.
+
+Date range. Every date typed in (issue, expiry, application, a milestone's planned and done
+dates) lies from DATE_MIN to DATE_MAX: outside it is a typing mistake, and the arithmetic
+above (issue + 3 years, up to eight intervals of at most DAYS_MAX days) must stay far inside
+what a `date` can hold (year 1 to 9999) — from 2200 the whole plan ends before 2230.
 """
 
 from collections.abc import Sequence
@@ -32,6 +37,8 @@ DAYS_MAX = 1100
 SURVEILLANCE_DAYS_MAX = 365  # surveillance audits are at most 12 months apart
 SURVEILLANCES = 2  # at least two surveillance audits in a three-year cycle
 VALIDITY_YEARS = 3
+DATE_MIN = date(2000, 1, 1)  # see "Date range" above
+DATE_MAX = date(2200, 12, 31)
 
 # The certification process in order; each kind's default is counted from the one before.
 CHAIN: tuple[MilestoneKind, ...] = (
@@ -73,6 +80,32 @@ RULE_KINDS: tuple[MilestoneKind, ...] = (
 def position(milestone: Milestone) -> tuple[int, int]:
     """Where a milestone stands on the timeline."""
     return ORDER.index(MilestoneKind(milestone.kind)), milestone.sequence
+
+
+def check_date(value: date | None, *, field: str) -> None:
+    """Refuse a date typed in outside DATE_MIN..DATE_MAX (see "Date range" above)."""
+    if value is not None and not DATE_MIN <= value <= DATE_MAX:
+        raise Invalid(
+            _(
+                "Enter a date from %(min)s to %(max)s.",
+                min=DATE_MIN.isoformat(),
+                max=DATE_MAX.isoformat(),
+            ),
+            field=field,
+        )
+
+
+def out_of_range(field: str) -> Invalid:
+    """For a stored date outside the range (saved before it was checked): the date arithmetic
+    would fail, so the user is asked to correct it instead."""
+    return Invalid(
+        _(
+            "Correct the dates outside %(min)s to %(max)s first.",
+            min=DATE_MIN.isoformat(),
+            max=DATE_MAX.isoformat(),
+        ),
+        field=field,
+    )
 
 
 def ordered(milestones: Sequence[Milestone]) -> list[Milestone]:
@@ -145,7 +178,12 @@ def _parse_days(text: str | None, maximum: int) -> int | None:
     if text is None or not text.strip():
         return None
     value = text.strip()
-    if not (value.isascii() and value.isdigit()) or not DAYS_MIN <= int(value) <= maximum:
+    # The length first: int() refuses strings of more than 4300 digits with a ValueError.
+    if (
+        len(value) > 5
+        or not (value.isascii() and value.isdigit())
+        or not DAYS_MIN <= int(value) <= maximum
+    ):
         raise Invalid(
             _("Enter a whole number of days from %(min)d to %(max)d.", min=DAYS_MIN, max=maximum)
         )
@@ -211,18 +249,13 @@ def _anchor(milestone: Milestone | None) -> date | None:
     return milestone.done_on or milestone.planned_on
 
 
-def generate(
-    *,
+def _fill(
     session: Session,
-    now: datetime,
-    actor_id: int | None,
     certification: Certification,
-    milestones: Sequence[Milestone],
+    rows: list[Milestone],
     application_on: date | None,
-) -> int:
-    """Fill the empty planned dates from the rules; dates already set are kept. Returns how
-    many were filled. Raises Invalid (nothing changed) when the result would be out of order."""
-    rows = ordered(milestones)
+) -> dict[str, str]:
+    """Set the empty planned dates; returns them by milestone key."""
     by_kind = {(MilestoneKind(m.kind), m.sequence): m for m in rows}
     filled: dict[str, str] = {}
     application = by_kind[(MilestoneKind.application, 1)]
@@ -261,6 +294,27 @@ def generate(
         if reassessment.planned_on is None and before_expiry is not None:
             reassessment.planned_on = expires - timedelta(days=before_expiry)
             filled[key(reassessment)] = reassessment.planned_on.isoformat()
+    return filled
+
+
+def generate(
+    *,
+    session: Session,
+    now: datetime,
+    actor_id: int | None,
+    certification: Certification,
+    milestones: Sequence[Milestone],
+    application_on: date | None,
+) -> int:
+    """Fill the empty planned dates from the rules; dates already set are kept. Returns how
+    many were filled. Raises Invalid (nothing changed) when the result would be out of order."""
+    check_date(application_on, field="application_on")
+    rows = ordered(milestones)
+    try:
+        filled = _fill(session, certification, rows, application_on)
+    except (OverflowError, ValueError) as exc:
+        # Only a date stored before the range was checked can leave what `date` holds.
+        raise out_of_range("application_on") from exc
     check_order(rows, attributes=("planned_on",), field="application_on")
     for m in rows:
         session.add(m)

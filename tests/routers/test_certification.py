@@ -108,6 +108,7 @@ class TestCreate:
             ({"issued_on": "2026-05-01", "expires_on": "2026-04-01"}, "expires_on"),
             ({"grade_sought": "Z"}, "grade_sought"),
             ({"issued_on": "yesterday"}, "issued_on"),
+            ({"issued_on": "9998-06-01"}, "issued_on"),
         ):
             response = client.post(
                 "/certification", data={"body": "机构", **overrides, "csrf_token": csrf(client)}
@@ -155,6 +156,32 @@ class TestRecordAndStatus:
         plain = client.post(url, data={"status": "preparing", "csrf_token": csrf(client)})
         assert plain.status_code == 303
 
+    def test_far_future_dates_are_refused_next_to_the_field(
+        self, client: TestClient, session: Session
+    ) -> None:
+        certification = make_certification(session)
+        admin(client, session)
+        url = f"/certification/{certification.id}"
+        headers = {**HX, "HX-Target": "cert-record", "X-CSRF-Token": csrf(client)}
+        record = {"grade_awarded": "AA", "certificate_number": "AIITRE-1", "body": "机构"}
+        refused = client.post(url, data={**record, "issued_on": "9998-06-01"}, headers=headers)
+        assert refused.status_code == 422
+        assert 'id="issued_on-error"' in refused.text
+        session.refresh(certification)
+        assert (certification.issued_on, certification.grade_awarded) == (None, None)
+        # A record saved before the range was checked: certifying is refused, not a 500.
+        certification.grade_awarded = "AA"
+        certification.certificate_number = "AIITRE-1"
+        certification.issued_on = date(9998, 6, 1)
+        session.add(certification)
+        session.commit()
+        assert client.post(f"{url}/status", data={"status": "assessing"}, headers=headers)
+        certified = client.post(f"{url}/status", data={"status": "certified"}, headers=headers)
+        assert certified.status_code == 422
+        assert 'id="status-error"' in certified.text
+        session.refresh(certification)
+        assert (certification.status, certification.expires_on) == ("assessing", None)
+
 
 class TestPlanAndMilestones:
     def test_generate_plan_plain_and_htmx(self, client: TestClient, session: Session) -> None:
@@ -180,6 +207,24 @@ class TestPlanAndMilestones:
         assert plain.status_code == 303
         page = client.get("/certification")
         assert "never overwritten" in page.text or "不会覆盖" in page.text
+
+    def test_plan_dates_out_of_range_are_a_field_error(
+        self, client: TestClient, session: Session
+    ) -> None:
+        certification = make_certification(session)
+        admin(client, session)
+        url = f"/certification/{certification.id}/plan"
+        headers = {**HX, "HX-Target": "cert-milestones", "X-CSRF-Token": csrf(client)}
+        far = client.post(url, data={"application_on": "9999-12-25"}, headers=headers)
+        assert far.status_code == 422
+        assert 'id="plan-application_on-error"' in far.text
+        certification.issued_on = date(9998, 6, 1)  # saved before the range was checked
+        session.add(certification)
+        session.commit()
+        stored = client.post(url, data={"application_on": "2027-01-04"}, headers=headers)
+        assert stored.status_code == 422
+        assert 'id="plan-application_on-error"' in stored.text
+        assert milestone(session, certification, "application").planned_on is None
 
     def test_milestone_form(self, client: TestClient, session: Session) -> None:
         certification = make_certification(session)
@@ -243,6 +288,11 @@ class TestSettings:
         bad = client.post("/certification/rules", data={"days-stage1": "2000"}, headers=headers)
         assert bad.status_code == 422
         assert 'id="days-stage1-error"' in bad.text
+        huge = client.post(
+            "/certification/rules", data={"days-stage1": "9" * 5000}, headers=headers
+        )
+        assert huge.status_code == 422
+        assert 'id="days-stage1-error"' in huge.text
         good = client.post("/certification/rules", data={"days-stage1": "20"}, headers=headers)
         assert good.status_code == 200
         assert 'value="20"' in good.text

@@ -1,8 +1,10 @@
 """Self-assessment pages: charts with tables, entry by hand, import, weak-view links, API."""
 
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from openpyxl import Workbook
 from sqlmodel import Session, func, select
@@ -132,6 +134,20 @@ def upload(client: TestClient, content: bytes) -> Any:
     )
 
 
+def preview_token(client: TestClient, *rows: list[Any]) -> str:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(excel.HEADERS)
+    for row in rows:
+        sheet.append(row)
+    buffer = BytesIO()
+    book.save(buffer)
+    preview = upload(client, buffer.getvalue())
+    assert preview.status_code == 200
+    return preview.text.split('name="token" value="')[1].split('"')[0]
+
+
 class TestImport:
     def test_preview_then_confirm(self, client: TestClient, session: Session) -> None:
         editor(client, session)
@@ -153,10 +169,52 @@ class TestImport:
         )
         assert confirmed.status_code == 303
         assert count(session) == 1
-        expired = client.post(
+        again = client.post(
             "/self-assessments/import/confirm", data={"token": token, "csrf_token": csrf(client)}
         )
-        assert expired.status_code == 404
+        assert again.status_code == 404
+        assert "该文件已导入" in again.text
+        assert count(session) == 1
+
+    def test_the_preview_is_claimed_before_it_is_imported(
+        self, client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Of two confirms sent together, the second must find the preview gone while the
+        # first is still importing.
+        editor(client, session)
+        token = preview_token(client, [2023, 48.5])
+        seen: list[bool] = []
+        read_rows = excel.read_rows
+
+        def reading(*, session: Session, path: Path) -> list[excel.ImportRow]:
+            seen.extend(p.exists() for p in path.parent.glob(f"*{token}.xlsx"))
+            return read_rows(session=session, path=path)
+
+        monkeypatch.setattr(excel, "read_rows", reading)
+        confirmed = client.post(
+            "/self-assessments/import/confirm", data={"token": token, "csrf_token": csrf(client)}
+        )
+        assert confirmed.status_code == 303
+        assert seen == []
+        assert count(session) == 1
+
+    def test_a_year_recorded_meanwhile_is_a_409_and_imports_nothing(
+        self, client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        editor(client, session)
+        token = preview_token(client, [2022, 40], [2023, 48.5])
+        make_assessment(session, 2023, 50)
+        # The other transaction's row is not yet visible to this one's duplicate check.
+        monkeypatch.setattr(service, "by_year", lambda **_kw: None)
+        monkeypatch.setattr(service, "all_years", lambda **_kw: [])
+        response = client.post(
+            "/self-assessments/import/confirm",
+            data={"token": token, "csrf_token": csrf(client)},
+            headers=HX,
+        )
+        assert response.status_code == 409
+        assert "未导入任何" in response.text or "nothing was imported" in response.text
+        assert count(session) == 1
 
     def test_damaged_files_are_a_clear_422(self, client: TestClient, session: Session) -> None:
         editor(client, session)

@@ -108,6 +108,35 @@ class TestRecord:
         assert caught.value.field == "grade_sought"
         assert session.exec(select(func.count()).select_from(Certification)).one() == 0
 
+    def test_dates_outside_the_range_are_refused(self, session: Session) -> None:
+        for overrides, field in (
+            ({"issued_on": date(9998, 6, 1)}, "issued_on"),
+            ({"issued_on": date(1999, 12, 31)}, "issued_on"),
+            ({"issued_on": date(2026, 1, 1), "expires_on": date(2201, 1, 1)}, "expires_on"),
+        ):
+            with pytest.raises(Invalid) as caught:
+                make_certification(session, **overrides)
+            assert caught.value.field == field
+            assert "2000-01-01" in caught.value.message
+        assert session.exec(select(func.count()).select_from(Certification)).one() == 0
+        first = make_certification(session, issued_on=plan.DATE_MIN, expires_on=plan.DATE_MAX)
+        assert first.expires_on == date(2200, 12, 31)
+
+    def test_a_stored_date_out_of_range_can_still_be_edited(self, session: Session) -> None:
+        certification = make_certification(session)
+        certification.issued_on = date(9998, 6, 1)  # saved before the range was checked
+        data = CertificationCreate(body="新机构", grade_sought="AA", issued_on=date(9998, 6, 1))
+        service.update(
+            session=session, now=NOW, actor_id=None, certification=certification, data=data
+        )
+        assert certification.body == "新机构"
+        data = CertificationCreate(body="新机构", issued_on=date(9999, 1, 1))
+        with pytest.raises(Invalid) as caught:
+            service.update(
+                session=session, now=NOW, actor_id=None, certification=certification, data=data
+            )
+        assert caught.value.field == "issued_on"
+
 
 class TestStatus:
     def test_certifying_needs_the_certificate_and_fills_the_expiry(self, session: Session) -> None:
@@ -147,6 +176,30 @@ class TestStatus:
         )
         assert certification.expires_on == date(2029, 9, 1)
         assert events(session, "certification") == 3  # created, assessing, certified
+
+    def test_a_far_future_issue_date_is_refused_not_a_crash(self, session: Session) -> None:
+        certification = make_certification(session)
+        service.set_status(
+            session=session,
+            now=NOW,
+            actor_id=None,
+            certification=certification,
+            status=CertificationStatus.assessing,
+        )
+        # Stored before the range was checked: issue + 3 years would be the year 10001.
+        certification.grade_awarded = "AA"
+        certification.certificate_number = "AIITRE-00126IIIMS0001"
+        certification.issued_on = date(9998, 6, 1)
+        with pytest.raises(Invalid) as caught:
+            service.set_status(
+                session=session,
+                now=NOW,
+                actor_id=None,
+                certification=certification,
+                status=CertificationStatus.certified,
+            )
+        assert caught.value.field == "status"
+        assert (certification.status, certification.expires_on) == ("assessing", None)
 
     def test_final_statuses_go_nowhere(self, session: Session) -> None:
         certification = make_certification(session)
@@ -249,9 +302,20 @@ class TestGeneratePlan:
             session=session,
             now=NOW,
             actor_id=None,
-            submitted={"days-acceptance": "0", "days-surveillance": "400", "days-stage1": "20"},
+            submitted={
+                "days-acceptance": "0",
+                "days-surveillance": "400",
+                "days-stage1": "20",
+                "days-stage2": "9" * 5000,  # beyond int()'s 4300 digits
+                "days-conclusion": "000014",
+            },
         )
-        assert set(errors) == {"days-acceptance", "days-surveillance"}
+        assert set(errors) == {
+            "days-acceptance",
+            "days-surveillance",
+            "days-stage2",
+            "days-conclusion",
+        }
         assert session.exec(select(MilestoneRule)).all() == []
 
     def test_without_an_application_date_nothing_is_planned(self, session: Session) -> None:
@@ -265,6 +329,18 @@ class TestGeneratePlan:
                 milestones=list(rows(session, certification).values()),
                 application_on=None,
             )
+        assert caught.value.field == "application_on"
+
+    def test_dates_out_of_range_are_refused_not_a_crash(self, session: Session) -> None:
+        certification = make_certification(session)
+        with pytest.raises(Invalid) as caught:
+            planned(session, certification, date(9999, 12, 25))
+        assert caught.value.field == "application_on"
+        assert all(m.planned_on is None for m in rows(session, certification).values())
+        # A date stored before the range was checked: issue + 3 years would be the year 10001.
+        certification.issued_on = date(9998, 6, 1)
+        with pytest.raises(Invalid) as caught:
+            planned(session, certification, date(2027, 1, 4))
         assert caught.value.field == "application_on"
 
 
@@ -307,6 +383,8 @@ class TestMilestoneUpdate:
             (found["stage1"], {"planned_on": date(2027, 12, 1)}, "planned_on"),  # after stage 2
             (found["application"], {"done_on": TODAY + timedelta(days=1)}, "done_on"),
             (found["application"], {"evidence_id": 2_000_000}, "evidence_id"),
+            (found["reassessment"], {"planned_on": date(2201, 1, 1)}, "planned_on"),
+            (found["application"], {"done_on": date(1999, 12, 31)}, "done_on"),
         ):
             before = milestone.model_dump()
             values = {**before, **values}

@@ -197,3 +197,21 @@ class TestImport:
         with pytest.raises(Invalid) as caught:
             excel.read_rows(session=session, path=path)
         assert str(excel.MAX_ROWS) in caught.value.message
+
+    def test_huge_and_non_finite_numbers_are_row_errors(
+        self, session: Session, tmp_path: Path
+    ) -> None:
+        # A year of 5000 digits is beyond int()'s limit; inf and nan are no scores. (A cell
+        # holding a float inf or nan is written empty by openpyxl and Excel alike.)
+        path = sheet(
+            tmp_path,
+            ["9" * 5000, 50],
+            [2023, "inf"],
+            [2024, "nan"],
+            [2025, 50, "", "-inf"],
+        )
+        rows = excel.read_rows(session=session, path=path)
+        assert [bool(r.errors) for r in rows] == [True, True, True, True]
+        assert "年度" in rows[0].errors[0]
+        assert "总分" in rows[1].errors[0]
+        assert excel.import_rows(session=session, now=NOW, actor_id=None, rows=rows) == 0
