@@ -5,13 +5,14 @@ from io import BytesIO
 from pathlib import Path
 
 from fastapi import APIRouter, Request
+from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.responses import Response
 
 from app.clock import local_date
 from app.db import SessionDep
 from app.deps import Now, SettingsDep
-from app.errors import DomainError, Invalid, NotFound
+from app.errors import Conflict, DomainError, Invalid, NotFound
 from app.i18n import gettext as _
 from app.routers.evidence import EditorDep
 from app.services import evidence_excel
@@ -100,13 +101,26 @@ async def import_confirm(
     token = str((await request.form()).get("token") or "")
     if not token.isalnum() or len(token) != 32:
         raise NotFound()
-    path = _imports_dir(settings) / f"{viewer.id}-{token}.xlsx"  # only the uploader's own file
-    if not path.exists():
-        raise NotFound(_("This import has expired; upload the file again."))
-    rows = evidence_excel.read_rows(session=session, path=path, viewer=viewer)
-    created = evidence_excel.import_rows(session=session, now=now, actor_id=viewer.id, rows=rows)
-    session.commit()
-    path.unlink(missing_ok=True)
+    preview = _imports_dir(settings) / f"{viewer.id}-{token}.xlsx"  # only the uploader's own
+    path = preview.with_name(f"{preview.stem}-claimed.xlsx")
+    try:
+        # Claimed by an atomic rename: a double-clicked confirm imports once, never twice.
+        preview.rename(path)
+    except FileNotFoundError:
+        raise NotFound(_("This import has expired; upload the file again.")) from None
+    try:
+        rows = evidence_excel.read_rows(session=session, path=path, viewer=viewer)
+        created = evidence_excel.import_rows(
+            session=session, now=now, actor_id=viewer.id, rows=rows
+        )
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(
+            _("Some items were created meanwhile; nothing was imported. Check the register.")
+        ) from None
+    finally:
+        path.unlink(missing_ok=True)
     skipped = sum(1 for r in rows if r.errors)
     return redirect(
         request,

@@ -329,6 +329,11 @@ class TestImportExport:
         ).all()
         assert len(links) == 2
         assert session.exec(select(func.count()).select_from(Evidence)).one() == before + 1
+        again = client.post(
+            "/evidence/import/confirm", data={"token": token, "csrf_token": csrf(client)}
+        )
+        assert again.status_code == 404  # a double-clicked confirm imports once
+        assert session.exec(select(func.count()).select_from(Evidence)).one() == before + 1
 
     def test_not_an_excel_file(self, client: TestClient, session: Session) -> None:
         sign_in(client, session, make_user(session, roles=[Role.admin]))
