@@ -1,4 +1,4 @@
-"""The `ronghe` command: serve, migrate, seed, create-admin."""
+"""The `ronghe` command: serve, migrate, seed, create-admin, backup, restore, …"""
 
 import getpass
 import sys
@@ -298,6 +298,53 @@ def files_verify() -> None:
         f"{len(report.altered)} altered, {len(report.orphans)} orphans"
     )
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _progress(line: str) -> None:
+    typer.echo(line, err=True)
+
+
+@cli.command()
+def backup(
+    to: Annotated[Path, typer.Option("--to", help="A new (or empty) directory for the backup.")],
+) -> None:
+    """Back up the database and the evidence files while the app keeps running."""
+    from app.services import backup as backup_service
+
+    try:
+        manifest = backup_service.backup(
+            settings=Settings(), target=to, now=datetime.now(UTC), progress=_progress
+        )
+    except backup_service.BackupError as exc:
+        typer.echo(f"backup failed: {exc.message}", err=True)
+        raise typer.Exit(exc.exit_code) from exc
+    typer.echo(
+        f"backed up to {to}: {manifest.database} database at revision "
+        f"{manifest.alembic_revision}, {manifest.files} files ({manifest.file_bytes} bytes)"
+    )
+
+
+@cli.command()
+def restore(
+    from_: Annotated[Path, typer.Option("--from", help="A directory made by `ronghe backup`.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a target that already has data.")
+    ] = False,
+) -> None:
+    """Restore a backup into an empty data directory and database (stop the app first)."""
+    from app.services import backup as backup_service
+
+    try:
+        manifest = backup_service.restore(
+            settings=Settings(), source=from_, force=force, progress=_progress
+        )
+    except backup_service.BackupError as exc:
+        typer.echo(f"restore refused or failed: {exc.message}", err=True)
+        raise typer.Exit(exc.exit_code) from exc
+    typer.echo(
+        f"restored the backup of {manifest.created_at}: {manifest.files} files; "
+        "check with `ronghe files verify` and `ronghe activity verify`"
+    )
 
 
 @cli.command()
