@@ -9,7 +9,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 from starlette.middleware.gzip import GZipMiddleware
 
-from app import clock, log_redaction
+from app import clock, log_redaction, openapi
 from app.db import make_engine
 from app.routers import (
     account,
@@ -119,4 +119,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
         if hasattr(module, "api_router"):
             app.include_router(module.api_router, prefix=API_PREFIX)
+    openapi.install(app)
     return app

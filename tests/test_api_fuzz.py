@@ -1,4 +1,5 @@
-"""Property-based fuzzing of the JSON API from its own OpenAPI schema: no input gives a 5xx.
+"""Property-based fuzzing of the JSON API from its own OpenAPI schema: no input gives a 5xx,
+and every answer matches what the schema publishes (app/openapi.py corrects the 422 body).
 
 Schemathesis generates valid and invalid requests for every operation under /api/v1 and sends
 them in-process to the app bound to the per-test rolled-back connection, authenticated as an
@@ -15,6 +16,7 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from schemathesis import Case
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance
 from sqlmodel import Session
 
 from app.main import create_app
@@ -64,7 +66,7 @@ def seeded(session: Session) -> Seeded:
     # The examples of one operation share its seeded, rolled-back transaction on purpose.
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-def test_no_server_error(case: Case, app: FastAPI, seeded: Seeded) -> None:
+def test_no_server_error_and_answers_as_published(case: Case, app: FastAPI, seeded: Seeded) -> None:
     # Generated ids almost never exist, so an even one is pointed at the seeded row: the body
     # and query are then fuzzed against a real object, not only its 404. The choice depends on
     # the case alone (not on `@schema.given`, which would switch off the coverage phase), so a
@@ -72,4 +74,6 @@ def test_no_server_error(case: Case, app: FastAPI, seeded: Seeded) -> None:
     for name, value in case.path_parameters.items():
         if isinstance(value, int) and value % 2 == 0 and name in seeded.ids:
             case.path_parameters[name] = seeded.ids[name]
-    case.call_and_validate(app=app, headers=seeded.headers, checks=[not_a_server_error])
+    case.call_and_validate(
+        app=app, headers=seeded.headers, checks=[not_a_server_error, response_schema_conformance]
+    )

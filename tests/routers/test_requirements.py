@@ -255,3 +255,22 @@ class TestApi:
         paths = client.get("/api/v1/openapi.json").json()["paths"]
         assert "/api/v1/requirements/{requirement_id}/status" in paths
         assert "/login" not in paths
+
+    def test_the_published_422_body_is_the_one_the_api_sends(
+        self, client: TestClient, session: Session
+    ) -> None:
+        schemas = client.get("/api/v1/openapi.json").json()["components"]["schemas"]
+        assert set(schemas["ValidationError"]["properties"]) == {"field", "message"}
+        user = make_user(session, roles=[Role.admin])
+        _token, secret = api_token_service.create(
+            session=session, now=NOW, user_id=user.id or 0, name="t"
+        )
+        session.commit()
+        refused = client.put(
+            f"/api/v1/requirements/{first_clause(session).id}/status",
+            headers={"Authorization": f"Bearer {secret}"},
+            json={"implementation_status": "nonsense"},
+        )
+        assert refused.status_code == 422
+        (error,) = refused.json()["detail"]
+        assert set(error) == {"field", "message"}
