@@ -40,15 +40,17 @@ def reminder_pass(session_factory: Any, settings: Settings) -> None:
 
 
 def housekeeping(settings: Settings, session_factory: Any = None) -> None:
-    """Remove Excel import previews nobody confirmed (they may hold personal data) and the
-    files of superseded dossiers."""
+    """Remove Excel import previews nobody confirmed (they may hold personal data), uploads
+    cut off by a crash, and the files of superseded dossiers."""
     from app.services import dossier as dossier_service
     from app.services.dossier_build import dossiers_dir
     from app.services.evidence_excel import sweep_previews
+    from app.services.file_store import sweep_partial_uploads
 
     now = datetime.now(UTC)
     try:
         sweep_previews(settings.data_dir / "imports", now.timestamp())
+        sweep_partial_uploads(settings.files_dir, now.timestamp())
         if session_factory is not None:
             with session_factory() as session:
                 dossier_service.sweep(session=session, dossiers_dir=dossiers_dir(settings), now=now)

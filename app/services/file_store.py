@@ -74,6 +74,21 @@ def store(source: BinaryIO, files_dir: Path, max_bytes: int) -> Stored:
         raise
 
 
+# An upload still being written is at most this old; anything older was cut off by a crash or
+# a kill (a normal failure removes its own temporary file).
+PARTIAL_MAX_AGE_SECONDS = 3600
+
+
+def sweep_partial_uploads(files_dir: Path, now_timestamp: float) -> int:
+    """Delete temporary upload files left behind by a process that died mid-upload."""
+    removed = 0
+    for path in files_dir.glob(".upload-*") if files_dir.exists() else []:
+        if now_timestamp - path.stat().st_mtime > PARTIAL_MAX_AGE_SECONDS:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def discard(stored: Stored) -> None:
     """Undo a store whose database rows were not committed (only if this upload created it)."""
     if stored.created:

@@ -174,3 +174,57 @@ def test_stale_import_previews_are_swept(tmp_path: Path) -> None:
     assert sweep_previews(tmp_path, now) == 1
     assert not old.exists()
     assert fresh.exists()
+
+
+def test_an_upload_killed_midway_leaves_only_a_partial_file_that_is_swept(
+    tmp_path: Path,
+) -> None:
+    """The process storing an upload dies (kill -9) halfway: no stored file appears, and the
+    partial temporary file is removed by housekeeping once it is clearly abandoned."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    files_dir = tmp_path / "files"
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import io, sys, time\n"
+            "from pathlib import Path\n"
+            "from app.services import file_store\n"
+            "class Slow(io.RawIOBase):\n"
+            "    sent = False\n"
+            "    def read(self, n=-1):\n"
+            "        if not self.sent:\n"
+            "            self.sent = True\n"
+            "            return b'x' * (2 * 1024 * 1024)\n"
+            "        time.sleep(60)\n"
+            "        return b''\n"
+            "file_store.store(Slow(), Path(sys.argv[1]), 10**9)\n",
+            str(files_dir),
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        deadline = time.monotonic() + 20
+        partial: list[Path] = []
+        while time.monotonic() < deadline:
+            partial = [p for p in files_dir.glob(".upload-*") if p.stat().st_size > 0]
+            if partial:
+                break
+            time.sleep(0.05)
+        assert partial, "the child never started writing"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert [p for p in files_dir.rglob("*") if p.is_file() and not p.name.startswith(".")] == []
+    (left,) = partial
+    mtime = left.stat().st_mtime
+    assert file_store.sweep_partial_uploads(files_dir, mtime + 60) == 0  # might still be writing
+    assert (
+        file_store.sweep_partial_uploads(files_dir, mtime + file_store.PARTIAL_MAX_AGE_SECONDS + 1)
+        == 1
+    )
+    assert not left.exists()
