@@ -92,6 +92,39 @@ def created(
     )
 
 
+def update(
+    *,
+    session: Session,
+    now: datetime,
+    actor_id: int | None,
+    obj: Any,
+    fields: dict[str, Any],
+    object_type: str,
+    verb: str = "update",
+) -> bool:
+    """Set the fields that differ, stamp `updated_at` if the row has one, and log the change;
+    False (and nothing logged) when every field already had its value."""
+    before, after = changes(obj, fields)
+    if not after:
+        return False
+    for name, value in after.items():
+        setattr(obj, name, value)
+    if hasattr(obj, "updated_at"):
+        obj.updated_at = now
+    session.add(obj)
+    record(
+        session=session,
+        now=now,
+        actor_id=actor_id,
+        verb=verb,
+        object_type=object_type,
+        object_id=obj.id,
+        before=before,
+        after=after,
+    )
+    return True
+
+
 def _jsonable(values: dict[str, Any] | None) -> dict[str, Any] | None:
     if values is None:
         return None

@@ -383,19 +383,12 @@ def set_summary(
         raise Conflict(_("This audit is closed."))
     if len(summary) > 4000:
         raise Invalid(_("Use at most %(max)d characters.", max=4000), field="summary")
-    before, after = activity.changes(audit, {"summary": summary})
-    audit.summary = summary
-    audit.updated_at = now
-    session.add(audit)
-    if after:
-        activity.record(
-            session=session,
-            now=now,
-            actor_id=actor_id,
-            verb="update",
-            object_type="audit",
-            object_id=audit.id,
-            before=before,
-            after=after,
-        )
+    activity.update(
+        session=session,
+        now=now,
+        actor_id=actor_id,
+        obj=audit,
+        fields={"summary": summary},
+        object_type="audit",
+    )
     return audit

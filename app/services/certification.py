@@ -144,22 +144,13 @@ def update(
             _("A certified record keeps its grade awarded, certificate number and issue date."),
             field="grade_awarded" if not data.grade_awarded else None,
         )
-    before, after = activity.changes(certification, data.model_dump())
-    if not after:
-        return certification
-    for field, value in after.items():
-        setattr(certification, field, value)
-    certification.updated_at = now
-    session.add(certification)
-    activity.record(
+    activity.update(
         session=session,
         now=now,
         actor_id=actor_id,
-        verb="update",
+        obj=certification,
+        fields=data.model_dump(),
         object_type="certification",
-        object_id=certification.id,
-        before=before,
-        after=after,
     )
     return certification
 

@@ -282,14 +282,15 @@ def update(
         )
     _check_header(session, data, nonconformity.raised_on)
     fields = _header_fields(session, data, nonconformity.raised_on)
-    before, after = activity.changes(nonconformity, fields)
-    if not after:
-        return nonconformity
-    for name, value in fields.items():
-        setattr(nonconformity, name, value)
-    nonconformity.updated_at = now
-    session.add(nonconformity)
-    _log(session, now, actor_id, "update", nonconformity, before, after)
+    activity.update(
+        session=session,
+        now=now,
+        actor_id=actor_id,
+        obj=nonconformity,
+        fields=fields,
+        object_type=NC,
+        verb="update",
+    )
     return nonconformity
 
 
@@ -318,14 +319,15 @@ def record_correction(
         if not correction.strip():
             raise Invalid(_("Describe the correction that was done."), field="correction")
     fields = {"correction": correction.strip(), "correction_done_on": done_on}
-    before, after = activity.changes(nonconformity, fields)
-    if not after:
-        return nonconformity
-    for name, value in fields.items():
-        setattr(nonconformity, name, value)
-    nonconformity.updated_at = now
-    session.add(nonconformity)
-    _log(session, now, actor_id, "correction", nonconformity, before, after)
+    activity.update(
+        session=session,
+        now=now,
+        actor_id=actor_id,
+        obj=nonconformity,
+        fields=fields,
+        object_type=NC,
+        verb="correction",
+    )
     return nonconformity
 
 
@@ -356,14 +358,15 @@ def record_root_cause(
         "root_cause": analysis.strip(),
         "effectiveness_check_date": effectiveness_check_date,
     }
-    before, after = activity.changes(nonconformity, fields)
-    if not after:
-        return nonconformity
-    for name, value in fields.items():
-        setattr(nonconformity, name, value)
-    nonconformity.updated_at = now
-    session.add(nonconformity)
-    _log(session, now, actor_id, "root_cause", nonconformity, before, after)
+    activity.update(
+        session=session,
+        now=now,
+        actor_id=actor_id,
+        obj=nonconformity,
+        fields=fields,
+        object_type=NC,
+        verb="root_cause",
+    )
     return nonconformity
 
 

@@ -167,22 +167,13 @@ def update(
     """Change the title, date, chair or location, until the review is signed."""
     _require_unsigned(review)
     _check_header(session, data)
-    before, after = activity.changes(review, _fields(data))
-    if not after:
-        return review
-    for name, value in after.items():
-        setattr(review, name, value)
-    review.updated_at = now
-    session.add(review)
-    activity.record(
+    activity.update(
         session=session,
         now=now,
         actor_id=actor_id,
-        verb="update",
+        obj=review,
+        fields=_fields(data),
         object_type=REVIEW,
-        object_id=review.id,
-        before=before,
-        after=after,
     )
     return review
 
@@ -240,24 +231,14 @@ def record_minutes(
 ) -> ManagementReview:
     """Save the minutes and the decisions (管理评审输出)."""
     _require_unsigned(review)
-    before, after = activity.changes(
-        review, {"minutes": minutes.strip(), "decisions": decisions.strip()}
-    )
-    if not after:
-        return review
-    for name, value in after.items():
-        setattr(review, name, value)
-    review.updated_at = now
-    session.add(review)
-    activity.record(
+    activity.update(
         session=session,
         now=now,
         actor_id=actor_id,
-        verb="minutes",
+        obj=review,
+        fields={"minutes": minutes.strip(), "decisions": decisions.strip()},
         object_type=REVIEW,
-        object_id=review.id,
-        before=before,
-        after=after,
+        verb="minutes",
     )
     return review
 

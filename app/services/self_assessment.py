@@ -79,22 +79,13 @@ def update(
     other = by_year(session=session, year=data.year)
     if other is not None and other.id != assessment.id:
         raise _duplicate(data.year)
-    before, after = activity.changes(assessment, data.model_dump())
-    if not after:
-        return assessment
-    for field, value in after.items():
-        setattr(assessment, field, value)
-    assessment.updated_at = now
-    session.add(assessment)
-    activity.record(
+    activity.update(
         session=session,
         now=now,
         actor_id=actor_id,
-        verb="update",
+        obj=assessment,
+        fields=data.model_dump(),
         object_type="self_assessment",
-        object_id=assessment.id,
-        before=before,
-        after=after,
     )
     return assessment
 
