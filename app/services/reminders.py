@@ -15,8 +15,9 @@ from sqlalchemy import select as select_columns
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from app.i18n import N_, use_locale
 from app.i18n import gettext as _
+from app.i18n import use_locale
+from app.labels import label
 from app.models.department import Department
 from app.models.notification import (
     Channel,
@@ -34,17 +35,6 @@ from app.settings import Settings
 
 # Rows per INSERT statement (16 columns each, well under SQLite's 32,766 parameters).
 BATCH = 1000
-KIND_LABELS = {
-    DueKind.task: N_("Task"),
-    DueKind.evidence_review: N_("Evidence review"),
-    DueKind.goal_measurement: N_("Goal value"),
-    DueKind.audit: N_("Audit"),
-    DueKind.corrective_action: N_("Corrective action"),
-    DueKind.nonconformity: N_("Nonconformity"),
-    DueKind.review: N_("Management review"),
-    DueKind.review_action: N_("Review action"),
-    DueKind.milestone: N_("Certification milestone"),
-}
 
 
 def rules(*, session: Session) -> dict[DueKind, ReminderRule]:
@@ -54,7 +44,7 @@ def rules(*, session: Session) -> dict[DueKind, ReminderRule]:
 
 
 def _title(item: DueItem, threshold: str, owner_name: str, today: Any) -> str:
-    kind = _(KIND_LABELS[item.kind])
+    kind = label(item.kind)  # the same name the reminder settings page shows
     late = (today - item.due_date).days
     if threshold.startswith("before:"):
         when = _("due in %(n)d days", n=(item.due_date - today).days)
