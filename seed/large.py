@@ -50,6 +50,7 @@ from app.models.strategy import CompetitiveAdvantage, Strategy
 from app.models.user import User, UserRole
 from app.security import hash_password
 from app.services import activity, file_store, review_inputs
+from app.services import evidence as evidence_service
 from seed.large_text import (
     DEPARTMENT_NAMES,
     DOCUMENT_KINDS,
@@ -580,12 +581,15 @@ class _Context:
                     approved_ids.append(revision_id)
                 revision_id += 1
             doc = DOCUMENT_KINDS[i % len(DOCUMENT_KINDS)]
+            title = f"{DEPARTMENT_NAMES[i % len(DEPARTMENT_NAMES)]}{doc}（{i + 1}）"
+            names = [f"{reference}-v{number}.txt" for number in range(1, n_revs + 1)]
             evidence_rows.append(
                 {
                     "id": ev_id,
                     "reference": reference,
-                    "title": f"{DEPARTMENT_NAMES[i % len(DEPARTMENT_NAMES)]}{doc}（{i + 1}）",
+                    "title": title,
                     "description": "",
+                    "search_text": evidence_service.search_text(title, "", reference, names),
                     "kind": kind,
                     "owner_id": owner,
                     "department_id": department,

@@ -79,3 +79,41 @@ def test_upgrading_a_database_with_data_keeps_every_reference(tmp_path: Path) ->
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert conn.execute(text("PRAGMA foreign_key_check")).fetchall() == []
     engine.dispose()
+
+
+def test_existing_evidence_is_searchable_after_the_upgrade(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'search.db'}"
+    settings = make_settings(tmp_path, url)
+    config = alembic_config(settings)
+    config.attributes["configure_logger"] = False
+    config.attributes["database_url"] = url
+    command.upgrade(config, "2a7c08dfe8ae")  # before evidence.search_text
+    engine = make_engine(settings)
+    now = "2026-11-25 09:00:00"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO evidence (id, reference, title, description, kind, confidentiality,"
+                " url, status, created_at, updated_at) VALUES (1, 'QP-07', '内部审核控制程序',"
+                " 'Annual PLAN', 'document', 'internal', '', 'approved', :now, :now)"
+            ),
+            {"now": now},
+        )
+        for number, name in ((1, "Audit-V1.PDF"), (2, "audit-v2.pdf")):
+            conn.execute(
+                text(
+                    "INSERT INTO evidence_revision (evidence_id, number, size, mime_type,"
+                    " original_name, change_note, uploaded_at) VALUES (1, :n, 0, '', :name, '',"
+                    " :now)"
+                ),
+                {"n": number, "name": name, "now": now},
+            )
+    engine.dispose()
+
+    command.upgrade(config, "head")
+
+    engine = make_engine(settings)
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT search_text FROM evidence")).scalar()
+    engine.dispose()
+    assert stored == "内部审核控制程序\nannual plan\nqp-07\naudit-v1.pdf\naudit-v2.pdf"

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, UniqueConstraint
+from sqlalchemy import JSON, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.models.base import utc_field
@@ -68,6 +68,9 @@ class Notification(SQLModel, table=True):
             "route",
             name="uq_notification_key",
         ),
+        # Every page counts the signed-in user's unread messages (3.6 ms → index-only at
+        # 50,000 notifications); the inbox reads the same range.
+        Index("ix_notification_unread", "recipient_id", "channel", "read_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     kind: DueKind = Field(max_length=32)
@@ -75,7 +78,7 @@ class Notification(SQLModel, table=True):
     subject_id: int
     due_date: date
     threshold: str = Field(max_length=24)  # before:7, due, overdue:2, escalate
-    recipient_id: int = Field(foreign_key="user_account.id", index=True)
+    recipient_id: int = Field(foreign_key="user_account.id")  # ix_notification_unread
     channel: Channel = Field(max_length=16)
     webhook_id: int | None = Field(default=None, foreign_key="webhook_channel.id")
     # The destination in the unique key: "in_app", "email" or "webhook:<id>". Not NULL, because

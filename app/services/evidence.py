@@ -124,6 +124,27 @@ def _check_owner(session: Session, owner_id: int | None) -> None:
         raise Invalid(_("Choose an active user as owner."), field="owner_id")
 
 
+def fold(text: str) -> str:
+    """Search text and queries are compared in lower case, so a plain LIKE finds them."""
+    return text.lower()
+
+
+def search_text(title: str, description: str, reference: str | None, names: list[str]) -> str:
+    # One field per line: a query never matches across the end of one field and the next.
+    return fold("\n".join([title, description, reference or "", *names]))
+
+
+def _refresh_search_text(session: Session, evidence: Evidence) -> None:
+    names = session.exec(
+        select(EvidenceRevision.original_name)
+        .where(EvidenceRevision.evidence_id == evidence.id)
+        .order_by(col(EvidenceRevision.number))
+    ).all()
+    evidence.search_text = search_text(
+        evidence.title, evidence.description, evidence.reference, list(names)
+    )
+
+
 def _fields(data: EvidenceCreate) -> dict[str, Any]:
     values = data.model_dump()
     values["reference"] = (data.reference or "").strip() or None
@@ -137,6 +158,7 @@ def create(
     """A register entry in draft; files come as revisions."""
     _check(session, data, None)
     evidence = Evidence(**_fields(data), created_at=now, updated_at=now)
+    evidence.search_text = search_text(evidence.title, evidence.description, evidence.reference, [])
     activity.created(
         session=session,
         now=now,
@@ -181,6 +203,7 @@ def update(
     for name, value in fields.items():
         setattr(evidence, name, value)
     evidence.updated_at = now
+    _refresh_search_text(session, evidence)
     session.add(evidence)
     activity.record(
         session=session,
@@ -277,6 +300,7 @@ def add_revision(
     in_force = effective_revision(session=session, evidence_id=evidence.id) is not None
     evidence.status = EvidenceStatus.approved if in_force else EvidenceStatus.draft
     evidence.updated_at = now
+    _refresh_search_text(session, evidence)
     session.add(evidence)
     activity.record(
         session=session,

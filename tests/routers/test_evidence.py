@@ -236,6 +236,30 @@ class TestRegister:
         )
         assert [i["latest_file"] for i in by_file.json()["items"]] == ["供应商-点检.pdf"]
 
+    def test_search_follows_edits_and_ignores_case_beyond_ascii(
+        self, client: TestClient, session: Session
+    ) -> None:
+        sign_in(client, session, make_user(session, roles=[Role.admin]))
+        _create(client, title="École partner list")
+        evidence = _evidence(session, "École partner list")
+        _upload(client, evidence.id or 0, name="ΣΥΜΒΑΣΗ-2026.pdf")
+
+        def found(query: str) -> bool:
+            listed = client.get(f"/evidence?q={quote(query)}").text
+            return "partner list" in listed.split('id="evidence-table"')[1]
+
+        assert found("école")
+        assert found("ÉCOLE")
+        assert found("συμβαση")
+        response = client.post(
+            f"/evidence/{evidence.id}",
+            data={"title": "Supplier partner list", "kind": "document", "csrf_token": csrf(client)},
+        )
+        assert response.status_code == 303
+        assert not found("école")
+        assert found("supplier")
+        assert found("συμβαση")
+
     def test_like_wildcards_in_the_query_are_plain_text(
         self, client: TestClient, session: Session
     ) -> None:
