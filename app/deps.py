@@ -21,14 +21,18 @@ from app.settings import Settings
 SESSION_COOKIE = "ronghe_session"
 
 
-def get_now() -> datetime:
+# Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in the
+# threadpool, and that hop cost more than the work on every request.
+
+
+async def get_now() -> datetime:
     return datetime.now(UTC)
 
 
 Now = Annotated[datetime, Depends(get_now)]
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -96,7 +100,7 @@ def optional_viewer(
 OptionalViewer = Annotated[Viewer | None, Depends(optional_viewer)]
 
 
-def current_viewer(viewer: OptionalViewer) -> Viewer:
+async def current_viewer(viewer: OptionalViewer) -> Viewer:
     if viewer is None:
         raise Unauthenticated()
     return viewer
@@ -111,7 +115,7 @@ class require:  # noqa: N801 - reads as a phrase: Depends(require(Permission.x))
     def __init__(self, permission: Permission) -> None:
         self.permission = permission
 
-    def __call__(self, viewer: CurrentViewer) -> Viewer:
+    async def __call__(self, viewer: CurrentViewer) -> Viewer:
         if not viewer.can(self.permission):
             raise Forbidden()
         return viewer
@@ -123,13 +127,13 @@ def api_viewer(request: Request, session: SessionDep, now: Now) -> Viewer:
     scheme, _sep, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise Unauthenticated(_("Send an API token as 'Authorization: Bearer <token>'."))
-    user = api_token_service.authenticate(session=session, now=now, secret=secret.strip())
-    if user is None:
+    found = api_token_service.authenticate(session=session, now=now, secret=secret.strip())
+    if found is None:
         raise Unauthenticated(_("This API token is not valid or has been revoked."))
-    session.commit()
-    assert user.id is not None
-    roles = user_service.roles_of(session=session, user_id=user.id)
-    return Viewer(user=user, roles=frozenset(roles), session_id=None)
+    if session.dirty:
+        session.commit()  # the token's "last used", at most every five minutes
+    user, roles = found
+    return Viewer(user=user, roles=roles, session_id=None)
 
 
 ApiViewer = Annotated[Viewer, Depends(api_viewer)]
@@ -141,13 +145,13 @@ class api_require:  # noqa: N801
     def __init__(self, permission: Permission) -> None:
         self.permission = permission
 
-    def __call__(self, viewer: ApiViewer) -> Viewer:
+    async def __call__(self, viewer: ApiViewer) -> Viewer:
         if not viewer.can(self.permission):
             raise Forbidden()
         return viewer
 
 
-def pagination(
+async def pagination(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page:

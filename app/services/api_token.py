@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 from app.errors import Invalid, NotFound
 from app.i18n import gettext as _
 from app.models.api_token import ApiToken
-from app.models.user import User
+from app.models.user import Role, User, UserRole
 from app.security import new_token, token_digest
 from app.services import activity
 
@@ -70,19 +70,25 @@ def revoke(*, session: Session, now: datetime, user_id: int, token_id: int) -> A
     return token
 
 
-def authenticate(*, session: Session, now: datetime, secret: str) -> User | None:
-    """The active owner of a live token."""
-    row = session.exec(
-        select(ApiToken, User)
+def authenticate(
+    *, session: Session, now: datetime, secret: str
+) -> tuple[User, frozenset[Role]] | None:
+    """The active owner of a live token, with their roles.
+
+    One statement (a row per role): every API call starts here, and three round trips were a
+    third of a small list call's time."""
+    rows = session.exec(
+        select(ApiToken, User, UserRole.role)
         .join(User, col(User.id) == ApiToken.user_id)
+        .outerjoin(UserRole, col(UserRole.user_id) == User.id)
         .where(ApiToken.token_hash == token_digest(secret))
-    ).first()
-    if row is None:
+    ).all()
+    if not rows:
         return None
-    token, user = row
+    token, user, _role = rows[0]
     if token.revoked_at is not None or not user.is_active:
         return None
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 300:
         token.last_used_at = now
         session.add(token)
-    return user
+    return user, frozenset(Role(role) for _t, _u, role in rows if role is not None)
