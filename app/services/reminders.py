@@ -29,12 +29,9 @@ from app.models.notification import (
     WebhookChannel,
 )
 from app.models.user import Role, User, UserRole
-from app.services import reminder_delivery, reminder_plan, working_days
+from app.services import reminder_delivery, reminder_ledger, reminder_plan, working_days
 from app.services.due_items import SOURCES, DueItem
 from app.settings import Settings
-
-# Rows per INSERT statement (16 columns each, well under SQLite's 32,766 parameters).
-BATCH = 1000
 
 
 def rules(*, session: Session) -> dict[DueKind, ReminderRule]:
@@ -145,22 +142,6 @@ def _existing_keys(session: Session, candidates: list[Candidate]) -> set[Key]:
     return existing
 
 
-def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> int:
-    if not rows:
-        return 0
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # Another scheduler may have inserted some of these rows since we looked: the conflict
-    # clause drops them, and RETURNING counts what was really inserted (rowcount is -1 for
-    # this on PostgreSQL). Core's executemany sends the batch as one multi-row INSERT.
-    statement = (
-        insert(Notification.__table__)  # type: ignore[attr-defined]
-        .on_conflict_do_nothing()
-        .returning(col(Notification.id))
-    )
-    return len(session.execute(statement, rows).all())
-
-
 def plan(
     *, session: Session, now: datetime, settings: Settings, dry_run: bool = False
 ) -> RunReport:
@@ -239,8 +220,10 @@ def plan(
                 )[:300]
         return titles[memo]
 
-    for offset in range(0, len(fresh), BATCH):
-        rows = [
+    # Another scheduler may have inserted some of these since we looked: the ledger skips them.
+    report.inserted = reminder_ledger.insert_new(
+        session,
+        (
             {
                 "kind": c.item.kind,
                 "subject_type": c.item.subject_type,
@@ -259,9 +242,9 @@ def plan(
                 "created_at": now,
                 "next_attempt_at": now,
             }
-            for c in fresh[offset : offset + BATCH]
-        ]
-        report.inserted += _insert_ignoring_duplicates(session, rows)
+            for c in fresh
+        ),
+    )
     return report
 
 
