@@ -74,6 +74,11 @@ def login(
             {"next": same_site_path(next), "email": email, "error": exc.message},
             status_code=exc.status_code,
         )
+    # Whatever session cookie the browser brought (another account's, or one planted to
+    # fix the session) is ended, not carried over: the sign-in always gets a fresh one.
+    previous = request.cookies.get(SESSION_COOKIE)
+    if previous:
+        auth_service.end_session(session=session, now=now, token=previous)
     token = auth_service.start_session(
         session=session, now=now, user=user, lifetime=timedelta(hours=settings.session_hours)
     )
