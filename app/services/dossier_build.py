@@ -10,7 +10,7 @@ import hashlib
 import logging
 import time
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from io import BytesIO
@@ -34,6 +34,7 @@ from app.templating import env
 
 log = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
+TEXT_BLOCK = 64 * 1024  # characters
 PROGRESS_EVERY = 0.5  # seconds between progress commits
 REPORT_STEPS = 6  # index.html, index.pdf, register, and the reports
 
@@ -84,6 +85,18 @@ class Archive:
     def add_bytes(self, arcname: str, data: bytes) -> None:
         self.zf.writestr(arcname, data)
         self.entries.append(Entry(arcname, hashlib.sha256(data).hexdigest(), len(data)))
+
+    def add_text(self, arcname: str, chunks: Iterable[str]) -> None:
+        """A text entry written as it is produced: the index of a large dossier is tens of
+        megabytes, which as one string (plus its encoded copy) doubled the build's memory."""
+        digest = hashlib.sha256()
+        size = 0
+        with self.zf.open(arcname, "w", force_zip64=True) as target:
+            for data in _blocks(chunks):
+                digest.update(data)
+                size += len(data)
+                target.write(data)
+        self.entries.append(Entry(arcname, digest.hexdigest(), size))
 
     def add_file(self, arcname: str, path: Path, expected_sha256: str) -> None:
         digest = hashlib.sha256()
@@ -189,15 +202,28 @@ def _write(
             _progress(session, dossier, done)
         _progress(session, dossier, done, force=True)  # the last steps can take a while
         archive.add_bytes("register.xlsx", _register(clauses))
-        index = _index_html(clauses, reports, today, full=True)
-        archive.add_bytes("index.html", index.encode("utf-8"))
+        archive.add_text("index.html", _index_html(clauses, reports, today, full=True))
         _progress(session, dossier, done, force=True)
         # The PDF lists counts per clause: a file-by-file list of tens of thousands of rows
         # would take minutes and gigabytes to lay out; the HTML and the register have it all.
         archive.add_bytes(
-            "index.pdf", html_to_pdf(_index_html(clauses, reports, today, full=False))
+            "index.pdf", html_to_pdf("".join(_index_html(clauses, reports, today, full=False)))
         )
         archive.add_bytes("manifest.sha256", archive.manifest())
+
+
+def _blocks(pieces: Iterable[str]) -> Iterator[bytes]:
+    """A template's many tiny pieces, encoded in blocks of about TEXT_BLOCK characters."""
+    pending: list[str] = []
+    count = 0
+    for piece in pieces:
+        pending.append(piece)
+        count += len(piece)
+        if count >= TEXT_BLOCK:
+            yield "".join(pending).encode("utf-8")
+            pending, count = [], 0
+    if pending:
+        yield "".join(pending).encode("utf-8")
 
 
 _last_commit: dict[int, float] = {}
@@ -277,8 +303,8 @@ def _index_html(
     today: date,
     *,
     full: bool,
-) -> str:
-    return env.get_template("dossiers/index_document.html").render(
+) -> Iterator[str]:
+    return env.get_template("dossiers/index_document.html").generate(
         {
             "clauses": clauses,
             "reports": reports,

@@ -3,7 +3,8 @@ each linked file, the register, and the reports (latest internal audit, latest m
 review, corrective-action closure, readiness)."""
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from typing import NamedTuple
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -26,10 +27,28 @@ from app.reports import Report, Section, Table
 from app.services import audit_report, review_report
 
 
-@dataclass
+class EvidenceRef(NamedTuple):
+    """The evidence columns a dossier needs. Tens of thousands of links at the large data
+    set's size: plain tuples instead of ORM objects keep the list at a tenth of the memory."""
+
+    id: int
+    reference: str | None
+    title: str
+    confidentiality: Confidentiality
+    url: str
+
+
+class RevisionRef(NamedTuple):
+    number: int
+    sha256: str | None
+    original_name: str
+    approved_at: datetime | None
+
+
+@dataclass(slots=True)
 class DossierFile:
-    evidence: Evidence
-    revision: EvidenceRevision | None  # the approved revision in force; None: nothing to add
+    evidence: EvidenceRef
+    revision: RevisionRef | None  # the approved revision in force; None: nothing to add
     arcname: str = ""  # where it sits in the ZIP, when it is included
 
     @property
@@ -72,8 +91,12 @@ def clauses(*, session: Session) -> list[DossierClause]:
         .group_by(col(EvidenceRevision.evidence_id))
         .subquery()
     )
-    links = session.exec(
-        select(EvidenceRequirement.requirement_id, Evidence, EvidenceRevision)
+    links = session.execute(
+        select(
+            EvidenceRequirement.requirement_id,
+            *(getattr(Evidence, name) for name in EvidenceRef._fields),
+            *(getattr(EvidenceRevision, name) for name in RevisionRef._fields),
+        )
         .join(Evidence, col(Evidence.id) == EvidenceRequirement.evidence_id)
         .outerjoin(in_force, in_force.c.evidence_id == Evidence.id)
         .outerjoin(
@@ -83,11 +106,15 @@ def clauses(*, session: Session) -> list[DossierClause]:
         )
         .where(Evidence.status != EvidenceStatus.obsolete)
         .order_by(col(Evidence.reference), col(Evidence.title))
-    ).all()
-    for requirement_id, evidence, revision in links:
-        clause = result.get(requirement_id)
+    )
+    split = 1 + len(EvidenceRef._fields)
+    for row in links:
+        clause = result.get(row[0])
         if clause is None:
             continue
+        evidence = EvidenceRef(*row[1:split])
+        # No approved revision: the outer join's columns are all NULL.
+        revision = RevisionRef(*row[split:]) if row[split] is not None else None
         file = DossierFile(evidence, revision)
         if (
             revision is not None
@@ -98,7 +125,8 @@ def clauses(*, session: Session) -> list[DossierClause]:
             prefix = str(evidence.reference or evidence.id)
             original = revision.original_name or "file"
             name = _safe(original if original.startswith(prefix) else f"{prefix}-{original}")
-            file.arcname = f"evidence/{chapter}/{clause.requirement.clause}/{name}"
+            folder = f"{_safe(chapter)}/{_safe(clause.requirement.clause)}"
+            file.arcname = f"evidence/{folder}/{name}"
         clause.files.append(file)
     return list(result.values())
 

@@ -222,3 +222,18 @@ def test_long_and_special_file_names_keep_their_extension() -> None:
     assert name.endswith("管理.pdf")
     assert len(name) == 120
     assert _safe("方针#2%.pdf") == "方针_2_.pdf"
+
+
+def test_clause_folders_are_safe_names_too(session: Session, settings: Settings) -> None:
+    # An imported framework may number its clauses with any characters.
+    clause = first_clause(session)
+    clause.clause = 'A.5/1:"x"<y>'
+    session.add(clause)
+    session.commit()
+    add_evidence(session, settings, clause, "信息安全方针", b"policy")
+    dossier = _build(session, settings)
+    path = dossier_service.path_of(dossier_build.dossiers_dir(settings), dossier)
+    with zipfile.ZipFile(path) as archive:
+        [shipped] = [n for n in archive.namelist() if n.startswith("evidence/")]
+    assert shipped.split("/")[2] == "A.5_1__x__y_"
+    assert not set('\\:*?"<>|') & set(shipped)
