@@ -42,6 +42,15 @@ def _begin_sqlite(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def before_upload(session: Session) -> None:
+    """End the transaction the sign-in check opened before reading an upload's body.
+
+    On SQLite every transaction holds the write lock (see _begin_sqlite), so a slow upload
+    would stall every other request until it finished, and fail them after the busy timeout.
+    """
+    session.commit()
+
+
 def get_session(request: Request) -> Iterator[Session]:
     factory = request.app.state.session_factory
     with factory() as session:

@@ -41,7 +41,12 @@ from app.routers import (
 )
 from app.settings import Settings
 from app.templating import TEMPLATES_DIR, env
-from app.web import WebContextMiddleware, csrf_protect, install_error_handlers
+from app.web import (
+    BodyLimitMiddleware,
+    WebContextMiddleware,
+    csrf_protect,
+    install_error_handlers,
+)
 
 ROUTER_MODULES = (
     auth,
@@ -111,6 +116,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     env.globals["timezone"] = settings.timezone
     clock.configure(settings.timezone)
     log_redaction.install()
+    # Inside the web context (added first), so the 413 is in the user's language.
+    app.add_middleware(BodyLimitMiddleware, max_mb=settings.upload_max_mb)
     app.add_middleware(WebContextMiddleware)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.mount("/static", StaticFiles(directory=TEMPLATES_DIR.parent / "static"), name="static")

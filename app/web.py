@@ -10,9 +10,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from sqlalchemy.exc import DataError
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import DomainError, Forbidden
 from app.i18n import DEFAULT_LOCALE, LOCALES, current_locale, negotiate
@@ -27,6 +29,8 @@ CSRF_FIELD = "csrf_token"
 LOCALE_COOKIE = "ronghe_locale"
 TOAST_COOKIE = "ronghe_toast"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Room for the multipart boundaries and form fields around an uploaded file.
+MULTIPART_OVERHEAD = 1024 * 1024
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -76,6 +80,46 @@ class WebContextMiddleware(BaseHTTPMiddleware):
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
+
+
+class BodyLimitMiddleware:
+    """Refuses a request body larger than the upload limit while it arrives.
+
+    An upload route's own size check comes too late for a plain form post (the CSRF check
+    reads the whole form first), for a body sent in chunks (it declares no length) and for
+    the API (FastAPI parses the form before the handler runs): each would spool any amount
+    to disk before refusing it. Raised from `receive`, the 413 goes through the usual error
+    handlers (page, toast or JSON) before any of the excess is read."""
+
+    def __init__(self, app: ASGIApp, max_mb: int) -> None:
+        self.app = app
+        self.max_mb = max_mb
+        self.max_bytes = max_mb * 1024 * 1024 + MULTIPART_OVERHEAD
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        received = 0
+
+        def refuse() -> StarletteHTTPException:
+            return StarletteHTTPException(
+                413, _("The file is larger than %(mb)d MB.", mb=self.max_mb)
+            )
+
+        async def limited() -> Message:
+            nonlocal received
+            if declared.isascii() and declared.isdigit() and int(declared) > self.max_bytes:
+                raise refuse()
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise refuse()
+            return message
+
+        await self.app(scope, limited, send)
 
 
 def rotate_csrf(request: Request) -> None:
@@ -176,6 +220,7 @@ def _error_response(
         403: _("Not allowed"),
         404: _("Not found"),
         409: _("Conflict"),
+        413: _("Too large"),
         422: _("Check your input"),
         429: _("Too many attempts"),
     }

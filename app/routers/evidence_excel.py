@@ -6,11 +6,12 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request
 from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.responses import Response
 
 from app.clock import local_date
-from app.db import SessionDep
+from app.db import SessionDep, before_upload
 from app.deps import Now, SettingsDep
 from app.errors import Conflict, DomainError, Invalid, NotFound
 from app.i18n import gettext as _
@@ -60,6 +61,7 @@ async def import_preview(
     request: Request, session: SessionDep, settings: SettingsDep, viewer: EditorDep
 ) -> Response:
     """Read the uploaded register and show every row with its errors; nothing is written yet."""
+    before_upload(session)
     form = await request.form(max_files=1)
     upload = form.get("file")
     errors: dict[str, str] = {}
@@ -77,7 +79,10 @@ async def import_preview(
                     if size > IMPORT_MAX_BYTES:
                         raise Invalid(_("The file is larger than %(mb)d MB.", mb=10), field="file")
                     out.write(chunk)
-            rows = evidence_excel.read_rows(session=session, path=target, viewer=viewer)
+            # Reading a large sheet takes a while; off the event loop, other requests go on.
+            rows = await run_in_threadpool(
+                evidence_excel.read_rows, session=session, path=target, viewer=viewer
+            )
         except DomainError as exc:
             errors[exc.field or "file"] = exc.message
             target.unlink(missing_ok=True)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.responses import Response
 
-from app.db import SessionDep
+from app.db import SessionDep, before_upload
 from app.deps import ApiViewer, CurrentViewer, Now, SettingsDep, Viewer, api_require
 from app.errors import DomainError, Invalid, NotFound
 from app.forms import describe_errors, form_values
@@ -20,13 +20,10 @@ from app.services import evidence as evidence_service
 from app.services import file_store
 from app.services.evidence import Upload, UploadLimits
 from app.settings import Settings
-from app.web import toast_header
+from app.web import MULTIPART_OVERHEAD, toast_header
 
 router = APIRouter(prefix="/evidence", tags=["evidence"], include_in_schema=False)
 api_router = APIRouter(tags=["evidence"])
-
-# Room for the multipart boundaries and form fields around the file itself.
-MULTIPART_OVERHEAD = 1024 * 1024
 
 
 def _too_large(request: Request, settings: Settings) -> bool:
@@ -61,6 +58,7 @@ async def upload(
                 "file": _("The file is larger than %(mb)d MB.", mb=settings.upload_max_mb)
             },
         )
+    before_upload(session)
     form = await request.form(max_files=1)
     file = form.get("file")
     values = form_values(form)

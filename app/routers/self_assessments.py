@@ -10,10 +10,11 @@ from fastapi import APIRouter, Depends, Request
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.responses import Response
 
-from app.db import SessionDep
+from app.db import SessionDep, before_upload
 from app.deps import ApiViewer, CurrentViewer, Now, SettingsDep, Viewer, require
 from app.errors import Conflict, DomainError, Invalid, NotFound
 from app.forms import form_values, parse_id, submit
@@ -251,6 +252,7 @@ async def import_preview(
     request: Request, session: SessionDep, settings: SettingsDep, viewer: EditorDep
 ) -> Response:
     """Read the uploaded sheet and show every row with its errors; nothing is written yet."""
+    before_upload(session)
     form = await request.form(max_files=1)
     upload = form.get("file")
     errors: dict[str, str] = {}
@@ -268,7 +270,10 @@ async def import_preview(
                     if size > IMPORT_MAX_BYTES:
                         raise Invalid(_("The file is larger than %(mb)d MB.", mb=5), field="file")
                     out.write(chunk)
-            rows = self_assessment_excel.read_rows(session=session, path=target)
+            # Reading a large sheet takes a while; off the event loop, other requests go on.
+            rows = await run_in_threadpool(
+                self_assessment_excel.read_rows, session=session, path=target
+            )
         except DomainError as exc:
             errors[exc.field or "file"] = exc.message
             target.unlink(missing_ok=True)

@@ -262,7 +262,7 @@ def add_revision(
     name, extension = check_name(upload.name, limits.extensions)
     stored = file_store.store(upload.stream, limits.files_dir, limits.max_bytes)
     try:
-        checked = check_content(name, extension, stored.head)
+        checked = check_content(name, extension, stored.head, stored.path)
         latest = session.exec(
             select(EvidenceRevision)
             .where(EvidenceRevision.evidence_id == evidence.id)
@@ -277,6 +277,11 @@ def add_revision(
         if session.get(StoredFile, stored.sha256) is None:
             session.add(StoredFile(sha256=stored.sha256, size=stored.size, created_at=now))
             session.flush()  # the revision's foreign key needs the row first
+            # Content found already stored may be an orphan that housekeeping deleted while
+            # this insert waited for its lock (file_verify.sweep_orphans): never commit a
+            # row without its file.
+            if not stored.path.exists():
+                raise Conflict(_("The file could not be stored; upload it again."), field="file")
         assert evidence.id is not None
         revision = EvidenceRevision(
             evidence_id=evidence.id,

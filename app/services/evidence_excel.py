@@ -5,7 +5,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Font
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
@@ -22,6 +22,7 @@ from app.models.user import User
 from app.services import evidence as evidence_service
 from app.services import evidence_links
 from app.services.evidence_access import visible_clause
+from app.services.excel_reading import formula_text, open_book
 
 MAX_ROWS = 2000
 COLUMNS = [
@@ -117,6 +118,7 @@ class ImportRow:
 
 
 def _cell(value: Any) -> Any:
+    value = formula_text(value)
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, str):
@@ -126,10 +128,7 @@ def _cell(value: Any) -> Any:
 
 def read_rows(*, session: Session, path: Path, viewer: Viewer) -> list[ImportRow]:
     """Validate every row without writing anything; each row carries its own errors."""
-    try:
-        book = load_workbook(path, read_only=True, data_only=False)
-    except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        raise Invalid(_("This is not a readable Excel (.xlsx) file."), field="file") from exc
+    book = open_book(path)
     try:
         return _read(session, book, viewer)
     except DomainError:

@@ -7,7 +7,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from openpyxl import load_workbook
 from pydantic import ValidationError
 from sqlmodel import Session
 
@@ -17,6 +16,7 @@ from app.i18n import gettext as _
 from app.labels import label
 from app.models.certification import DevelopmentStage, SelfAssessmentCreate
 from app.services import self_assessment as assessment_service
+from app.services.excel_reading import formula_text, open_book
 
 MAX_ROWS = 200
 # The columns as the national platform's reports name them; the header row is not checked,
@@ -68,6 +68,7 @@ def _stage(text: str) -> str:
 
 
 def _cell(value: Any) -> Any:
+    value = formula_text(value)
     if isinstance(value, str):
         return value.strip()
     if isinstance(value, datetime):
@@ -77,10 +78,7 @@ def _cell(value: Any) -> Any:
 
 def read_rows(*, session: Session, path: Path) -> list[ImportRow]:
     """Validate every row without writing anything; each row carries its own errors."""
-    try:
-        book = load_workbook(path, read_only=True, data_only=False)
-    except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        raise Invalid(_("This is not a readable Excel (.xlsx) file."), field="file") from exc
+    book = open_book(path)
     try:
         return _read(session, book)
     except DomainError:
