@@ -21,9 +21,9 @@ LEASE_TTL = timedelta(minutes=4)
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 
 
-def reminder_pass(session_factory: Any, settings: Settings) -> None:
-    """One reminder pass, if this process holds the lease."""
-    now = datetime.now(UTC)
+def reminder_pass(session_factory: Any, settings: Settings, now: datetime | None = None) -> None:
+    """One reminder pass, if this process holds the lease (`now` only for tests and tools)."""
+    now = now or datetime.now(UTC)
     try:
         with session_factory() as session:
             leader = reminders.acquire_lease(
@@ -39,19 +39,26 @@ def reminder_pass(session_factory: Any, settings: Settings) -> None:
         log.exception("reminder pass failed")
 
 
-def housekeeping(settings: Settings, session_factory: Any = None) -> None:
+def housekeeping(
+    settings: Settings, session_factory: Any = None, now: datetime | None = None
+) -> None:
     """Remove Excel import previews nobody confirmed (they may hold personal data), uploads
-    cut off by a crash, and the files of superseded dossiers."""
+    cut off by a crash (partial files, and stored files whose rows never committed), and the
+    files of superseded dossiers."""
     from app.services import dossier as dossier_service
     from app.services.dossier_build import dossiers_dir
     from app.services.evidence_excel import sweep_previews
     from app.services.file_store import sweep_partial_uploads
+    from app.services.file_verify import sweep_orphans
 
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     try:
         sweep_previews(settings.data_dir / "imports", now.timestamp())
         sweep_partial_uploads(settings.files_dir, now.timestamp())
         if session_factory is not None:
+            with session_factory() as session:
+                sweep_orphans(session=session, files_dir=settings.files_dir, now=now)
+                session.commit()  # releases the lock that uploads of the same content wait for
             with session_factory() as session:
                 dossier_service.sweep(session=session, dossiers_dir=dossiers_dir(settings), now=now)
                 session.commit()

@@ -1,9 +1,11 @@
 """Checking the file store against the database: missing, altered and orphaned files."""
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlalchemy import text
+from sqlmodel import Session, col, select
 
 from app.models.evidence import StoredFile
 from app.services import file_store
@@ -35,3 +37,28 @@ def verify(*, session: Session, files_dir: Path) -> VerifyReport:
             report.altered.append(row.sha256)
     report.orphans = [p for p in file_store.files_on_disk(files_dir) if p.name not in known]
     return report
+
+
+def sweep_orphans(*, session: Session, files_dir: Path, now: datetime) -> int:
+    """Delete stored files that no row names and that are older than any upload in progress:
+    what a process killed between storing an upload and committing its rows leaves behind."""
+    cutoff = now.timestamp() - file_store.PARTIAL_MAX_AGE_SECONDS
+    old = {p.name: p for p in file_store.files_on_disk(files_dir) if p.stat().st_mtime < cutoff}
+    if not old:
+        return 0
+    # Someone may be uploading the same content right now and find the file already there.
+    # Its StoredFile insert waits for this lock (on SQLite, the write lock every transaction
+    # takes); `evidence.add_revision` checks that the file still exists after that insert.
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("LOCK TABLE stored_file IN SHARE MODE"))
+    names = sorted(old)
+    known: set[str] = set()
+    for offset in range(0, len(names), 500):
+        chunk = names[offset : offset + 500]
+        known.update(
+            session.exec(select(StoredFile.sha256).where(col(StoredFile.sha256).in_(chunk)))
+        )
+    orphans = old.keys() - known
+    for name in orphans:
+        old[name].unlink(missing_ok=True)
+    return len(orphans)
