@@ -1,11 +1,14 @@
 """Evidence files: uploading a revision (form and API) and downloading one, with checks."""
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ValidationError
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.responses import Response
 
@@ -14,6 +17,7 @@ from app.deps import ApiViewer, CurrentViewer, Now, SettingsDep, Viewer, api_req
 from app.errors import DomainError, Invalid, NotFound
 from app.forms import describe_errors, form_values
 from app.i18n import gettext as _
+from app.models.evidence import Evidence
 from app.permissions import Permission
 from app.routers.evidence import EditorDep, detail_response, editable_evidence, visible_evidence
 from app.services import evidence as evidence_service
@@ -60,6 +64,22 @@ async def upload(
         )
     before_upload(session)
     form = await request.form(max_files=1)
+    # Copying and hashing the file (up to the upload limit) and the database work go to the
+    # threadpool like any plain route's: on the event loop they held up every other request.
+    return await run_in_threadpool(
+        _add_revision, request, session, now, settings, viewer, evidence, form
+    )
+
+
+def _add_revision(
+    request: Request,
+    session: Session,
+    now: datetime,
+    settings: Settings,
+    viewer: Viewer,
+    evidence: Evidence,
+    form: FormData,
+) -> Response:
     file = form.get("file")
     values = form_values(form)
     values.pop("file", None)
