@@ -42,7 +42,7 @@ def _begin_sqlite(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def before_upload(session: Session) -> None:
+def release_write_lock(session: Session) -> None:
     """End the transaction the sign-in check opened before reading an upload's body.
 
     On SQLite every transaction holds the write lock (see _begin_sqlite), so a slow upload

@@ -300,8 +300,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _error_response(
+        response = _error_response(
             request,
             500,
             _("Something went wrong on our side. The error has been logged; please try again."),
         )
+        # This answer comes from outside the web-context middleware, which adds these elsewhere.
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response

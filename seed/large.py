@@ -552,6 +552,7 @@ class _Context:
             department = rng.choice(self.departments)
             uploaded = created
             approved_ids = []
+            names = [f"{reference}-v{number}.txt" for number in range(1, n_revs + 1)]
             for number in range(1, n_revs + 1):
                 uploaded = created + timedelta(days=step * (number - 1), minutes=number)
                 last = number == n_revs
@@ -566,7 +567,7 @@ class _Context:
                         "sha256": None,  # filled in once the bytes are stored
                         "size": len(body),
                         "mime_type": "text/plain",
-                        "original_name": f"{reference}-v{number}.txt",
+                        "original_name": names[number - 1],
                         "period_from": None if kind == "document" else uploaded.date(),
                         "period_to": None,
                         "change_note": "" if number == 1 else "年度修订",
@@ -582,14 +583,15 @@ class _Context:
                 revision_id += 1
             doc = DOCUMENT_KINDS[i % len(DOCUMENT_KINDS)]
             title = f"{DEPARTMENT_NAMES[i % len(DEPARTMENT_NAMES)]}{doc}（{i + 1}）"
-            names = [f"{reference}-v{number}.txt" for number in range(1, n_revs + 1)]
             evidence_rows.append(
                 {
                     "id": ev_id,
                     "reference": reference,
                     "title": title,
                     "description": "",
-                    "search_text": evidence_service.search_text(title, "", reference, names),
+                    "search_text": evidence_service.search_text(
+                        title=title, description="", reference=reference, names=names
+                    ),
                     "kind": kind,
                     "owner_id": owner,
                     "department_id": department,

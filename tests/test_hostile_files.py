@@ -11,6 +11,7 @@ import time
 import tracemalloc
 import zipfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -613,7 +614,9 @@ def _drive(
         "server": ("testserver", 80),
         "root_path": "",
     }
-    asyncio.run(app(scope, receive, send))
+    # On a thread of its own: the browser tests leave an event loop running on this one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, app(scope, receive, send)).result()
     return status, answer, taken
 
 
@@ -1073,6 +1076,35 @@ class TestInflatedSheets:
         assert "粘贴为数值" in response.text
         assert time.monotonic() - started < 3
         assert _files(upload_settings.data_dir) == set()
+
+    def test_a_helper_sheet_after_the_register_may_hold_dragged_formulas(
+        self, client: TestClient, session: Session
+    ) -> None:
+        book = Workbook()
+        register = book.active
+        assert register is not None
+        register.append(["编号", "标题", "类型"])
+        register.append(["H-1", "辅助表之前的文件", "文件"])
+        book.create_sheet("辅助")
+        buffer = io.BytesIO()
+        book.save(buffer)
+        dragged = (
+            f'<?xml version="1.0" encoding="UTF-8"?><worksheet {XLSX_NS}><sheetData><row r="1">'
+            '<c r="A1"><f t="shared" ref="A1:C1" si="0">1+1</f><v>2</v></c>'
+            '<c r="B1"><f t="shared" si="0"/><v>2</v></c></row></sheetData></worksheet>'
+        ).encode()
+        out = io.BytesIO()
+        with (
+            zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as source,
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
+        ):
+            for item in source.infolist():
+                helper = item.filename == "xl/worksheets/sheet2.xml"
+                target.writestr(item.filename, dragged if helper else source.read(item))
+        sign_in(client, session, make_user(session, roles=[Role.admin]))
+        response = _preview(client, "/evidence/import", out.getvalue())
+        assert response.status_code == 200
+        assert "辅助表之前的文件" in response.text
 
     def test_very_wide_rows_are_read_to_the_known_columns_only(
         self, client: TestClient, session: Session

@@ -1,7 +1,10 @@
 """The same-site rule for user-supplied return addresses."""
 
 import pytest
+from fastapi.testclient import TestClient
 
+from app.main import create_app
+from app.settings import Settings
 from app.web import same_site_path
 
 
@@ -18,3 +21,22 @@ def test_a_local_path_with_query_is_kept() -> None:
         same_site_path("/requirements?status=planned&owner=3")
         == "/requirements?status=planned&owner=3"
     )
+
+
+def test_an_unexpected_error_is_a_chinese_page_with_the_security_headers(
+    settings: Settings,
+) -> None:
+    app = create_app(settings)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/boom", headers={"Accept-Language": "zh-CN"})
+    assert response.status_code == 500
+    assert "a bug" not in response.text
+    assert "Traceback" not in response.text
+    assert "已记录" in response.text
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]

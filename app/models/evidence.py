@@ -57,7 +57,7 @@ class Evidence(EvidenceBase, table=True):
     # Title, description, reference and every revision's file name, case-folded, kept in step
     # by the evidence service: the register's text search reads one column, not four and a
     # second table (15 → 5 ms over 20,000 items, and no ILIKE case folding on PostgreSQL).
-    search_text: str = Field(default="", sa_type=Text)
+    search_text: str = Field(default="", sa_type=Text, exclude=True)  # never in an answer
 
 
 class EvidenceCreate(EvidenceBase):
@@ -84,7 +84,7 @@ class EvidenceRevision(SQLModel, table=True):
     sha256: str | None = Field(default=None, foreign_key="stored_file.sha256", index=True)
     size: int = 0
     mime_type: str = Field(default="", max_length=128)
-    original_name: str = Field(default="", max_length=255, index=True)
+    original_name: str = Field(default="", max_length=255)
     period_from: date | None = None
     period_to: date | None = None
     change_note: str = Field(default="", max_length=TEXT_MAX)

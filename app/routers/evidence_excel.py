@@ -11,7 +11,7 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.responses import Response
 
 from app.clock import local_date
-from app.db import SessionDep, before_upload
+from app.db import SessionDep, release_write_lock
 from app.deps import Now, SettingsDep
 from app.errors import Conflict, DomainError, Invalid, NotFound
 from app.i18n import gettext as _
@@ -61,7 +61,7 @@ async def import_preview(
     request: Request, session: SessionDep, settings: SettingsDep, viewer: EditorDep
 ) -> Response:
     """Read the uploaded register and show every row with its errors; nothing is written yet."""
-    before_upload(session)
+    release_write_lock(session)
     form = await request.form(max_files=1)
     upload = form.get("file")
     errors: dict[str, str] = {}
@@ -113,12 +113,18 @@ async def import_confirm(
         preview.rename(path)
     except FileNotFoundError:
         raise NotFound(_("This import has expired; upload the file again.")) from None
-    try:
+
+    def read_and_import() -> tuple[list[evidence_excel.ImportRow], int]:
         rows = evidence_excel.read_rows(session=session, path=path, viewer=viewer)
         created = evidence_excel.import_rows(
             session=session, now=now, actor_id=viewer.id, rows=rows
         )
         session.commit()
+        return rows, created
+
+    try:
+        # Reading the sheet again and inserting up to 2,000 items: off the event loop.
+        rows, created = await run_in_threadpool(read_and_import)
     except IntegrityError:
         session.rollback()
         raise Conflict(

@@ -12,7 +12,7 @@ from starlette.datastructures import FormData
 from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.responses import Response
 
-from app.db import SessionDep, before_upload
+from app.db import SessionDep, release_write_lock
 from app.deps import ApiViewer, CurrentViewer, Now, SettingsDep, Viewer, api_require
 from app.errors import DomainError, Invalid, NotFound
 from app.forms import describe_errors, form_values
@@ -62,7 +62,7 @@ async def upload(
                 "file": _("The file is larger than %(mb)d MB.", mb=settings.upload_max_mb)
             },
         )
-    before_upload(session)
+    release_write_lock(session)
     form = await request.form(max_files=1)
     # Copying and hashing the file (up to the upload limit) and the database work go to the
     # threadpool like any plain route's: on the event loop they held up every other request.
@@ -171,7 +171,7 @@ def _file_response(
 @api_router.post(
     "/evidence/{evidence_id}/revisions", status_code=201, summary="Upload a new revision"
 )
-async def api_upload(
+def api_upload(  # plain def: the copy and hash run in the threadpool, off the event loop
     session: SessionDep,
     now: Now,
     settings: SettingsDep,

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.responses import Response
 
-from app.db import SessionDep, before_upload
+from app.db import SessionDep, release_write_lock
 from app.deps import ApiViewer, CurrentViewer, Now, SettingsDep, Viewer, require
 from app.errors import Conflict, DomainError, Invalid, NotFound
 from app.forms import form_values, parse_id, submit
@@ -252,7 +252,7 @@ async def import_preview(
     request: Request, session: SessionDep, settings: SettingsDep, viewer: EditorDep
 ) -> Response:
     """Read the uploaded sheet and show every row with its errors; nothing is written yet."""
-    before_upload(session)
+    release_write_lock(session)
     form = await request.form(max_files=1)
     upload = form.get("file")
     errors: dict[str, str] = {}
@@ -302,12 +302,18 @@ async def import_confirm(
                 "check the results before uploading it again."
             )
         ) from None
-    try:
+
+    def read_and_import() -> tuple[list[self_assessment_excel.ImportRow], int]:
         rows = self_assessment_excel.read_rows(session=session, path=claimed)
         created = self_assessment_excel.import_rows(
             session=session, now=now, actor_id=viewer.id, rows=rows
         )
         session.commit()
+        return rows, created
+
+    try:
+        # Reading the sheet again and writing its years: off the event loop.
+        rows, created = await run_in_threadpool(read_and_import)
     except IntegrityError:
         # A year recorded meanwhile by hand or by another import: the unique year refuses it.
         session.rollback()

@@ -248,19 +248,26 @@ def _copy_files(files_dir: Path, dest_dir: Path, progress: Progress) -> tuple[in
         dest.parent.mkdir(parents=True, exist_ok=True)
         # Stored files never change, so a hard link is as good as a copy and costs nothing.
         try:
-            os.link(path, dest)
+            _link_or_copy(path, dest)
         except FileNotFoundError:
             # Housekeeping removed an orphan no row names; the check after the copy still
             # requires every file the database refers to.
             continue
-        except OSError:
-            shutil.copy2(path, dest)
         count += 1
         total += dest.stat().st_size
         if count % 1000 == 0:
             progress(f"files: {count} copied")
     progress(f"files: {count} copied, {total} bytes")
     return count, total
+
+
+def _link_or_copy(path: Path, dest: Path) -> None:
+    try:
+        os.link(path, dest)
+    except FileNotFoundError:
+        raise
+    except OSError:  # another file system: copy
+        shutil.copy2(path, dest)
 
 
 def _present(files_dir: Path, shas: Iterable[str]) -> set[str]:

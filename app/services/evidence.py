@@ -129,9 +129,21 @@ def fold(text: str) -> str:
     return text.lower()
 
 
-def search_text(title: str, description: str, reference: str | None, names: list[str]) -> str:
+def search_text(*, title: str, description: str, reference: str | None, names: list[str]) -> str:
     # One field per line: a query never matches across the end of one field and the next.
     return fold("\n".join([title, description, reference or "", *names]))
+
+
+def _refuse_obsolete(evidence: Evidence) -> None:
+    if evidence.status == EvidenceStatus.obsolete:
+        raise Conflict(_("This evidence is obsolete; create a new item instead."))
+
+
+def _lock(session: Session, evidence: Evidence) -> None:
+    """Re-read the item and hold it until commit (FOR UPDATE; SQLite's transactions already
+    hold the write lock). An upload reads its body outside any transaction, and two changes
+    must not each compute the search text from their own older copy."""
+    session.refresh(evidence, with_for_update=True)
 
 
 def _refresh_search_text(session: Session, evidence: Evidence) -> None:
@@ -141,7 +153,10 @@ def _refresh_search_text(session: Session, evidence: Evidence) -> None:
         .order_by(col(EvidenceRevision.number))
     ).all()
     evidence.search_text = search_text(
-        evidence.title, evidence.description, evidence.reference, list(names)
+        title=evidence.title,
+        description=evidence.description,
+        reference=evidence.reference,
+        names=list(names),
     )
 
 
@@ -158,7 +173,12 @@ def create(
     """A register entry in draft; files come as revisions."""
     _check(session, data, None)
     evidence = Evidence(**_fields(data), created_at=now, updated_at=now)
-    evidence.search_text = search_text(evidence.title, evidence.description, evidence.reference, [])
+    evidence.search_text = search_text(
+        title=evidence.title,
+        description=evidence.description,
+        reference=evidence.reference,
+        names=[],
+    )
     activity.created(
         session=session,
         now=now,
@@ -190,6 +210,7 @@ def update(
 
     Only an overseer may hand the item to someone else or move its review date: for an owner,
     a later review date would make expired evidence current again without any review."""
+    _lock(session, evidence)
     _check(session, data, evidence.id)
     fields = _fields(data)
     if not overseer:
@@ -253,8 +274,7 @@ def add_revision(
 
     The caller commits, and on failure calls `file_store.discard` so no orphan file stays.
     """
-    if evidence.status == EvidenceStatus.obsolete:
-        raise Conflict(_("This evidence is obsolete; create a new item instead."))
+    _refuse_obsolete(evidence)
     if evidence.kind == EvidenceKind.link:
         raise Conflict(_("Linked evidence has no files; edit its address instead."))
     if upload.period_from and upload.period_to and upload.period_to < upload.period_from:
@@ -262,6 +282,10 @@ def add_revision(
     name, extension = check_name(upload.name, limits.extensions)
     stored = file_store.store(upload.stream, limits.files_dir, limits.max_bytes)
     try:
+        # Locked only once the file is stored: the copy takes a while, and on SQLite the lock
+        # stops every other writer. The item may have been made obsolete meanwhile.
+        _lock(session, evidence)
+        _refuse_obsolete(evidence)
         checked = check_content(name, extension, stored.head, stored.path)
         latest = session.exec(
             select(EvidenceRevision)
@@ -320,8 +344,7 @@ def add_revision(
 
 
 def _pending(session: Session, evidence: Evidence) -> EvidenceRevision:
-    if evidence.status == EvidenceStatus.obsolete:
-        raise Conflict(_("This evidence is obsolete; create a new item instead."))
+    _refuse_obsolete(evidence)
     revision = session.exec(
         select(EvidenceRevision)
         .where(

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import IO, Any
 from xml.parsers import expat
 
+from defusedxml import ElementTree
 from openpyxl import load_workbook
 from openpyxl.workbook.workbook import Workbook as Book
 from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
@@ -36,7 +37,7 @@ def open_book(path: Path) -> Book:
                     ),
                     field="file",
                 )
-            if any(_has_shared_formula(archive.open(name)) for name in _sheets(archive)):
+            if _has_shared_formula(archive.open(_first_worksheet(archive))):
                 raise Invalid(
                     _(
                         "The sheet has formulas filled across cells; copy the cells and paste "
@@ -61,12 +62,27 @@ def formula_text(value: Any) -> Any:
     return value
 
 
-def _sheets(archive: zipfile.ZipFile) -> list[str]:
-    return [
-        name
-        for name in archive.namelist()
-        if name.startswith("xl/worksheets/") and name.endswith(".xml")
-    ]
+MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+RELATIONSHIPS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+RELATIONSHIP_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+
+
+def _first_worksheet(archive: zipfile.ZipFile) -> str:
+    """The part of the sheet the imports read (openpyxl's `worksheets[0]`): the first
+    worksheet in the workbook's order, which is not the order of the zip's entries. A helper
+    sheet after it may hold all the formulas it likes."""
+    targets = {
+        rel.get("Id"): rel.get("Target", "")
+        for rel in ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels")).iter(
+            f"{RELATIONSHIPS}Relationship"
+        )
+    }
+    for sheet in ElementTree.fromstring(archive.read("xl/workbook.xml")).iter(f"{MAIN}sheet"):
+        target = targets.get(sheet.get(RELATIONSHIP_ID), "")
+        part = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+        if part.startswith("xl/worksheets/"):
+            return part
+    raise ValueError("no worksheet")  # reported as an unreadable file
 
 
 class _Found(Exception):
@@ -80,8 +96,13 @@ def _has_shared_formula(part: IO[bytes]) -> bool:
         if name.rpartition(" ")[2] == "f" and attributes.get("t") == "shared":
             raise _Found
 
+    def no_doctype(*_args: Any) -> None:
+        # A DTD has no place in a sheet, and entity tricks start with one.
+        raise ValueError("DOCTYPE in a worksheet")
+
     parser = expat.ParserCreate(namespace_separator=" ")
     parser.StartElementHandler = start
+    parser.StartDoctypeDeclHandler = no_doctype
     with part:
         try:
             parser.ParseFile(part)

@@ -39,11 +39,18 @@ def verify(*, session: Session, files_dir: Path) -> VerifyReport:
     return report
 
 
+def _older(path: Path, cutoff: float) -> bool:
+    try:
+        return path.stat().st_mtime < cutoff
+    except FileNotFoundError:  # a failed upload discarded it meanwhile
+        return False
+
+
 def sweep_orphans(*, session: Session, files_dir: Path, now: datetime) -> int:
     """Delete stored files that no row names and that are older than any upload in progress:
     what a process killed between storing an upload and committing its rows leaves behind."""
     cutoff = now.timestamp() - file_store.PARTIAL_MAX_AGE_SECONDS
-    old = {p.name: p for p in file_store.files_on_disk(files_dir) if p.stat().st_mtime < cutoff}
+    old = {p.name: p for p in file_store.files_on_disk(files_dir) if _older(p, cutoff)}
     if not old:
         return 0
     # Someone may be uploading the same content right now and find the file already there.

@@ -8,7 +8,7 @@ from enum import Enum
 from itertools import chain, islice
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import UniqueConstraint, text
 from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, col
 
@@ -16,9 +16,14 @@ from app.models.notification import Notification
 
 # Rows per INSERT statement on SQLite (16 columns each, well under its 32,766 parameters).
 BATCH = 1000
+UNIQUE_KEY: UniqueConstraint = next(
+    c
+    for c in Notification.__table__.constraints  # type: ignore[attr-defined]
+    if c.name == "uq_notification_key"
+)
 
 
-def insert_new(session: Session, rows: Iterable[dict[str, Any]]) -> int:
+def insert_new(*, session: Session, rows: Iterable[dict[str, Any]]) -> int:
     """Insert the rows that are new; every row has the same keys, in the same order."""
     if session.get_bind().dialect.name == "postgresql":
         return _copy_then_insert(session, rows)
@@ -63,7 +68,10 @@ def _copy_then_insert(session: Session, rows: Iterable[dict[str, Any]]) -> int:
         for row in chain([first], rows):
             copy.write_row([_plain(value) for value in row.values()])
     insert = f"INSERT INTO notification ({columns}) SELECT {columns} FROM notification_new"  # noqa: S608
-    result: Any = session.execute(text(f"{insert} ON CONFLICT DO NOTHING"))
+    # In key order, so two overlapping passes take the unique index's locks in the same order
+    # and cannot deadlock.
+    key = ", ".join(column.name for column in UNIQUE_KEY.columns)
+    result: Any = session.execute(text(f"{insert} ORDER BY {key} ON CONFLICT DO NOTHING"))
     return int(result.rowcount)
 
 

@@ -222,8 +222,8 @@ def plan(
 
     # Another scheduler may have inserted some of these since we looked: the ledger skips them.
     report.inserted = reminder_ledger.insert_new(
-        session,
-        (
+        session=session,
+        rows=(
             {
                 "kind": c.item.kind,
                 "subject_type": c.item.subject_type,

@@ -1,4 +1,4 @@
-"""evidence search text, unread notification index
+"""evidence search text, unread notification index, no file name index
 
 Revision ID: 3c5e0a9d41b7
 Revises: 2a7c08dfe8ae
@@ -23,6 +23,9 @@ def upgrade() -> None:
     with op.batch_alter_table("evidence", schema=None) as batch_op:
         batch_op.add_column(sa.Column("search_text", sa.Text(), nullable=False, server_default=""))
     _fill_search_text()
+    # Searched through search_text now; the index only cost writes.
+    with op.batch_alter_table("evidence_revision", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_evidence_revision_original_name"))
     with op.batch_alter_table("notification", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_notification_recipient_id"))
         batch_op.create_index(
@@ -68,6 +71,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_notification_unread")
         batch_op.create_index(
             batch_op.f("ix_notification_recipient_id"), ["recipient_id"], unique=False
+        )
+    with op.batch_alter_table("evidence_revision", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_evidence_revision_original_name"), ["original_name"], unique=False
         )
     with op.batch_alter_table("evidence", schema=None) as batch_op:
         batch_op.drop_column("search_text")

@@ -235,6 +235,7 @@ class TestRegister:
             f"/api/v1/evidence?q={quote('点检.PDF')}", headers=self._bearer(session)
         )
         assert [i["latest_file"] for i in by_file.json()["items"]] == ["供应商-点检.pdf"]
+        assert "search_text" not in by_file.json()["items"][0]  # internal, never answered
 
     def test_search_follows_edits_and_ignores_case_beyond_ascii(
         self, client: TestClient, session: Session

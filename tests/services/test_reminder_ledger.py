@@ -37,11 +37,13 @@ def _row(recipient_id: int, subject_id: int, threshold: str = "due") -> dict[str
 def test_only_new_keys_are_inserted_and_counted(session: Session) -> None:
     user = make_user(session)
     assert user.id is not None
-    assert reminder_ledger.insert_new(session, (_row(user.id, n) for n in range(3))) == 3
+    assert (
+        reminder_ledger.insert_new(session=session, rows=(_row(user.id, n) for n in range(3))) == 3
+    )
     # Two of the first three again, plus 1,500 new ones: more than one SQLite batch.
     again = [_row(user.id, n) for n in (1, 2)] + [_row(user.id, n) for n in range(3, 1503)]
-    assert reminder_ledger.insert_new(session, iter(again)) == 1500
-    assert reminder_ledger.insert_new(session, iter([])) == 0
+    assert reminder_ledger.insert_new(session=session, rows=iter(again)) == 1500
+    assert reminder_ledger.insert_new(session=session, rows=iter([])) == 0
 
     stored = session.exec(select(Notification).where(Notification.recipient_id == user.id)).all()
     assert len(stored) == 1503
@@ -57,8 +59,8 @@ def test_a_second_call_in_the_same_transaction_starts_from_an_empty_staging_tabl
 ) -> None:
     user = make_user(session)
     assert user.id is not None
-    assert reminder_ledger.insert_new(session, [_row(user.id, 1, "before:7")]) == 1
-    assert reminder_ledger.insert_new(session, [_row(user.id, 1, "due")]) == 1
+    assert reminder_ledger.insert_new(session=session, rows=[_row(user.id, 1, "before:7")]) == 1
+    assert reminder_ledger.insert_new(session=session, rows=[_row(user.id, 1, "due")]) == 1
     thresholds = session.exec(
         select(Notification.threshold)
         .where(Notification.recipient_id == user.id)
