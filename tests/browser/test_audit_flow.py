@@ -46,6 +46,11 @@ def test_plan_run_and_follow_up_an_audit(page: Page, live_server: str) -> None:
     third = items.nth(2)
     third.get_by_text("一般不符合", exact=True).click()
     expect(third.locator(".field-error")).to_contain_text("请描述审核发现")
+    # Type only once htmx has settled the swapped row, as a person would: typing into it
+    # during the swap's settle step left the note without a change event now and then.
+    page.wait_for_function(
+        "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )
     third.get_by_placeholder("看到、听到、查阅到了什么？").fill("信息安全检查记录缺少签字")
     third.get_by_placeholder("看到、听到、查阅到了什么？").blur()
     nc_link = page.locator(".checklist-item").nth(2).get_by_role("link", name="不符合 #")
