@@ -266,6 +266,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         messages = {
+            # Starlette's own 400 (a body it cannot parse) would reach the user in English.
+            400: _("The request could not be read. Reload the page and send it again."),
             404: _("The page or item you asked for does not exist."),
             405: _("This action is not available here."),
         }

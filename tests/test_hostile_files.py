@@ -822,6 +822,7 @@ class TestOversizedAndMalformedUploads:
             assert session.exec(select(func.count()).select_from(EvidenceRevision)).one() <= 1
             return
         assert 400 <= response.status_code < 500, (case, response.status_code, response.text)
+        assert "Invalid" not in response.text  # the user's language, not Starlette's
         _nothing_kept(session, upload_settings.data_dir)
 
 
