@@ -8,9 +8,10 @@ that record exists the item's result is settled there, not here.
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, true
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -41,12 +42,22 @@ from app.services.evidence_access import may_view, visible_clause
 NOTES_MAX = 4000
 
 
+class RevisionRef(NamedTuple):
+    id: int
+    number: int
+
+
+class EvidenceRef(NamedTuple):
+    id: int
+    title: str
+
+
 @dataclass
 class Seen:
-    """An evidence revision as the auditor saw it."""
+    """An evidence revision as the auditor saw it (or as offered: only what the row shows)."""
 
-    revision: EvidenceRevision
-    evidence: Evidence
+    revision: EvidenceRevision | RevisionRef
+    evidence: Evidence | EvidenceRef
     visible: bool = True  # False: restricted evidence this viewer may not see; no title shown
 
 
@@ -203,8 +214,17 @@ def offered(
         .correlate(ranked)
         .scalar_subquery()
     )
-    found = session.exec(
-        select(ranked.c.requirement_id, ranked.c.linked, EvidenceRevision, Evidence)
+    # Plain columns, not two ORM objects per offered revision: building those was as long as
+    # the query itself (25 clauses × up to 10 items on every checklist page).
+    found: Any = session.execute(
+        sa_select(
+            ranked.c.requirement_id,
+            ranked.c.linked,
+            col(EvidenceRevision.id),
+            col(EvidenceRevision.number),
+            col(Evidence.id),
+            col(Evidence.title),
+        )
         .join(Evidence, col(Evidence.id) == ranked.c.evidence_id)
         .join(
             EvidenceRevision,
@@ -215,8 +235,9 @@ def offered(
         .order_by(col(Evidence.title))
     ).all()
     offer = Offer(choices={}, linked={})
-    for requirement_id, linked, revision, evidence in found:
-        offer.choices.setdefault(requirement_id, []).append(Seen(revision, evidence))
+    for requirement_id, linked, revision_id, number, evidence_id, title in found:
+        seen = Seen(RevisionRef(revision_id, number), EvidenceRef(evidence_id, title))
+        offer.choices.setdefault(requirement_id, []).append(seen)
         offer.linked[requirement_id] = linked
     return offer
 
