@@ -1,9 +1,11 @@
 """Turning Pydantic validation errors into messages in the user's language, per field."""
 
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData, UploadFile
 
 from app.errors import DomainError, Invalid
 from app.i18n import gettext as _
@@ -127,3 +129,18 @@ def submit(
         return action(data), {}, 200
     except DomainError as exc:
         return None, {exc.field or "__all__": exc.message}, exc.status_code
+
+
+async def save_upload(form: FormData, target: Path, *, max_mb: int) -> None:
+    """Write the form's `file` to `target` in chunks, refusing a missing file or one over
+    `max_mb` (on the "file" field). The caller removes `target` on any refusal."""
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise Invalid(_("Choose a file."), field="file")
+    size = 0
+    with target.open("wb") as out:
+        while chunk := await upload.read(1024 * 1024):
+            size += len(chunk)
+            if size > max_mb * 1024 * 1024:
+                raise Invalid(_("The file is larger than %(mb)d MB.", mb=max_mb), field="file")
+            out.write(chunk)

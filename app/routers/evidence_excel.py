@@ -7,13 +7,13 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.responses import Response
 
 from app.clock import local_date
 from app.db import SessionDep, release_write_lock
 from app.deps import Now, SettingsDep
-from app.errors import Conflict, DomainError, Invalid, NotFound
+from app.errors import Conflict, DomainError, NotFound
+from app.forms import save_upload
 from app.i18n import gettext as _
 from app.routers.evidence import EditorDep
 from app.services import evidence_excel
@@ -23,7 +23,7 @@ from app.web import redirect
 
 router = APIRouter(prefix="/evidence", tags=["evidence"], include_in_schema=False)
 
-IMPORT_MAX_BYTES = 10 * 1024 * 1024
+IMPORT_MAX_MB = 10
 
 
 @router.get("/export.xlsx")
@@ -63,29 +63,19 @@ async def import_preview(
     """Read the uploaded register and show every row with its errors; nothing is written yet."""
     release_write_lock(session)
     form = await request.form(max_files=1)
-    upload = form.get("file")
     errors: dict[str, str] = {}
     rows = None
     token = secrets.token_hex(16)
     target = _imports_dir(settings) / f"{viewer.id}-{token}.xlsx"
-    if not isinstance(upload, StarletteUpload) or not upload.filename:
-        errors["file"] = _("Choose a file.")
-    else:
-        try:
-            with target.open("wb") as out:
-                size = 0
-                while chunk := await upload.read(1024 * 1024):
-                    size += len(chunk)
-                    if size > IMPORT_MAX_BYTES:
-                        raise Invalid(_("The file is larger than %(mb)d MB.", mb=10), field="file")
-                    out.write(chunk)
-            # Reading a large sheet takes a while; off the event loop, other requests go on.
-            rows = await run_in_threadpool(
-                evidence_excel.read_rows, session=session, path=target, viewer=viewer
-            )
-        except DomainError as exc:
-            errors[exc.field or "file"] = exc.message
-            target.unlink(missing_ok=True)
+    try:
+        await save_upload(form, target, max_mb=IMPORT_MAX_MB)
+        # Reading a large sheet takes a while; off the event loop, other requests go on.
+        rows = await run_in_threadpool(
+            evidence_excel.read_rows, session=session, path=target, viewer=viewer
+        )
+    except DomainError as exc:
+        errors[exc.field or "file"] = exc.message
+        target.unlink(missing_ok=True)
     return render(
         request,
         "evidence/import.html",

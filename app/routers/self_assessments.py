@@ -11,13 +11,12 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.responses import Response
 
 from app.db import SessionDep, release_write_lock
 from app.deps import ApiViewer, CurrentViewer, Now, SettingsDep, Viewer, require
 from app.errors import Conflict, DomainError, Invalid, NotFound
-from app.forms import form_values, parse_id, submit
+from app.forms import form_values, parse_id, save_upload, submit
 from app.i18n import gettext as _
 from app.labels import label
 from app.models.certification import (
@@ -39,7 +38,7 @@ api_router = APIRouter(tags=["self-assessments"])
 EditorDep = Annotated[Viewer, Depends(require(Permission.manage_self_assessments))]
 PAGE_FRAGMENTS = {"sa-views": "views"}
 SCORE_FIELDS = ("overall_score", *(str(v) for v in AssessmentView))
-IMPORT_MAX_BYTES = 5 * 1024 * 1024
+IMPORT_MAX_MB = 5
 
 
 # --- charts (ECharts options built here, so that the table tabs show the same numbers) -------
@@ -254,29 +253,19 @@ async def import_preview(
     """Read the uploaded sheet and show every row with its errors; nothing is written yet."""
     release_write_lock(session)
     form = await request.form(max_files=1)
-    upload = form.get("file")
     errors: dict[str, str] = {}
     rows = None
     token = secrets.token_hex(16)
     target = _preview_path(settings, viewer, token)
-    if not isinstance(upload, StarletteUpload) or not upload.filename:
-        errors["file"] = _("Choose a file.")
-    else:
-        try:
-            with target.open("wb") as out:
-                size = 0
-                while chunk := await upload.read(1024 * 1024):
-                    size += len(chunk)
-                    if size > IMPORT_MAX_BYTES:
-                        raise Invalid(_("The file is larger than %(mb)d MB.", mb=5), field="file")
-                    out.write(chunk)
-            # Reading a large sheet takes a while; off the event loop, other requests go on.
-            rows = await run_in_threadpool(
-                self_assessment_excel.read_rows, session=session, path=target
-            )
-        except DomainError as exc:
-            errors[exc.field or "file"] = exc.message
-            target.unlink(missing_ok=True)
+    try:
+        await save_upload(form, target, max_mb=IMPORT_MAX_MB)
+        # Reading a large sheet takes a while; off the event loop, other requests go on.
+        rows = await run_in_threadpool(
+            self_assessment_excel.read_rows, session=session, path=target
+        )
+    except DomainError as exc:
+        errors[exc.field or "file"] = exc.message
+        target.unlink(missing_ok=True)
     return _import_page(
         request, rows, token if rows else None, errors, status_code=422 if errors else 200
     )

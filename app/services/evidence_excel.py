@@ -22,7 +22,7 @@ from app.models.user import User
 from app.services import evidence as evidence_service
 from app.services import evidence_links
 from app.services.evidence_access import visible_clause
-from app.services.excel_reading import formula_text, open_book
+from app.services.excel_reading import formula_text, sheet_rows
 
 MAX_ROWS = 2000
 COLUMNS = [
@@ -128,19 +128,11 @@ def _cell(value: Any) -> Any:
 
 def read_rows(*, session: Session, path: Path, viewer: Viewer) -> list[ImportRow]:
     """Validate every row without writing anything; each row carries its own errors."""
-    book = open_book(path)
-    try:
-        return _read(session, book, viewer)
-    except DomainError:
-        raise
-    except Exception as exc:  # a damaged sheet only fails while its rows are read
-        raise Invalid(_("This is not a readable Excel (.xlsx) file."), field="file") from exc
-    finally:
-        book.close()
+    sheet = sheet_rows(path, columns=len(COLUMNS), max_rows=MAX_ROWS)
+    return _read(session, sheet, viewer)
 
 
-def _read(session: Session, book: Any, viewer: Viewer) -> list[ImportRow]:
-    sheet = book.worksheets[0]
+def _read(session: Session, sheet: list[tuple[int, list[Any]]], viewer: Viewer) -> list[ImportRow]:
     users = {email.lower(): uid for uid, email in session.exec(select(User.id, User.email)).all()}
     departments = {
         code.lower(): did
@@ -154,19 +146,7 @@ def _read(session: Session, book: Any, viewer: Viewer) -> list[ImportRow]:
         requirements.setdefault(clause, rid or 0)
     seen_refs: set[str] = set()
     rows: list[ImportRow] = []
-    for number, raw in enumerate(sheet.iter_rows(min_row=2, values_only=True), start=2):
-        # Counted while reading: the sheet's own dimension record can be missing or false.
-        if number > MAX_ROWS + 1:
-            raise Invalid(
-                _(
-                    "The sheet has more than %(max)d rows; split it into smaller files.",
-                    max=MAX_ROWS,
-                ),
-                field="file",
-            )
-        cells = list(raw)[: len(COLUMNS)] + [None] * (len(COLUMNS) - len(raw))
-        if all(c in (None, "") for c in cells):
-            continue
+    for number, cells in sheet:
         row = ImportRow(
             number, {name: _cell(value) for name, value in zip(COLUMNS, cells, strict=True)}
         )

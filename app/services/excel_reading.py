@@ -52,6 +52,35 @@ def open_book(path: Path) -> Book:
         raise Invalid(_("This is not a readable Excel (.xlsx) file."), field="file") from exc
 
 
+def sheet_rows(path: Path, *, columns: int, max_rows: int) -> list[tuple[int, list[Any]]]:
+    """The first sheet's rows below the header that are not empty, as (row number, the first
+    `columns` cells), or a clear refusal of a damaged file or one with more than `max_rows`."""
+    book = open_book(path)
+    found: list[tuple[int, list[Any]]] = []
+    try:
+        sheet = book.worksheets[0]
+        for number, raw in enumerate(sheet.iter_rows(min_row=2, values_only=True), start=2):
+            # Counted while reading: the sheet's own dimension record can be missing or false.
+            if number > max_rows + 1:
+                raise Invalid(
+                    _(
+                        "The sheet has more than %(max)d rows; split it into smaller files.",
+                        max=max_rows,
+                    ),
+                    field="file",
+                )
+            cells = list(raw)[:columns] + [None] * (columns - len(raw))
+            if any(c not in (None, "") for c in cells):
+                found.append((number, cells))
+    except DomainError:
+        raise
+    except Exception as exc:  # a damaged sheet only fails while its rows are read
+        raise Invalid(_("This is not a readable Excel (.xlsx) file."), field="file") from exc
+    finally:
+        book.close()
+    return found
+
+
 def formula_text(value: Any) -> Any:
     """Array and data-table formulas come back from openpyxl as objects, not as "=…" text;
     as text they are refused like any other formula, and the preview shows what was there."""

@@ -16,7 +16,7 @@ from app.i18n import gettext as _
 from app.labels import label
 from app.models.certification import DevelopmentStage, SelfAssessmentCreate
 from app.services import self_assessment as assessment_service
-from app.services.excel_reading import formula_text, open_book
+from app.services.excel_reading import formula_text, sheet_rows
 
 MAX_ROWS = 200
 # The columns as the national platform's reports name them; the header row is not checked,
@@ -78,35 +78,14 @@ def _cell(value: Any) -> Any:
 
 def read_rows(*, session: Session, path: Path) -> list[ImportRow]:
     """Validate every row without writing anything; each row carries its own errors."""
-    book = open_book(path)
-    try:
-        return _read(session, book)
-    except DomainError:
-        raise
-    except Exception as exc:  # a damaged sheet only fails while its rows are read
-        raise Invalid(_("This is not a readable Excel (.xlsx) file."), field="file") from exc
-    finally:
-        book.close()
+    return _read(session, sheet_rows(path, columns=len(COLUMNS), max_rows=MAX_ROWS))
 
 
-def _read(session: Session, book: Any) -> list[ImportRow]:
-    sheet = book.worksheets[0]
+def _read(session: Session, sheet: list[tuple[int, list[Any]]]) -> list[ImportRow]:
     recorded = {a.year for a in assessment_service.all_years(session=session)}
     seen: set[int] = set()
     rows: list[ImportRow] = []
-    for number, raw in enumerate(sheet.iter_rows(min_row=2, values_only=True), start=2):
-        # Counted while reading: the sheet's own dimension record can be missing or false.
-        if number > MAX_ROWS + 1:
-            raise Invalid(
-                _(
-                    "The sheet has more than %(max)d rows; split it into smaller files.",
-                    max=MAX_ROWS,
-                ),
-                field="file",
-            )
-        cells = list(raw)[: len(COLUMNS)] + [None] * (len(COLUMNS) - len(raw))
-        if all(c in (None, "") for c in cells):
-            continue
+    for number, cells in sheet:
         row = ImportRow(
             number, {name: _cell(value) for name, value in zip(COLUMNS, cells, strict=True)}
         )
