@@ -86,17 +86,19 @@ class WebContextMiddleware:
             if message["type"] == "http.response.start":
                 # The route has run: whatever it decided (a rotated token, a toast shown) is
                 # in the request's state by now.
-                cookies = Response()
-                if fresh_csrf or getattr(request.state, "rotate_csrf", False):
-                    cookies.set_cookie(
-                        CSRF_COOKIE, request.state.csrf_cookie, **cookie_options(request)
-                    )
-                if getattr(request.state, "toast_taken", False):
-                    cookies.delete_cookie(TOAST_COOKIE, path="/")
                 headers = MutableHeaders(scope=message)
-                for name, value in cookies.headers.items():
-                    if name == "set-cookie":
-                        headers.append(name, value)
+                rotate = fresh_csrf or getattr(request.state, "rotate_csrf", False)
+                toast_taken = getattr(request.state, "toast_taken", False)
+                if rotate or toast_taken:  # most answers set no cookie: no formatting then
+                    cookies = Response()  # borrowed for Starlette's cookie formatting
+                    if rotate:
+                        cookies.set_cookie(
+                            CSRF_COOKIE, request.state.csrf_cookie, **cookie_options(request)
+                        )
+                    if toast_taken:
+                        cookies.delete_cookie(TOAST_COOKIE, path="/")
+                    for value in cookies.headers.getlist("set-cookie"):
+                        headers.append("set-cookie", value)
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
             await send(message)

@@ -3,8 +3,9 @@
 import secrets
 from io import BytesIO
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -90,10 +91,14 @@ async def import_preview(
 
 
 @router.post("/import/confirm")
-async def import_confirm(
-    request: Request, session: SessionDep, now: Now, settings: SettingsDep, viewer: EditorDep
+def import_confirm(  # plain def: reading the sheet and inserting up to 2,000 items is slow work
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    settings: SettingsDep,
+    viewer: EditorDep,
+    token: Annotated[str, Form()] = "",
 ) -> Response:
-    token = str((await request.form()).get("token") or "")
     if not token.isalnum() or len(token) != 32:
         raise NotFound()
     preview = _imports_dir(settings) / f"{viewer.id}-{token}.xlsx"  # only the uploader's own
@@ -103,18 +108,12 @@ async def import_confirm(
         preview.rename(path)
     except FileNotFoundError:
         raise NotFound(_("This import has expired; upload the file again.")) from None
-
-    def read_and_import() -> tuple[list[evidence_excel.ImportRow], int]:
+    try:
         rows = evidence_excel.read_rows(session=session, path=path, viewer=viewer)
         created = evidence_excel.import_rows(
             session=session, now=now, actor_id=viewer.id, rows=rows
         )
         session.commit()
-        return rows, created
-
-    try:
-        # Reading the sheet again and inserting up to 2,000 items: off the event loop.
-        rows, created = await run_in_threadpool(read_and_import)
     except IntegrityError:
         session.rollback()
         raise Conflict(

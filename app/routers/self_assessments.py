@@ -6,7 +6,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Form, Request
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from sqlalchemy.exc import IntegrityError
@@ -272,10 +272,14 @@ async def import_preview(
 
 
 @router.post("/import/confirm")
-async def import_confirm(
-    request: Request, session: SessionDep, now: Now, settings: SettingsDep, viewer: EditorDep
+def import_confirm(  # plain def: reading the sheet and writing its years is slow work
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    settings: SettingsDep,
+    viewer: EditorDep,
+    token: Annotated[str, Form()] = "",
 ) -> Response:
-    token = str((await request.form()).get("token") or "")
     if not token.isalnum() or len(token) != 32:
         raise NotFound()
     path = _preview_path(settings, viewer, token)
@@ -291,18 +295,12 @@ async def import_confirm(
                 "check the results before uploading it again."
             )
         ) from None
-
-    def read_and_import() -> tuple[list[self_assessment_excel.ImportRow], int]:
+    try:
         rows = self_assessment_excel.read_rows(session=session, path=claimed)
         created = self_assessment_excel.import_rows(
             session=session, now=now, actor_id=viewer.id, rows=rows
         )
         session.commit()
-        return rows, created
-
-    try:
-        # Reading the sheet again and writing its years: off the event loop.
-        rows, created = await run_in_threadpool(read_and_import)
     except IntegrityError:
         # A year recorded meanwhile by hand or by another import: the unique year refuses it.
         session.rollback()
