@@ -15,9 +15,10 @@ from app.errors import Invalid
 from app.forms import form_values, parse_id, submit
 from app.i18n import gettext as _
 from app.i18n import gettext as translate_message  # for stored message ids
+from app.i18n import ngettext
 from app.models.notification import Channel, DeliveryStatus, DueKind, WebhookChannel, WebhookKind
 from app.permissions import Permission
-from app.services import notify_channels, reminder_admin, reminders, working_days
+from app.services import notify_channels, outbound_url, reminder_admin, reminders, working_days
 from app.services.notify_channels import DeliveryError, Mail
 from app.services.reminder_admin import RuleForm, WebhookForm
 from app.templating import render
@@ -112,14 +113,23 @@ async def save_rule(
 
 @router.post("/webhooks")
 async def add_webhook(
-    request: Request, session: SessionDep, now: Now, viewer: AdminDep, page: PageDep
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    settings: SettingsDep,
+    viewer: AdminDep,
+    page: PageDep,
 ) -> Response:
     values = form_values(await request.form())
     result, errors, status = submit(
         WebhookForm,
         values,
         lambda form: reminder_admin.add_webhook(
-            session=session, now=now, actor_id=viewer.id, form=form
+            session=session,
+            now=now,
+            actor_id=viewer.id,
+            form=form,
+            allowed_hosts=outbound_url.allowed_hosts(settings.outbound_allowed_hosts),
         ),
     )
     if result is None:
@@ -209,7 +219,7 @@ def send_test(
             webhook = session.get(WebhookChannel, parse_id(channel[8:]))
             if webhook is None:
                 raise Invalid(_("Choose one of the offered options."))
-            notify_channels.post_webhook(webhook, text, settings.public_url, now)
+            notify_channels.post_webhook(settings, webhook, text, settings.public_url, now)
         else:
             raise Invalid(_("Choose one of the offered options."))
     except DeliveryError as exc:
@@ -238,14 +248,41 @@ def run_now(request: Request, now: Now, settings: SettingsDep, viewer: AdminDep)
     )
 
 
+@router.post("/deliveries/retry")
+async def retry_many(request: Request, session: SessionDep, now: Now, viewer: AdminDep) -> Response:
+    """Send again every given-up delivery ("dead"), or the ones ticked in the log."""
+    form = await request.form()
+    scope, ids = form.get("scope"), None
+    if scope == "selected":
+        given = [parse_id(value) for value in form.getlist("ids")]
+        ids = [i for i in given if i is not None]
+        if len(ids) != len(given):
+            raise Invalid(_("Choose one of the offered options."))
+    elif scope != "dead":
+        raise Invalid(_("Choose one of the offered options."))
+    count = reminder_admin.retry(session=session, now=now, actor_id=viewer.id, notification_ids=ids)
+    session.commit()
+    return redirect(
+        request,
+        "/admin/reminders?status=pending",
+        toast=ngettext(
+            "%(num)d delivery will be sent again at the next pass.",
+            "%(num)d deliveries will be sent again at the next pass.",
+            count,
+        ),
+    )
+
+
 @router.post("/deliveries/{notification_id}/retry")
 def retry(
     request: Request, session: SessionDep, now: Now, viewer: AdminDep, notification_id: int
 ) -> Response:
-    reminder_admin.retry(session=session, now=now, notification_id=notification_id)
+    reminder_admin.retry(
+        session=session, now=now, actor_id=viewer.id, notification_ids=[notification_id]
+    )
     session.commit()
     return redirect(
         request,
-        "/admin/reminders?status=failed",
+        "/admin/reminders?status=pending",
         toast=_("It will be sent again at the next pass."),
     )

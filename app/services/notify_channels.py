@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import json
 import smtplib
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -16,10 +17,18 @@ import httpx
 
 from app.i18n import N_
 from app.models.notification import WebhookChannel, WebhookKind
+from app.services import outbound_url
 from app.settings import Settings
 
 TIMEOUT_SECONDS = 10
 NO_SMTP = N_("No SMTP server is configured (RONGHE_SMTP_HOST).")
+# What a failed webhook call records: the status or a class of error, never the answer's
+# text, which may come from a server the administrator should not be able to read through us.
+TIMED_OUT = N_("The channel did not answer in time.")
+UNREACHABLE = N_("The channel could not be reached.")
+# Characters that end a header line, or that a header must not carry: C0/C1 controls (CR, LF,
+# NEL among them) and the Unicode line and paragraph separators.
+BREAKING = frozenset({"Cc", "Zl", "Zp"})
 
 
 class DeliveryError(Exception):
@@ -38,13 +47,21 @@ class Mail:
     html: str
 
 
+def one_line(text: str) -> str:
+    """Text for a mail header: line breaks and control characters become single spaces."""
+    return " ".join(
+        "".join(" " if unicodedata.category(c) in BREAKING else c for c in text).split()
+    )
+
+
 def send_mail(settings: Settings, mail: Mail) -> None:
     if not settings.smtp_host:
         raise NotConfigured(NO_SMTP)
     message = EmailMessage()
-    message["From"] = formataddr(("融合 Ronghe", settings.mail_from))
-    message["To"] = mail.to
-    message["Subject"] = mail.subject
+    message["From"] = formataddr(("融合 Ronghe", one_line(settings.mail_from)))
+    message["To"] = one_line(mail.to)
+    # A title typed by a user may hold a line break; in a header it would be refused.
+    message["Subject"] = one_line(mail.subject)
     message.set_content(mail.text)
     message.add_alternative(mail.html, subtype="html")
     try:
@@ -105,22 +122,36 @@ def webhook_request(
     return url, body, headers
 
 
-def post_webhook(channel: WebhookChannel, text: str, link: str, now: datetime) -> None:
+def post_webhook(
+    settings: Settings, channel: WebhookChannel, text: str, link: str, now: datetime
+) -> None:
     url, body, headers = webhook_request(channel, text, link, now)
     raw = json.dumps(body, ensure_ascii=False, sort_keys=True).encode()
     try:
-        response = httpx.post(url, content=raw, headers=headers, timeout=TIMEOUT_SECONDS)
-    except httpx.HTTPError as exc:
-        raise DeliveryError(f"{channel.kind}: {exc}") from exc
-    if response.status_code >= 400:
-        raise DeliveryError(f"{channel.kind}: HTTP {response.status_code} {response.text[:200]}")
+        response = outbound_url.post(
+            url,
+            content=raw,
+            headers=headers,
+            allowed=outbound_url.allowed_hosts(settings.outbound_allowed_hosts),
+            timeout=TIMEOUT_SECONDS,
+        )
+    except outbound_url.Refused as exc:
+        raise DeliveryError(str(exc)) from exc
+    except httpx.TimeoutException as exc:
+        raise DeliveryError(TIMED_OUT) from exc
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        raise DeliveryError(UNREACHABLE) from exc
+    # A redirect is not followed (its target is unchecked): it fails like an error status.
+    if response.status_code >= 300:
+        raise DeliveryError(f"{channel.kind}: HTTP {response.status_code}")
     if channel.kind != WebhookKind.generic:
         try:
             answer = response.json()
         except ValueError:
             answer = {}
-        code = answer.get("errcode", answer.get("code", 0))
+        code = answer.get("errcode", answer.get("code", 0)) if isinstance(answer, dict) else 0
         if code not in (0, None):
-            raise DeliveryError(
-                f"{channel.kind}: error {code} {answer.get('errmsg') or answer.get('msg') or ''}"
-            )
+            # The robots' numeric error codes are documented (DingTalk 310000: wrong
+            # signature); anything else in the answer is not repeated.
+            shown = code if type(code) is int and abs(code) < 10**9 else "?"
+            raise DeliveryError(f"{channel.kind}: errcode {shown}")

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from app.errors import Conflict, Invalid, NotFound
@@ -19,7 +19,7 @@ from app.models.notification import (
     WebhookKind,
 )
 from app.pagination import Page
-from app.services import activity
+from app.services import activity, outbound_url
 
 
 class RuleForm(BaseModel):
@@ -78,8 +78,18 @@ class WebhookForm(BaseModel):
 
 
 def add_webhook(
-    *, session: Session, now: datetime, actor_id: int, form: WebhookForm
+    *,
+    session: Session,
+    now: datetime,
+    actor_id: int,
+    form: WebhookForm,
+    allowed_hosts: frozenset[str],
 ) -> WebhookChannel:
+    """Add an IM robot or webhook; an address into an internal network is refused."""
+    try:
+        outbound_url.check_for_saving(form.url, allowed=allowed_hosts)
+    except outbound_url.Refused as exc:
+        raise Invalid(_(str(exc)), field="url") from None
     channel = WebhookChannel(**form.model_dump())
     activity.created(
         session=session,
@@ -189,12 +199,48 @@ def status_counts(*, session: Session) -> dict[DeliveryStatus, int]:
     return counts
 
 
-def retry(*, session: Session, now: datetime, notification_id: int) -> None:
-    """Send a failed or dead message again at the next pass."""
-    row = session.get(Notification, notification_id)
-    if row is None:
-        raise NotFound()
-    if row.status not in (DeliveryStatus.failed, DeliveryStatus.dead):
+RETRYABLE = (DeliveryStatus.failed, DeliveryStatus.dead)
+RETRY_MAX = 1000
+
+
+def retry(
+    *, session: Session, now: datetime, actor_id: int, notification_ids: list[int] | None
+) -> int:
+    """Send failed or given-up messages again at the next pass, with a fresh set of
+    attempts: the listed ones, or (None) every one given up. How many were put back."""
+    if notification_ids is not None and not notification_ids:
+        raise Invalid(_("Select at least one delivery."))
+    if notification_ids is not None and len(notification_ids) > RETRY_MAX:
+        raise Invalid(_("Select at most %(max)d deliveries at a time.", max=RETRY_MAX))
+    query = select(Notification.id)
+    if notification_ids is None:
+        query = query.where(col(Notification.status) == DeliveryStatus.dead)
+    else:
+        found = session.exec(
+            select(Notification.id).where(col(Notification.id).in_(notification_ids))
+        ).all()
+        if not found:
+            raise NotFound()
+        query = query.where(
+            col(Notification.id).in_(notification_ids), col(Notification.status).in_(RETRYABLE)
+        )
+    ids = sorted(i for i in session.exec(query).all() if i is not None)
+    if not ids:
         raise Conflict(_("Only failed deliveries can be retried."))
-    row.status, row.next_attempt_at, row.attempts = DeliveryStatus.failed, now, 0
-    session.add(row)
+    # Only rows still failed or dead: one a scheduler has just claimed or sent is left alone.
+    for chunk in (ids[i : i + RETRY_MAX] for i in range(0, len(ids), RETRY_MAX)):
+        session.execute(
+            update(Notification)
+            .where(col(Notification.id).in_(chunk), col(Notification.status).in_(RETRYABLE))
+            .values(status=DeliveryStatus.pending, attempts=0, next_attempt_at=now)
+        )
+    activity.record(
+        session=session,
+        now=now,
+        actor_id=actor_id,
+        verb="retry",
+        object_type="notification",
+        object_id=ids[0] if len(ids) == 1 else "bulk",
+        after={"notification_ids": ids[:RETRY_MAX], "count": len(ids)},
+    )
+    return len(ids)

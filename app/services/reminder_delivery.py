@@ -2,8 +2,15 @@
 
 Only whoever wins the claim sends a row. A row left in `sending` by a crashed scheduler is
 taken over after CLAIM_TIMEOUT; that is the one case in which a message can go out twice.
+
+Each row (and each digest) is one unit: whatever goes wrong while building or sending it is
+recorded on that row as a failed attempt, and the pass goes on with the next one. A row must
+never be able to stop the pass, or it would be claimed and crash again every ten minutes and
+block every message behind it.
 """
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,15 +35,32 @@ from app.services.due_items import SUBJECTS
 from app.services.notify_channels import DeliveryError, Mail
 from app.settings import Settings
 
-# Why a message was skipped; stored as these message ids and translated where shown.
+log = logging.getLogger(__name__)
+
+# Why a message was skipped or failed; stored as these message ids and translated where shown.
 SKIP_INACTIVE = N_("The recipient is no longer active.")
 SKIP_DELETED = N_("The item was deleted.")
 SKIP_WEBHOOK = N_("The webhook channel was removed or disabled.")
 SKIP_BAD_ADDRESS = N_("The recipient's e-mail address is not valid.")
+UNEXPECTED = N_("The message could not be sent because of an internal error; see the server log.")
+INTERRUPTED = N_("Sending this message was interrupted too many times.")
 
 CLAIM_TIMEOUT = timedelta(minutes=10)
-MAX_ATTEMPTS = 6
 BATCH = 500
+# Retries back off exponentially from 5 minutes, capped at 8 hours: after the n-th failed
+# attempt the next one is min(5 min × 2^(n-1), 8 h) later, i.e. 5, 10, 20, 40, 80, 160, 320,
+# 480 and 480 minutes. The tenth failure, about 26.6 hours after the first attempt, ends the row
+# `dead`: a relay that is down overnight or for most of a day loses nothing, and what is given
+# up is shown to administrators, who can send it again.
+FIRST_RETRY = timedelta(minutes=5)
+LONGEST_RETRY = timedelta(hours=8)
+MAX_ATTEMPTS = 10
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long to wait after the `attempts`-th failed attempt."""
+    doubled: timedelta = FIRST_RETRY * 2 ** max(attempts - 1, 0)
+    return min(doubled, LONGEST_RETRY)
 
 
 @dataclass
@@ -60,6 +84,20 @@ def _claim(session: Session, row: Notification, now: datetime) -> bool:
     return bool(result.rowcount == 1)
 
 
+def _give_up(session: Session, row: Notification) -> bool:
+    """Compare-and-set, like a claim: end a row whose every attempt died with its sender."""
+    result: Any = session.execute(
+        update(Notification)
+        .where(
+            col(Notification.id) == row.id,
+            col(Notification.status) == row.status,
+            col(Notification.attempts) == row.attempts,
+        )
+        .values(status=DeliveryStatus.dead, last_error=INTERRUPTED)
+    )
+    return bool(result.rowcount == 1)
+
+
 def _finish(
     session: Session,
     row_id: int,
@@ -75,11 +113,10 @@ def _finish(
     elif attempts >= MAX_ATTEMPTS:
         values = {"status": DeliveryStatus.dead, "last_error": error[:4000]}
     else:
-        # Back off: 2, 4, 8, 16, 32 minutes.
         values = {
             "status": DeliveryStatus.failed,
             "last_error": error[:4000],
-            "next_attempt_at": now + timedelta(minutes=2**attempts),
+            "next_attempt_at": now + retry_delay(attempts),
         }
     session.execute(update(Notification).where(col(Notification.id) == row_id).values(**values))
 
@@ -101,105 +138,173 @@ def _deferred(
     return None
 
 
-def deliver(*, session_factory: Any, now: datetime, settings: Settings) -> DeliveryReport:
-    """Claim and send what is due; each claim is committed before the send."""
-    report = DeliveryReport()
-    with session_factory() as session:
-        candidates = list(
-            session.exec(
-                select(Notification)
-                .where(
-                    or_(
-                        col(Notification.status).in_(
-                            [DeliveryStatus.pending, DeliveryStatus.failed]
-                        )
-                        & (col(Notification.next_attempt_at) <= now),
-                        (col(Notification.status) == DeliveryStatus.sending)
-                        & (col(Notification.claimed_at) < now - CLAIM_TIMEOUT),
-                    )
+def _outcome(send: Callable[[], str | None], what: str, unit_id: object) -> tuple[str | None, bool]:
+    """Run one unit's send, which returns why it was skipped or None: (error, skip). A
+    channel's refusal is retried; so is anything else that breaks, logged with its trace,
+    because one unit must not stop the pass."""
+    try:
+        reason = send()
+    except notify_channels.NotConfigured as exc:
+        return str(exc), True
+    except DeliveryError as exc:
+        return str(exc), False
+    except Exception:
+        log.exception("reminder delivery: %s %s failed", what, unit_id)
+        return UNEXPECTED, False
+    return reason, reason is not None
+
+
+@dataclass
+class _Batch:
+    """What one pass works on, read once: the rows due and the people and channels they need."""
+
+    candidates: list[Notification]
+    users: dict[int | None, User]
+    preferences: dict[int, NotificationPreference]
+    webhooks: dict[int | None, WebhookChannel]
+
+
+def _load(session: Session, now: datetime) -> _Batch:
+    candidates = list(
+        session.exec(
+            select(Notification)
+            .where(
+                or_(
+                    col(Notification.status).in_([DeliveryStatus.pending, DeliveryStatus.failed])
+                    & (col(Notification.next_attempt_at) <= now),
+                    (col(Notification.status) == DeliveryStatus.sending)
+                    & (col(Notification.claimed_at) < now - CLAIM_TIMEOUT),
                 )
-                .order_by(col(Notification.id))
-                .limit(BATCH)
-            ).all()
-        )
-        # Only the people this batch is for, not every user.
-        recipient_ids = {row.recipient_id for row in candidates}
-        users = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(recipient_ids)))}
-        preferences = {
+            )
+            .order_by(col(Notification.id))
+            .limit(BATCH)
+        ).all()
+    )
+    # Only the people this batch is for, not every user.
+    recipient_ids = {row.recipient_id for row in candidates}
+    return _Batch(
+        candidates=candidates,
+        users={u.id: u for u in session.exec(select(User).where(col(User.id).in_(recipient_ids)))},
+        preferences={
             p.user_id: p
             for p in session.exec(
                 select(NotificationPreference).where(
                     col(NotificationPreference.user_id).in_(recipient_ids)
                 )
             )
-        }
-        webhooks = {w.id: w for w in session.exec(select(WebhookChannel)).all()}
-    zone = ZoneInfo(settings.timezone)
+        },
+        webhooks={w.id: w for w in session.exec(select(WebhookChannel)).all()},
+    )
+
+
+def _resume_at(
+    row: Notification, batch: _Batch, now: datetime, settings: Settings
+) -> datetime | None:
+    """When a deferred e-mail may go; None to send it now (also when its preference is
+    unusable, which must not hold the message back)."""
+    recipient = batch.users.get(row.recipient_id)
+    if row.channel != Channel.email or recipient is None:
+        return None
+    try:
+        resume = _deferred(
+            batch.preferences.get(row.recipient_id),
+            now.astimezone(ZoneInfo(settings.timezone)),
+            settings,
+        )
+    except Exception:
+        log.exception("reminder delivery: preferences of user %s unusable", row.recipient_id)
+        return None
+    return None if resume is None else resume.astimezone(now.tzinfo)
+
+
+def deliver(*, session_factory: Any, now: datetime, settings: Settings) -> DeliveryReport:
+    """Claim and send what is due; each claim is committed before the send."""
+    report = DeliveryReport()
+    with session_factory() as session:
+        batch = _load(session, now)
     digests: dict[int, list[Notification]] = {}
-    for row in candidates:
+    for row in batch.candidates:
         with session_factory() as session:
-            recipient = users.get(row.recipient_id)
-            preference = preferences.get(row.recipient_id)
-            if row.channel == Channel.email and recipient is not None:
-                resume = _deferred(preference, now.astimezone(zone), settings)
-                if resume is not None:
-                    session.execute(
-                        update(Notification)
-                        .where(col(Notification.id) == row.id)
-                        .values(next_attempt_at=resume.astimezone(now.tzinfo))
-                    )
+            resume = _resume_at(row, batch, now, settings)
+            if resume is not None:
+                session.execute(
+                    update(Notification)
+                    .where(col(Notification.id) == row.id)
+                    .values(next_attempt_at=resume)
+                )
+                session.commit()
+                continue
+            if row.status == DeliveryStatus.sending and row.attempts >= MAX_ATTEMPTS:
+                # Every attempt so far ended with its scheduler dying mid-send.
+                if _give_up(session, row):
                     session.commit()
-                    continue
+                    report.failed += 1
+                continue
             if not _claim(session, row, now):
                 continue
             session.commit()
-            attempts = row.attempts + 1
-            error: str | None = None
-            skip = False
-            subject = SUBJECTS.get(row.subject_type)
-            try:
-                if recipient is None or not recipient.is_active:
-                    error, skip = SKIP_INACTIVE, True
-                elif subject is not None and session.get(subject, row.subject_id) is None:
-                    error, skip = SKIP_DELETED, True
-                elif row.channel == Channel.email:
-                    try:
-                        validate_email(recipient.email, check_deliverability=False)
-                    except EmailNotValidError:
-                        error, skip = SKIP_BAD_ADDRESS, True
-                    else:
-                        if preference is not None and preference.daily_digest:
-                            digests.setdefault(recipient.id or 0, []).append(row)
-                            continue
-                        with use_locale(recipient.locale):
-                            notify_channels.send_mail(settings, _mail(settings, recipient, [row]))
-                elif row.channel == Channel.webhook:
-                    webhook = webhooks.get(row.webhook_id)
-                    if webhook is None or not webhook.enabled:
-                        error, skip = SKIP_WEBHOOK, True
-                    else:
-                        notify_channels.post_webhook(
-                            webhook, row.title, settings.public_url + row.link, now
-                        )
-            except DeliveryError as exc:
-                error, skip = str(exc), isinstance(exc, notify_channels.NotConfigured)
-            _finish(session, row.id or 0, now, error, attempts, skip)
+
+            def send(row: Notification = row, session: Session = session) -> str | None:
+                return _send_one(session, row, batch, settings, now, digests)
+
+            error, skip = _outcome(send, "notification", row.id)
+            if any(queued is row for queued in digests.get(row.recipient_id, [])):
+                continue  # goes out with the recipient's digest below
+            session.rollback()  # whatever the failed send left half-done in this session
+            _finish(session, row.id or 0, now, error, row.attempts + 1, skip)
             session.commit()
             _count(report, error, skip)
     for user_id, rows in digests.items():
-        recipient = users[user_id]
-        error = None
-        try:
+        recipient = batch.users[user_id]
+
+        def send_digest(recipient: User = recipient, rows: list[Notification] = rows) -> None:
             with use_locale(recipient.locale):
                 notify_channels.send_mail(settings, _mail(settings, recipient, rows))
-        except DeliveryError as exc:
-            error = str(exc)
+
+        error, _skip = _outcome(send_digest, "digest for user", user_id)
         with session_factory() as session:
             for row in rows:
                 _finish(session, row.id or 0, now, error, row.attempts + 1)
                 _count(report, error, False)
             session.commit()
     return report
+
+
+def _send_one(
+    session: Session,
+    row: Notification,
+    batch: _Batch,
+    settings: Settings,
+    now: datetime,
+    digests: dict[int, list[Notification]],
+) -> str | None:
+    """Send one claimed row; the reason it was skipped, or None. A digest e-mail is only
+    queued in `digests`, to go out with the others for the same recipient."""
+    recipient = batch.users.get(row.recipient_id)
+    preference = batch.preferences.get(row.recipient_id)
+    subject = SUBJECTS.get(row.subject_type)
+    if recipient is None or not recipient.is_active:
+        return SKIP_INACTIVE
+    if subject is not None and session.get(subject, row.subject_id) is None:
+        return SKIP_DELETED
+    if row.channel == Channel.email:
+        try:
+            validate_email(recipient.email, check_deliverability=False)
+        except EmailNotValidError:
+            return SKIP_BAD_ADDRESS
+        if preference is not None and preference.daily_digest:
+            digests.setdefault(row.recipient_id, []).append(row)
+            return None
+        with use_locale(recipient.locale):
+            notify_channels.send_mail(settings, _mail(settings, recipient, [row]))
+    elif row.channel == Channel.webhook:
+        webhook = batch.webhooks.get(row.webhook_id)
+        if webhook is None or not webhook.enabled:
+            return SKIP_WEBHOOK
+        notify_channels.post_webhook(
+            settings, webhook, row.title, settings.public_url + row.link, now
+        )
+    return None
 
 
 def _count(report: DeliveryReport, error: str | None, skip: bool) -> None:

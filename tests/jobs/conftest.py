@@ -51,6 +51,18 @@ class Received:
     requests: list[dict[str, Any]] = field(default_factory=list)
     status: int = 200
     answer: dict[str, Any] = field(default_factory=lambda: {"errcode": 0})
+    # Sent instead of `answer` when set: a page an internal service might answer with.
+    raw: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+# The listener below is on loopback, which outbound requests may only reach when its name is
+# allowed (RONGHE_OUTBOUND_ALLOWED_HOSTS); tests that need a delivery to arrive allow it.
+LISTENER_HOST = "localhost"
+
+
+def allow_listener(settings: Settings) -> Settings:
+    return settings.model_copy(update={"outbound_allowed_hosts": LISTENER_HOST})
 
 
 @pytest.fixture
@@ -63,9 +75,11 @@ def webhook_server() -> Iterator[tuple[Received, str]]:
             received.requests.append(
                 {"path": self.path, "headers": dict(self.headers), "body": body}
             )
-            payload = json.dumps(received.answer).encode()
+            payload = received.raw or json.dumps(received.answer).encode()
             self.send_response(received.status)
             self.send_header("Content-Type", "application/json")
+            for name, value in received.headers.items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
@@ -77,7 +91,7 @@ def webhook_server() -> Iterator[tuple[Received, str]]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield received, f"http://127.0.0.1:{server.server_address[1]}"
+        yield received, f"http://{LISTENER_HOST}:{server.server_address[1]}"
     finally:
         server.shutdown()
 

@@ -30,6 +30,7 @@ from app.models.user import Role, User, UserRole
 from app.services import reminder_delivery, reminders
 from app.settings import Settings
 from tests.conftest import PASSWORD_HASH
+from tests.jobs.conftest import allow_listener
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # Tuesday 10:00 in Shanghai
 DUE = date(2026, 12, 1)  # a week later: the 7-day reminder is due today
@@ -163,8 +164,9 @@ def test_webhooks_are_signed_as_each_service_expects(
     fresh_settings: Settings, webhook_server
 ) -> None:  # type: ignore[no-untyped-def]
     received, base = webhook_server
+    settings = allow_listener(fresh_settings)
     seed(
-        fresh_settings,
+        settings,
         webhooks=[
             WebhookChannel(
                 name="钉钉", kind="dingtalk", url=f"{base}/ding?access_token=t", secret="SECding"
@@ -176,7 +178,7 @@ def test_webhooks_are_signed_as_each_service_expects(
             WebhookChannel(name="通用", kind="generic", url=f"{base}/generic", secret="s3"),
         ],
     )
-    reminders.run(session_factory=factory(fresh_settings), now=NOW, settings=fresh_settings)
+    reminders.run(session_factory=factory(settings), now=NOW, settings=settings)
     by_path = {urlparse(r["path"]).path: r for r in received.requests}
     assert set(by_path) == {"/ding", "/feishu", "/wecom", "/generic"}
 
@@ -203,12 +205,13 @@ def test_webhook_error_answer_is_recorded_for_retry(
 ) -> None:  # type: ignore[no-untyped-def]
     received, base = webhook_server
     received.answer = {"errcode": 310000, "errmsg": "sign not match"}
+    settings = allow_listener(fresh_settings)
     seed(
-        fresh_settings,
+        settings,
         webhooks=[WebhookChannel(name="钉钉", kind="dingtalk", url=f"{base}/ding", secret="x")],
     )
-    reminders.run(session_factory=factory(fresh_settings), now=NOW, settings=fresh_settings)
-    hook = next(r for r in rows(fresh_settings) if r.channel == Channel.webhook)
+    reminders.run(session_factory=factory(settings), now=NOW, settings=settings)
+    hook = next(r for r in rows(settings) if r.channel == Channel.webhook)
     assert hook.status == DeliveryStatus.failed
     assert "310000" in hook.last_error
 

@@ -202,7 +202,7 @@ class TestAdmin:
             == 303
         )
         session.refresh(failed)
-        assert failed.status == DeliveryStatus.failed
+        assert failed.status == DeliveryStatus.pending
 
     def test_webhook_and_calendar_entries(self, client: TestClient, session: Session) -> None:
         sign_in(client, session, make_user(session, roles=[Role.admin]))
