@@ -2,7 +2,7 @@
 returns the open items whose due date lies in a window, with their owner."""
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from dateutil.relativedelta import relativedelta
@@ -36,6 +36,8 @@ class DueItem:
     due_date: date
     owner_id: int
     link: str
+    # The evidence the item is about: if restricted, only those who may open it read its title.
+    evidence: Evidence | None = field(default=None, compare=False, repr=False)
 
 
 # A source returns the open items due between two days; with an owner, only theirs.
@@ -116,6 +118,7 @@ def evidence_reviews(
             e.next_review_date,
             e.owner_id,
             f"/evidence/{e.id}",
+            evidence=e,
         )
 
 

@@ -15,10 +15,13 @@ from app.models.user import Role
 SEE_ALL = frozenset({Role.admin, Role.executive, Role.auditor})
 
 
+def open_to_all(evidence: Evidence) -> bool:
+    """Every signed-in user may see it: the only evidence a group channel may name."""
+    return evidence.confidentiality != Confidentiality.restricted
+
+
 def may_view(viewer: Viewer, evidence: Evidence) -> bool:
-    if evidence.confidentiality != Confidentiality.restricted or not SEE_ALL.isdisjoint(
-        viewer.roles
-    ):
+    if open_to_all(evidence) or not SEE_ALL.isdisjoint(viewer.roles):
         return True
     return evidence.owner_id == viewer.id or (
         evidence.department_id is not None and evidence.department_id == viewer.user.department_id

@@ -2,7 +2,13 @@
 
 For each open item the engine finds the *current* threshold — the latest one whose send day
 has arrived — so a missed day is caught up by the next run and an older, superseded reminder
-is not sent late. Send days that fall on a non-working day move to the working day before.
+is not sent late.
+
+Nothing goes out on a non-working day. A reminder before the due date that would fall on one
+moves to the working day before, and never onto the day of a later reminder: due on National
+Day, the due-day reminder goes out on the last working day before the break and the 1-day
+reminder on the working day before that. An overdue chaser moves back too while it stays after
+the due date, otherwise to the first working day after it.
 """
 
 from collections.abc import Iterable
@@ -41,22 +47,37 @@ class Threshold:
 def thresholds(
     due: date, rule: ReminderRule, calendar: WorkCalendar, today: date
 ) -> Iterable[Threshold]:
-    """Every threshold of the owner's track whose send day is today or earlier."""
-    for days in sorted(set(rule.days_before), reverse=True):
-        yield Threshold(f"before:{days}", calendar.on_or_before(due - timedelta(days=days)))
+    """The owner's track in order of send day: every reminder before the due date and on it,
+    and the overdue chasers as far as today reaches."""
+    ahead: list[Threshold] = []
+    # Each reminder before the due date goes out strictly before the next one, so that a
+    # holiday moving them back cannot make one swallow the other.
+    later = due + timedelta(days=1)
     if rule.on_due_day:
-        yield Threshold("due", calendar.on_or_before(due))
+        ahead.append(Threshold("due", calendar.on_or_before(due)))
+        later = ahead[-1].send_on
+    for days in sorted(set(rule.days_before)):
+        raw = min(due - timedelta(days=days), later - timedelta(days=1))
+        ahead.append(Threshold(f"before:{days}", calendar.on_or_before(raw)))
+        later = ahead[-1].send_on
+    yield from reversed(ahead)
     if rule.overdue_every_days > 0 and today > due:
         steps = min((today - due).days, OVERDUE_HORIZON_DAYS) // rule.overdue_every_days
         for n in range(1, steps + 2):
             raw = due + timedelta(days=n * rule.overdue_every_days)
-            yield Threshold(
-                f"overdue:{n}", max(calendar.on_or_before(raw), due + timedelta(days=1))
-            )
+            yield Threshold(f"overdue:{n}", _overdue_day(due, raw, calendar))
+
+
+def _overdue_day(due: date, raw: date, calendar: WorkCalendar) -> date:
+    """A working day after the due date: the one on or before `raw` if there is one."""
+    day = calendar.on_or_before(raw)
+    return day if day > due else calendar.on_or_after(due + timedelta(days=1))
 
 
 def current(due: date, rule: ReminderRule, calendar: WorkCalendar, today: date) -> Threshold | None:
     """The owner's reminder that is due now, if any."""
+    if not calendar.is_workday(today):
+        return None  # the next working day catches up
     arrived = [
         (t.send_on, order, t)
         for order, t in enumerate(thresholds(due, rule, calendar, today))
@@ -64,7 +85,7 @@ def current(due: date, rule: ReminderRule, calendar: WorkCalendar, today: date) 
     ]
     if not arrived or (today - due).days > OVERDUE_HORIZON_DAYS:
         return None
-    # A holiday can move two thresholds to the same working day; the later one wins.
+    # A holiday can move two overdue chasers to the same working day; the later one wins.
     return max(arrived, key=lambda entry: entry[:2])[2]
 
 
@@ -72,12 +93,9 @@ def escalation(
     due: date, rule: ReminderRule, calendar: WorkCalendar, today: date
 ) -> Threshold | None:
     """The one escalation to the department head and the management representative."""
-    if rule.escalate_after_days <= 0:
+    if rule.escalate_after_days <= 0 or not calendar.is_workday(today):
         return None
-    send_on = max(
-        calendar.on_or_before(due + timedelta(days=rule.escalate_after_days)),
-        due + timedelta(days=1),
-    )
+    send_on = _overdue_day(due, due + timedelta(days=rule.escalate_after_days), calendar)
     if send_on <= today and (today - due).days <= OVERDUE_HORIZON_DAYS:
         return Threshold(ESCALATE, send_on)
     return None

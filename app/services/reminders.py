@@ -15,6 +15,7 @@ from sqlalchemy import select as select_columns
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from app.deps import Viewer
 from app.i18n import gettext as _
 from app.i18n import use_locale
 from app.labels import label
@@ -29,7 +30,13 @@ from app.models.notification import (
     WebhookChannel,
 )
 from app.models.user import Role, User, UserRole
-from app.services import reminder_delivery, reminder_ledger, reminder_plan, working_days
+from app.services import (
+    evidence_access,
+    reminder_delivery,
+    reminder_ledger,
+    reminder_plan,
+    working_days,
+)
 from app.services.due_items import SOURCES, DueItem
 from app.settings import Settings
 
@@ -40,17 +47,30 @@ def rules(*, session: Session) -> dict[DueKind, ReminderRule]:
     return {kind: stored.get(kind) or ReminderRule(kind=kind) for kind in DueKind}
 
 
-def _title(item: DueItem, threshold: str, owner_name: str, today: Any) -> str:
+def _title(item: DueItem, threshold: str, owner_name: str, today: date, *, named: bool) -> str:
+    """What the reminder says, counted from the day it goes out; `named` false: the subject is
+    restricted and the recipient may not open it, so its title stays out."""
     kind = label(item.kind)  # the same name the reminder settings page shows
-    late = (today - item.due_date).days
-    if threshold.startswith("before:"):
-        when = _("due in %(n)d days", n=(item.due_date - today).days)
-    elif threshold == "due":
+    ahead = (item.due_date - today).days
+    if threshold == reminder_plan.ESCALATE:
+        when = _("%(n)d days overdue — escalated (owner: %(owner)s)", n=-ahead, owner=owner_name)
+    elif ahead > 0 and threshold == "due":
+        # Only a due date on a non-working day has its reminder go out before it.
+        when = _("due in %(n)d days, on a non-working day", n=ahead)
+    elif ahead > 0:
+        when = _("due in %(n)d days", n=ahead)
+    elif ahead == 0:
         when = _("due today")
-    elif threshold == reminder_plan.ESCALATE:
-        when = _("%(n)d days overdue — escalated (owner: %(owner)s)", n=late, owner=owner_name)
     else:
-        when = _("%(n)d days overdue", n=late)
+        when = _("%(n)d days overdue", n=-ahead)
+    if not named:
+        return _(
+            "%(kind)s of a restricted document (#%(id)d): %(when)s (%(due)s)",
+            kind=kind,
+            id=item.subject_id,
+            when=when,
+            due=item.due_date,
+        )
     return _(
         "%(kind)s “%(title)s”: %(when)s (%(due)s)",
         kind=kind,
@@ -207,16 +227,40 @@ def plan(
     fresh = [c for c in candidates if c.key not in existing]
 
     # Titles only for the new rows; an escalation goes to several people in the same language.
-    titles: dict[tuple[DueItem, str, str], str] = {}
+    titles: dict[tuple[DueItem, str, str, bool], str] = {}
+    roles: dict[int, set[Role]] | None = None
+
+    def named(candidate: Candidate) -> bool:
+        """Whether the recipient may read the subject's title, by the rule of its own page."""
+        evidence = candidate.item.evidence
+        if evidence is None or evidence_access.open_to_all(evidence):
+            return True
+        if candidate.channel == Channel.webhook:
+            return False  # a group chat or another system: no one reader to check
+        nonlocal roles
+        if roles is None:  # looked up once, and only if a restricted item needs it
+            roles = {}
+            for user_id, role in session.exec(select(UserRole.user_id, UserRole.role)):
+                roles.setdefault(user_id, set()).add(Role(role))
+        viewer = Viewer(
+            user=users[candidate.recipient_id],
+            roles=frozenset(roles.get(candidate.recipient_id, ())),
+            session_id=None,
+        )
+        return evidence_access.may_view(viewer, evidence)
 
     def title(candidate: Candidate) -> str:
-        recipient = users[candidate.recipient_id]
-        memo = (candidate.item, candidate.threshold, recipient.locale)
+        recipient, disclosed = users[candidate.recipient_id], named(candidate)
+        memo = (candidate.item, candidate.threshold, recipient.locale, disclosed)
         if memo not in titles:
             owner = users.get(candidate.item.owner_id)
             with use_locale(recipient.locale):
                 titles[memo] = _title(
-                    candidate.item, candidate.threshold, owner.name if owner else "", today
+                    candidate.item,
+                    candidate.threshold,
+                    owner.name if owner else "",
+                    today,
+                    named=disclosed,
                 )[:300]
         return titles[memo]
 

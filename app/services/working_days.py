@@ -40,6 +40,14 @@ class WorkCalendar:
             day -= timedelta(days=1)
         return day
 
+    def on_or_after(self, day: date) -> date:
+        """The day itself if it is a working day, else the first working day after it."""
+        for _ in range(LONGEST_BREAK):
+            if self.is_workday(day):
+                return day
+            day += timedelta(days=1)
+        return day
+
 
 def load(*, session: Session, start: date, end: date) -> WorkCalendar:
     """The calendar with the administrators' entries between two days."""

@@ -42,13 +42,18 @@ def test_missed_days_catch_up_with_the_latest_threshold_only() -> None:
     assert name(date(2026, 6, 30), date(2026, 6, 29)) == "before:1"
 
 
-def test_national_day_holiday_moves_the_reminder_to_the_working_day_before() -> None:
-    # Due Tue 2026-10-06: the 1-day reminder would fall on Mon 10-05 (holiday, 10-01…10-07);
-    # it goes out on the last working day before the break.
-    threshold = current(date(2026, 10, 6), RULE, WorkCalendar(), date(2026, 10, 5))
-    assert threshold is not None
-    assert threshold.name == "due"  # the "due" reminder moved too, to before the holiday
-    assert threshold.send_on < date(2026, 10, 1)
+def test_national_day_holiday_moves_the_reminders_to_the_working_days_before() -> None:
+    # Due Tue 2026-10-06, inside the break (10-01…10-07): the due-day reminder goes out on the
+    # last working day before it, the 1-day one the day before, the 7-day one (09-29) before
+    # that; each on a day of its own, and nothing during the break.
+    calendar = WorkCalendar()
+    sent = [current(date(2026, 10, 6), RULE, calendar, date(2026, 9, d)) for d in (28, 29, 30)]
+    assert [(t.name, t.send_on.day) if t else None for t in sent] == [
+        ("before:7", 28),
+        ("before:1", 29),
+        ("due", 30),
+    ]
+    assert current(date(2026, 10, 6), RULE, calendar, date(2026, 10, 5)) is None
 
 
 def test_make_up_working_day_counts_as_working() -> None:
@@ -63,9 +68,10 @@ def test_make_up_working_day_counts_as_working() -> None:
 
 def test_admin_entries_win_over_the_library() -> None:
     calendar = WorkCalendar(overrides={date(2026, 5, 20): False})  # a company holiday
-    threshold = current(date(2026, 5, 21), RULE, calendar, date(2026, 5, 20))
+    threshold = current(date(2026, 5, 21), RULE, calendar, date(2026, 5, 19))
     assert threshold is not None
-    assert threshold.send_on == date(2026, 5, 19)
+    assert (threshold.name, threshold.send_on) == ("before:1", date(2026, 5, 19))
+    assert current(date(2026, 5, 21), RULE, calendar, date(2026, 5, 20)) is None
 
 
 def test_year_without_library_data_falls_back_to_weekdays_and_says_so() -> None:
