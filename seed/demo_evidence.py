@@ -173,9 +173,17 @@ def load_evidence_demo(
                 target_id=keys[key] or 0,
             )
         if state in ("approved", "stale", "review"):
-            evidence_service.submit(session=session, now=when, actor_id=owner, evidence=evidence)
+            submitted = evidence_service.submit(
+                session=session, now=when, actor_id=owner, evidence=evidence
+            )
         if state in ("approved", "stale"):
-            evidence_service.approve(session=session, now=when, actor_id=ceo, evidence=evidence)
+            evidence_service.approve(
+                session=session,
+                now=when,
+                actor_id=ceo,
+                evidence=evidence,
+                revision_id=submitted.id,
+            )
         if state == "stale":
             evidence.next_review_date = now.date() - timedelta(days=20)
             session.add(evidence)

@@ -192,7 +192,11 @@ class Restricted:
         )
         executive = make_user(session, roles=[Role.executive])
         evidence_service.approve(
-            session=session, now=NOW, actor_id=executive.id or 0, evidence=self.evidence
+            session=session,
+            now=NOW,
+            actor_id=executive.id or 0,
+            evidence=self.evidence,
+            revision_id=self.revision.id,
         )
         evidence_links.link(
             session=session,

@@ -46,6 +46,7 @@ from app.models.nonconformity import (
     CorrectiveAction,
     CorrectiveActionEvidence,
     NcDeadline,
+    NcParticipant,
     Nonconformity,
     Verification,
 )
@@ -108,6 +109,7 @@ __all__ = [
     "Milestone",
     "MilestoneRule",
     "NcDeadline",
+    "NcParticipant",
     "Nonconformity",
     "Notification",
     "NotificationPreference",

@@ -1,6 +1,8 @@
 """Evidence (文件化信息): documents, records and links, with immutable revisions.
 
 A file's bytes are stored once under their SHA-256 (`StoredFile`); revisions point at them.
+What a reviewer approves is a revision: its file and period, and the title and address it
+carries. The item shows the values of the revision in force; a change to them is a new revision.
 """
 
 from datetime import date, datetime
@@ -13,6 +15,7 @@ from app.models.base import utc_field
 
 TITLE_MAX = 200
 TEXT_MAX = 4000
+URL_MAX = 1000
 
 
 class EvidenceKind(StrEnum):
@@ -41,7 +44,7 @@ class EvidenceBase(SQLModel):
     owner_id: int | None = Field(default=None, foreign_key="user_account.id", index=True)
     department_id: int | None = Field(default=None, foreign_key="department.id", index=True)
     confidentiality: Confidentiality = Field(default=Confidentiality.internal, max_length=16)
-    url: str = Field(default="", max_length=1000)
+    url: str = Field(default="", max_length=URL_MAX)
     review_interval_months: int | None = Field(default=None, ge=1, le=120)
     next_review_date: date | None = Field(default=None, index=True)
     retention_years: int | None = Field(default=None, ge=1, le=100)
@@ -62,6 +65,14 @@ class Evidence(EvidenceBase, table=True):
 
 class EvidenceCreate(EvidenceBase):
     pass
+
+
+class EvidenceUpdate(EvidenceCreate):
+    """The register entry as edited; the period is the newest revision's, changed through
+    review like the title and the address."""
+
+    period_from: date | None = None
+    period_to: date | None = None
 
 
 class StoredFile(SQLModel, table=True):
@@ -87,6 +98,9 @@ class EvidenceRevision(SQLModel, table=True):
     original_name: str = Field(default="", max_length=255)
     period_from: date | None = None
     period_to: date | None = None
+    # The title and address the revision proposes; the item takes them when it is approved.
+    title: str = Field(default="", max_length=TITLE_MAX)
+    url: str = Field(default="", max_length=URL_MAX)
     change_note: str = Field(default="", max_length=TEXT_MAX)
     uploaded_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     uploaded_at: datetime = utc_field()

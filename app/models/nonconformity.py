@@ -1,7 +1,7 @@
 """Nonconformities (不符合) and their corrective and preventive actions (CAPA).
 
-Closing takes every action done and a verification by someone other than the owner that
-the actions were effective; "not effective" reopens the nonconformity, history kept.
+Closing takes every action done and a verification, by someone who took no part in the work,
+that the actions were effective; "not effective" reopens the nonconformity, history kept.
 """
 
 from datetime import date, datetime
@@ -127,6 +127,31 @@ class Verification(SQLModel, table=True):
     evidence_id: int | None = Field(default=None, foreign_key="evidence.id")
     verified_by_id: int = Field(foreign_key="user_account.id")
     verified_at: datetime = utc_field()
+
+
+class NcPart(StrEnum):
+    """What someone did on a nonconformity; any of it rules them out as its verifier."""
+
+    owner = "owner"  # owned it, now or before
+    action_owner = "action_owner"  # owned one of its actions
+    correction = "correction"  # recorded the correction
+    root_cause = "root_cause"  # recorded the root cause analysis
+    start = "start"  # started the work, or reopened it by reopening an action
+    actions = "actions"  # planned an action or changed an action's status
+    verification_request = "verification_request"  # vouched for the work by sending it on
+
+
+class NcParticipant(SQLModel, table=True):
+    """Who took which part in a nonconformity, kept for good: the owner field only says who
+    owns it now, and a handed-over nonconformity must not look like someone else's work."""
+
+    __tablename__ = "nc_participant"
+    nonconformity_id: int = Field(
+        foreign_key="nonconformity.id", primary_key=True, ondelete="CASCADE"
+    )
+    user_id: int = Field(foreign_key="user_account.id", primary_key=True, index=True)
+    part: NcPart = Field(primary_key=True, max_length=24)
+    since: datetime = utc_field()
 
 
 class NcDeadline(SQLModel, table=True):

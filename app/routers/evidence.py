@@ -18,14 +18,16 @@ from app.deps import (
     require,
 )
 from app.errors import Invalid
-from app.forms import filter_id, form_values, submit
+from app.forms import filter_id, form_values, parse_id, submit
 from app.i18n import gettext as _
 from app.models.evidence import (
     Confidentiality,
     Evidence,
     EvidenceCreate,
     EvidenceKind,
+    EvidenceRevision,
     EvidenceStatus,
+    EvidenceUpdate,
 )
 from app.models.user import User
 from app.permissions import Permission
@@ -122,10 +124,23 @@ def _form(
     errors: dict[str, str],
     status_code: int = 200,
 ) -> Response:
+    latest = (
+        evidence_service.latest_revision(session=session, evidence_id=evidence.id)
+        if evidence is not None and evidence.id is not None
+        else None
+    )
     return render(
         request,
         "evidence/form.html",
-        {"evidence": evidence, "values": values, "errors": errors, **_choices(session)},
+        {
+            "evidence": evidence,
+            "values": values,
+            "errors": errors,
+            # The period belongs to a revision: only offered once there is one.
+            "has_revisions": latest is not None,
+            "in_force": evidence is not None and evidence.status == EvidenceStatus.approved,
+            **_choices(session),
+        },
         status_code=status_code,
     )
 
@@ -174,6 +189,22 @@ def editable_evidence(session: SessionDep, viewer: Viewer, evidence_id: int) -> 
     return evidence
 
 
+def _proposed_changes(
+    effective: EvidenceRevision | None, pending: EvidenceRevision | None
+) -> list[str]:
+    """What the revision under review would change in what is in force: shown to its approver."""
+    if pending is None or effective is None:
+        return []
+    changed = [
+        name
+        for name in ("title", "url", "sha256")
+        if getattr(pending, name) != getattr(effective, name)
+    ]
+    if (pending.period_from, pending.period_to) != (effective.period_from, effective.period_to):
+        changed.append("period")
+    return changed
+
+
 def detail_response(
     request: Request,
     session: SessionDep,
@@ -195,11 +226,15 @@ def detail_response(
             select(User.id, User.name).where(col(User.id).in_([p for p in people if p]))
         ).all()
     )
+    effective = next((r for r in history if r.approved_at), None)
+    # Only the newest revision can be under review; an older draft was superseded.
+    pending = history[0] if history and not history[0].approved_at else None
     context = {
         "evidence": evidence,
         "history": history,
-        "effective": next((r for r in history if r.approved_at), None),
-        "pending": next((r for r in history if not r.approved_at), None),
+        "effective": effective,
+        "pending": pending,
+        "proposed_changes": _proposed_changes(effective, pending),
         "names": names,
         "expired": evidence_service.is_expired(evidence, local_date(now)),
         "links": evidence_links.linked(session=session, evidence_id=evidence.id),
@@ -234,7 +269,15 @@ def edit_page(
     request: Request, session: SessionDep, viewer: EditorDep, evidence_id: int
 ) -> Response:
     evidence = editable_evidence(session, viewer, evidence_id)
-    return _form(request, session, evidence, evidence.model_dump(mode="json"), {})
+    values = evidence.model_dump(mode="json")
+    latest = evidence_service.latest_revision(session=session, evidence_id=evidence_id)
+    if latest is not None:
+        # The form shows what the newest revision proposes, so saving it unchanged proposes
+        # nothing new.
+        values.update(latest.model_dump(mode="json", include={"title", "period_from", "period_to"}))
+        if evidence.kind == EvidenceKind.link:
+            values["url"] = latest.url
+    return _form(request, session, evidence, values, {})
 
 
 @router.post("/{evidence_id}")
@@ -244,7 +287,7 @@ async def update(
     evidence = editable_evidence(session, viewer, evidence_id)
     values = form_values(await request.form())
     result, errors, status = submit(
-        EvidenceCreate,
+        EvidenceUpdate,
         values,
         lambda data: evidence_service.update(
             session=session,
@@ -259,7 +302,15 @@ async def update(
         session.rollback()
         return _form(request, session, evidence, values, errors, status)
     session.commit()
-    return redirect(request, f"/evidence/{evidence_id}", toast=_("Changes saved."))
+    if result.proposal is not None:
+        message = _(
+            "Saved. The new title, address or period is revision %(n)d; it takes effect once "
+            "it is approved.",
+            n=result.proposal.number,
+        )
+    else:
+        message = _("Changes saved.")
+    return redirect(request, f"/evidence/{evidence_id}", toast=message)
 
 
 def _workflow(request: Request, session: SessionDep, evidence: Evidence, message: str) -> Response:
@@ -277,11 +328,15 @@ def submit_for_review(
 
 
 @router.post("/{evidence_id}/approve")
-def approve(
+async def approve(
     request: Request, session: SessionDep, now: Now, viewer: ApproverDep, evidence_id: int
 ) -> Response:
     evidence = visible_evidence(session, viewer, evidence_id)
-    evidence_service.approve(session=session, now=now, actor_id=viewer.id, evidence=evidence)
+    # The form names the revision the approver was shown; a newer one is refused.
+    seen = parse_id((await request.form()).get("revision_id"))
+    evidence_service.approve(
+        session=session, now=now, actor_id=viewer.id, evidence=evidence, revision_id=seen
+    )
     return _workflow(request, session, evidence, _("Revision approved."))
 
 
@@ -290,9 +345,15 @@ async def return_to_author(
     request: Request, session: SessionDep, now: Now, viewer: ApproverDep, evidence_id: int
 ) -> Response:
     evidence = visible_evidence(session, viewer, evidence_id)
-    reason = str((await request.form()).get("reason") or "")[:4000]
+    form = await request.form()
+    reason = str(form.get("reason") or "")[:4000]
     evidence_service.return_to_draft(
-        session=session, now=now, actor_id=viewer.id, evidence=evidence, reason=reason
+        session=session,
+        now=now,
+        actor_id=viewer.id,
+        evidence=evidence,
+        reason=reason,
+        revision_id=parse_id(form.get("revision_id")),
     )
     return _workflow(request, session, evidence, _("Returned to the author."))
 

@@ -1,4 +1,13 @@
-"""Evidence and its revisions: register entries, uploads, review and approval, links."""
+"""Evidence and its revisions: register entries, uploads, review and approval, links.
+
+What is reviewed is a revision: its file, its period, and the title and address it carries.
+The item shows the values of the revision in force (the newest approved one), so a change to
+the title, address or period of approved evidence is a new revision, with the newest file,
+that waits for approval while the approved one stays in force. Everything else on the entry
+(description, reference, owner, department, confidentiality, review cycle, retention) is
+register bookkeeping and changes directly. Once created, a revision's content never changes;
+only its submission and approval are stamped on it.
+"""
 
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -19,6 +28,7 @@ from app.models.evidence import (
     EvidenceKind,
     EvidenceRevision,
     EvidenceStatus,
+    EvidenceUpdate,
     StoredFile,
 )
 from app.models.user import User
@@ -49,6 +59,22 @@ def revisions(*, session: Session, evidence_id: int) -> list[EvidenceRevision]:
             .order_by(col(EvidenceRevision.number).desc())
         ).all()
     )
+
+
+def latest_revision(*, session: Session, evidence_id: int) -> EvidenceRevision | None:
+    return session.exec(
+        select(EvidenceRevision)
+        .where(EvidenceRevision.evidence_id == evidence_id)
+        .order_by(col(EvidenceRevision.number).desc())
+        .limit(1)
+    ).first()
+
+
+def pending_revision(*, session: Session, evidence_id: int) -> EvidenceRevision | None:
+    """The newest revision while it is not approved: the one proposed for review. An older
+    unapproved revision was superseded and never comes back."""
+    latest = latest_revision(session=session, evidence_id=evidence_id)
+    return latest if latest is not None and latest.approved_at is None else None
 
 
 def effective_revision(*, session: Session, evidence_id: int) -> EvidenceRevision | None:
@@ -142,7 +168,9 @@ def _refuse_obsolete(evidence: Evidence) -> None:
 def _lock(session: Session, evidence: Evidence) -> None:
     """Re-read the item and hold it until commit (FOR UPDATE; SQLite's transactions already
     hold the write lock). An upload reads its body outside any transaction, and two changes
-    must not each compute the search text from their own older copy."""
+    must not each compute the search text from their own older copy; an approval must not
+    pass a revision added while it decides."""
+    session.flush()  # the re-read must not drop changes made earlier in this transaction
     session.refresh(evidence, with_for_update=True)
 
 
@@ -188,13 +216,102 @@ def create(
         after=data.model_dump(),
     )
     if data.kind == EvidenceKind.link:
-        assert evidence.id is not None
-        session.add(
-            EvidenceRevision(
-                evidence_id=evidence.id, number=1, uploaded_by_id=actor_id, uploaded_at=now
-            )
-        )
+        _first_link_revision(session, now, actor_id, evidence)
     return evidence
+
+
+def _first_link_revision(
+    session: Session, now: datetime, actor_id: int | None, evidence: Evidence
+) -> EvidenceRevision:
+    assert evidence.id is not None
+    revision = EvidenceRevision(
+        evidence_id=evidence.id,
+        number=1,
+        title=evidence.title,
+        url=evidence.url,
+        uploaded_by_id=actor_id,
+        uploaded_at=now,
+    )
+    session.add(revision)
+    session.flush()
+    return revision
+
+
+# What a reviewer approves besides the file; the address only means something for a link.
+REVIEWED = ("title", "period_from", "period_to")
+
+
+def _reviewed(kind: EvidenceKind) -> tuple[str, ...]:
+    return (*REVIEWED, "url") if kind == EvidenceKind.link else REVIEWED
+
+
+@dataclass(frozen=True)
+class Change:
+    evidence: Evidence
+    proposal: EvidenceRevision | None  # the new revision awaiting review, if one was needed
+
+
+def _check_reviewed(
+    evidence: Evidence, data: EvidenceUpdate, latest: EvidenceRevision | None
+) -> None:
+    if data.kind != evidence.kind and latest is not None:
+        # A link's revisions carry no file and a file's no address: the history would lie.
+        raise Conflict(
+            _("The kind cannot change once the item has revisions; create a new item instead."),
+            field="kind",
+        )
+    if latest is None and (data.period_from or data.period_to):
+        raise Invalid(
+            _("The period belongs to a revision: upload the file first."), field="period_from"
+        )
+    if data.period_from and data.period_to and data.period_to < data.period_from:
+        raise Invalid(_("The period must end on or after its start."), field="period_to")
+
+
+def _propose(
+    session: Session,
+    now: datetime,
+    actor_id: int | None,
+    evidence: Evidence,
+    latest: EvidenceRevision,
+    changed: dict[str, Any],
+) -> EvidenceRevision:
+    """The newest revision's file with the changed title, address or period, as a new draft."""
+    _refuse_obsolete(evidence)
+    assert evidence.id is not None
+    revision = EvidenceRevision(
+        **latest.model_dump(
+            include={
+                "sha256",
+                "size",
+                "mime_type",
+                "original_name",
+                "period_from",
+                "period_to",
+                "title",
+                "url",
+            }
+        ),
+        evidence_id=evidence.id,
+        number=latest.number + 1,
+        uploaded_by_id=actor_id,
+        uploaded_at=now,
+    )
+    for name, value in changed.items():
+        setattr(revision, name, value)
+    session.add(revision)
+    session.flush()
+    activity.record(
+        session=session,
+        now=now,
+        actor_id=actor_id,
+        verb="propose",
+        object_type="evidence",
+        object_id=evidence.id,
+        before={name: getattr(latest, name) for name in changed},
+        after={"revision": revision.number, **changed},
+    )
+    return revision
 
 
 def update(
@@ -203,40 +320,69 @@ def update(
     now: datetime,
     actor_id: int | None,
     evidence: Evidence,
-    data: EvidenceCreate,
+    data: EvidenceUpdate,
     overseer: bool = True,
-) -> Evidence:
-    """Change the register entry (title, owner, review cycle…); revisions are untouched.
+) -> Change:
+    """Change the register entry; a new title, address or period of evidence that has
+    revisions becomes a new revision for review (see the module's docstring).
 
     Only an overseer may hand the item to someone else or move its review date: for an owner,
     a later review date would make expired evidence current again without any review."""
     _lock(session, evidence)
     _check(session, data, evidence.id)
+    assert evidence.id is not None
+    latest = latest_revision(session=session, evidence_id=evidence.id)
+    _check_reviewed(evidence, data, latest)
     fields = _fields(data)
+    reviewed = {name: fields.pop(name) for name in _reviewed(data.kind)}
+    fields.pop("period_from", None)
+    fields.pop("period_to", None)
     if not overseer:
         fields["owner_id"], fields["next_review_date"] = (
             evidence.owner_id,
             evidence.next_review_date,
         )
+    proposal = None
+    if latest is None:
+        # Nothing to review yet: the first upload carries these values to its reviewer.
+        fields.update(title=reviewed["title"])
+        if "url" in reviewed:
+            fields.update(url=reviewed["url"])
+    else:
+        changed = {k: v for k, v in reviewed.items() if getattr(latest, k) != v}
+        if changed:
+            proposal = _propose(session, now, actor_id, evidence, latest, changed)
+            in_force = effective_revision(session=session, evidence_id=evidence.id) is not None
+            # Like an upload: the approved revision stays in force while this one is reviewed.
+            fields["status"] = EvidenceStatus.approved if in_force else EvidenceStatus.draft
+            if not in_force:
+                # Nothing in force: the entry shows what is being worked on.
+                fields.update(title=proposal.title)
+                if "url" in reviewed:
+                    fields.update(url=proposal.url)
     before, after = activity.changes(evidence, fields)
-    if not after:
-        return evidence
-    for name, value in fields.items():
-        setattr(evidence, name, value)
-    evidence.updated_at = now
-    _refresh_search_text(session, evidence)
-    session.add(evidence)
-    activity.record(
-        session=session,
-        now=now,
-        actor_id=actor_id,
-        verb="update",
-        object_type="evidence",
-        object_id=evidence.id,
-        before=before,
-        after=after,
-    )
-    return evidence
+    if after:
+        for name, value in fields.items():
+            setattr(evidence, name, value)
+    if after or proposal is not None:
+        evidence.updated_at = now
+        _refresh_search_text(session, evidence)
+        session.add(evidence)
+    if after:
+        activity.record(
+            session=session,
+            now=now,
+            actor_id=actor_id,
+            verb="update",
+            object_type="evidence",
+            object_id=evidence.id,
+            before=before,
+            after=after,
+        )
+    if latest is None and evidence.kind == EvidenceKind.link:
+        # A link has no upload: its address is its first revision, as when created as a link.
+        proposal = _first_link_revision(session, now, actor_id, evidence)
+    return Change(evidence, proposal)
 
 
 @dataclass(frozen=True)
@@ -316,6 +462,9 @@ def add_revision(
             original_name=checked.name,
             period_from=upload.period_from,
             period_to=upload.period_to,
+            # A title proposed but not yet approved travels on with the newer file.
+            title=latest.title if latest is not None else evidence.title,
+            url=latest.url if latest is not None else evidence.url,
             change_note=upload.change_note.strip(),
             uploaded_by_id=actor_id,
             uploaded_at=now,
@@ -345,14 +494,8 @@ def add_revision(
 
 def _pending(session: Session, evidence: Evidence) -> EvidenceRevision:
     _refuse_obsolete(evidence)
-    revision = session.exec(
-        select(EvidenceRevision)
-        .where(
-            EvidenceRevision.evidence_id == evidence.id, col(EvidenceRevision.approved_at).is_(None)
-        )
-        .order_by(col(EvidenceRevision.number).desc())
-        .limit(1)
-    ).first()
+    assert evidence.id is not None
+    revision = pending_revision(session=session, evidence_id=evidence.id)
     if revision is None:
         raise Conflict(_("There is no unapproved revision; upload a new one first."))
     return revision
@@ -381,10 +524,30 @@ def submit(
     return revision
 
 
+def _require_seen(revision: EvidenceRevision, seen_id: int | None) -> None:
+    """A decision is about the revision its maker looked at: one added since is not decided
+    on unseen."""
+    if seen_id != revision.id:
+        raise Conflict(
+            _(
+                "Revision %(n)d was added after you opened this page. Reload the page and look "
+                "at it before deciding.",
+                n=revision.number,
+            )
+        )
+
+
 def approve(
-    *, session: Session, now: datetime, actor_id: int, evidence: Evidence
+    *,
+    session: Session,
+    now: datetime,
+    actor_id: int,
+    evidence: Evidence,
+    revision_id: int | None,
 ) -> EvidenceRevision:
-    """Approve the revision under review; from now on it never changes. Not by its uploader."""
+    """Approve the revision under review, the one the approver saw (`revision_id`); from now
+    on it never changes, and the item takes its title and address. Not by its uploader."""
+    _lock(session, evidence)
     revision = _pending(session, evidence)
     if revision.submitted_at is None:
         raise Conflict(_("Submit the revision for review before approving it."))
@@ -392,8 +555,11 @@ def approve(
         raise Forbidden(
             _("A revision must be approved by someone other than the person who uploaded it.")
         )
+    _require_seen(revision, revision_id)
     revision.approved_at = now
     revision.approved_by_id = actor_id
+    evidence.title, evidence.url = revision.title, revision.url
+    _refresh_search_text(session, evidence)
     evidence.status = EvidenceStatus.approved
     if evidence.review_interval_months:
         evidence.next_review_date = local_date(now) + relativedelta(
@@ -414,10 +580,18 @@ def approve(
 
 
 def return_to_draft(
-    *, session: Session, now: datetime, actor_id: int | None, evidence: Evidence, reason: str
+    *,
+    session: Session,
+    now: datetime,
+    actor_id: int | None,
+    evidence: Evidence,
+    reason: str,
+    revision_id: int | None,
 ) -> EvidenceRevision:
-    """Send a revision under review back to its author, with the reason."""
+    """Send the revision under review, the one the reviewer saw, back to its author."""
+    _lock(session, evidence)
     revision = _pending(session, evidence)
+    _require_seen(revision, revision_id)
     if revision.submitted_at is None:
         raise Conflict(_("This revision is not waiting for review."))
     if not reason.strip():

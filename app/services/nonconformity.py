@@ -10,9 +10,12 @@ The workflow, and the rules each step enforces:
   at least one corrective action is done and the root cause is recorded. Adding an action or
   reopening one sends it back to in_progress.
 - **closed**: only by a verification that says "effective", given by someone independent of
-  the work (ISO-style independence): not the nonconformity's owner, not an owner of one of its
-  actions, not whoever asked for the verification, nor anyone who marked an action done. The
-  owner cannot be changed while verification is pending, so nobody hands it off to pass.
+  the work (ISO-style independence): nobody who ever owned the nonconformity or one of its
+  actions, recorded its correction or root cause, started it, planned an action or changed an
+  action's status, or asked for the verification. Each of these parts is recorded as it is
+  taken (`NcParticipant`) and never forgotten, so handing the nonconformity to someone else
+  does not make its former owner independent. The owner cannot be changed while verification
+  is pending either.
   "Not effective" sends it back to in_progress, counts a reopen and keeps the verification on
   record, so the history shows every check. A closed nonconformity is read-only.
 
@@ -30,7 +33,6 @@ from sqlmodel import Session, col, select
 from app.clock import local_date
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.i18n import gettext as _
-from app.models.activity import ActivityEvent
 from app.models.department import Department
 from app.models.evidence import Evidence
 from app.models.nonconformity import (
@@ -39,6 +41,8 @@ from app.models.nonconformity import (
     ActionStatus,
     CorrectiveAction,
     CorrectiveActionCreate,
+    NcPart,
+    NcParticipant,
     NcStatus,
     Nonconformity,
     NonconformityCreate,
@@ -174,6 +178,29 @@ def _require_open(nonconformity: Nonconformity) -> None:
         raise Conflict(_("This nonconformity is closed; nothing can change any more."))
 
 
+def _took_part(
+    session: Session, now: datetime, nonconformity_id: int, user_id: int | None, part: NcPart
+) -> None:
+    """Remember, once, that someone took this part; it bars them from verifying for good."""
+    if user_id is None:
+        return
+    key = (nonconformity_id, user_id, part)
+    if session.get(NcParticipant, key) is None:
+        session.add(
+            NcParticipant(nonconformity_id=nonconformity_id, user_id=user_id, part=part, since=now)
+        )
+        session.flush()
+
+
+def participants(*, session: Session, nonconformity_id: int) -> set[int]:
+    """Everyone who ever took a part in the nonconformity's work."""
+    return set(
+        session.exec(
+            select(NcParticipant.user_id).where(NcParticipant.nonconformity_id == nonconformity_id)
+        ).all()
+    )
+
+
 def _log(
     session: Session,
     now: datetime,
@@ -262,6 +289,8 @@ def create(
             "review_id": review_id,
         },
     )
+    assert nonconformity.id is not None
+    _took_part(session, now, nonconformity.id, nonconformity.owner_id, NcPart.owner)
     return nonconformity
 
 
@@ -291,6 +320,8 @@ def update(
         object_type=NC,
         verb="update",
     )
+    assert nonconformity.id is not None
+    _took_part(session, now, nonconformity.id, nonconformity.owner_id, NcPart.owner)
     return nonconformity
 
 
@@ -301,6 +332,8 @@ def start(
     if nonconformity.status != NcStatus.open:
         raise Conflict(_("Work on this nonconformity has already started."))
     _move(session, now, actor_id, nonconformity, NcStatus.in_progress)
+    assert nonconformity.id is not None
+    _took_part(session, now, nonconformity.id, actor_id, NcPart.start)
 
 
 def record_correction(
@@ -328,6 +361,8 @@ def record_correction(
         object_type=NC,
         verb="correction",
     )
+    assert nonconformity.id is not None
+    _took_part(session, now, nonconformity.id, actor_id, NcPart.correction)
     return nonconformity
 
 
@@ -367,6 +402,8 @@ def record_root_cause(
         object_type=NC,
         verb="root_cause",
     )
+    assert nonconformity.id is not None
+    _took_part(session, now, nonconformity.id, actor_id, NcPart.root_cause)
     return nonconformity
 
 
@@ -406,6 +443,8 @@ def add_action(
         object_type=ACTION,
         after={**data.model_dump(), "nonconformity_id": nonconformity.id},
     )
+    _took_part(session, now, nonconformity.id, actor_id, NcPart.actions)
+    _took_part(session, now, nonconformity.id, data.owner_id, NcPart.action_owner)
     # A new action is work not yet done, also when verification was already requested.
     if nonconformity.status != NcStatus.in_progress:
         _move(session, now, actor_id, nonconformity, NcStatus.in_progress)
@@ -441,6 +480,7 @@ def set_action_status(
         setattr(action, name, value)
     session.add(action)
     _log(session, now, actor_id, "status", action, before, after)
+    _took_part(session, now, action.nonconformity_id, actor_id, NcPart.actions)
     # Reopening an action means the work is not finished: verification must wait.
     if status == ActionStatus.open and nonconformity.status != NcStatus.in_progress:
         _move(session, now, actor_id, nonconformity, NcStatus.in_progress)
@@ -468,37 +508,20 @@ def request_verification(
     _move(session, now, actor_id, nonconformity, NcStatus.verification, "request_verification")
     # Whoever asks vouches for the work, so they cannot also be the one who checks it.
     nonconformity.verification_requested_by_id = actor_id
-
-
-def _done_by(session: Session, action_ids: list[int]) -> set[int]:
-    """Everyone who ever marked one of these actions done, read from the activity log."""
-    if not action_ids:
-        return set()
-    events = session.exec(
-        select(ActivityEvent.actor_id, ActivityEvent.after).where(
-            ActivityEvent.object_type == ACTION,
-            col(ActivityEvent.object_id).in_([str(i) for i in action_ids]),
-            ActivityEvent.verb == "status",
-        )
-    ).all()
-    return {
-        actor
-        for actor, after in events
-        if actor is not None and (after or {}).get("status") == ActionStatus.done
-    }
+    assert nonconformity.id is not None
+    _took_part(session, now, nonconformity.id, actor_id, NcPart.verification_request)
 
 
 def may_verify(*, session: Session, nonconformity: Nonconformity, user_id: int) -> bool:
-    """Only someone independent of the work: not the nonconformity's owner (who also owns
-    the actions without an owner), an owner of an action, whoever asked for the verification,
-    nor anyone who marked an action done."""
-    if user_id in (nonconformity.owner_id, nonconformity.verification_requested_by_id):
-        return False
+    """Only someone who took no part in the work (see `NcPart`), now or ever before."""
     assert nonconformity.id is not None
+    # The current owners and requester are in the record too; reading them here as well keeps
+    # the rule whole for rows written without the service (bulk-loaded benchmark data).
     planned = actions(session=session, nonconformity_id=nonconformity.id)
-    if any(a.owner_id == user_id for a in planned):
+    current = {nonconformity.owner_id, nonconformity.verification_requested_by_id}
+    if user_id in current | {a.owner_id for a in planned}:
         return False
-    return user_id not in _done_by(session, [a.id for a in planned if a.id is not None])
+    return user_id not in participants(session=session, nonconformity_id=nonconformity.id)
 
 
 def verify(
@@ -520,8 +543,8 @@ def verify(
         raise Forbidden(
             _(
                 "Verification must be by someone other than the owner of the nonconformity "
-                "or of one of its actions, whoever asked for the verification, or anyone who "
-                "marked an action done."
+                "or of one of its actions, now or before, whoever recorded its correction or "
+                "root cause or worked on its actions, or whoever asked for the verification."
             )
         )
     if verdict == Verdict.not_effective and not notes.strip():

@@ -142,9 +142,14 @@ class TestReview:
             == 403
         )
         sign_in(client, session, make_user(session, roles=[Role.executive]))
+        revision = session.exec(
+            select(EvidenceRevision).where(EvidenceRevision.evidence_id == evidence.id)
+        ).one()
         assert (
             client.post(
-                f"/evidence/{evidence.id}/approve", data={"csrf_token": csrf(client)}, headers=HX
+                f"/evidence/{evidence.id}/approve",
+                data={"csrf_token": csrf(client), "revision_id": str(revision.id)},
+                headers=HX,
             ).status_code
             == 204
         )

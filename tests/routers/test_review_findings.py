@@ -148,7 +148,11 @@ def test_obsolete_evidence_cannot_be_approved_again(session: Session, tmp_path) 
         evidence_service.submit(session=session, now=NOW, actor_id=author.id, evidence=evidence)
     with pytest.raises(Conflict):
         evidence_service.approve(
-            session=session, now=NOW, actor_id=approver.id or 0, evidence=evidence
+            session=session,
+            now=NOW,
+            actor_id=approver.id or 0,
+            evidence=evidence,
+            revision_id=None,
         )
     assert evidence.status == EvidenceStatus.obsolete
 

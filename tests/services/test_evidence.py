@@ -135,14 +135,24 @@ def test_four_eyes_approval_and_immutable_approved_revision(
     first = _upload(session, evidence, limits, actor_id=author.id)
     with pytest.raises(Conflict):
         evidence_service.approve(
-            session=session, now=NOW, actor_id=approver.id or 0, evidence=evidence
+            session=session,
+            now=NOW,
+            actor_id=approver.id or 0,
+            evidence=evidence,
+            revision_id=first.id,
         )
     evidence_service.submit(session=session, now=NOW, actor_id=author.id, evidence=evidence)
     with pytest.raises(Forbidden):
         evidence_service.approve(
-            session=session, now=NOW, actor_id=author.id or 0, evidence=evidence
+            session=session,
+            now=NOW,
+            actor_id=author.id or 0,
+            evidence=evidence,
+            revision_id=first.id,
         )
-    evidence_service.approve(session=session, now=NOW, actor_id=approver.id or 0, evidence=evidence)
+    evidence_service.approve(
+        session=session, now=NOW, actor_id=approver.id or 0, evidence=evidence, revision_id=first.id
+    )
     assert evidence.status == EvidenceStatus.approved
     assert evidence.next_review_date == date(2027, 11, 25)
     second = _upload(
