@@ -79,7 +79,14 @@ def change_password(
         session.rollback()
         return account_response(request, session, viewer, status_code=422, password_errors=errors)
     session.commit()
-    return redirect(request, "/account", toast=_("Password changed. Other sign-ins were ended."))
+    return redirect(
+        request,
+        "/account",
+        toast=_(
+            "Password changed. Other sign-ins were ended, your API tokens revoked and your "
+            "calendar address withdrawn."
+        ),
+    )
 
 
 @router.post("/tokens")

@@ -16,7 +16,7 @@ from app.i18n import gettext as _
 from app.models.user import Role, UserCreate
 from app.services import auth as auth_service
 from app.services import user as user_service
-from app.services.auth import ThrottlePolicy
+from app.services.auth import SignInThrottled, ThrottlePolicy
 from app.templating import render
 from app.web import LOCALE_COOKIE, cookie_options, redirect, rotate_csrf, same_site_path
 
@@ -56,23 +56,26 @@ def login(
     password: Annotated[str, Form(max_length=256)] = "",
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
-    policy = ThrottlePolicy(
-        window=timedelta(minutes=settings.login_window_minutes),
-        max_per_account=settings.login_max_failures_per_account,
-        max_per_address=settings.login_max_failures_per_address,
-    )
+    # The peer, or the client a trusted proxy names (app/main.py, RONGHE_TRUSTED_PROXIES).
     address = request.client.host if request.client else "unknown"
     try:
         user = auth_service.authenticate(
-            session=session, now=now, email=email, password=password, address=address, policy=policy
+            session=session,
+            now=now,
+            email=email,
+            password=password,
+            address=address,
+            policy=ThrottlePolicy.from_settings(settings),
         )
     except DomainError as exc:
         session.commit()  # the failed attempt counts towards throttling
+        wait = {"Retry-After": str(exc.retry_after)} if isinstance(exc, SignInThrottled) else None
         return render(
             request,
             "auth/login.html",
             {"next": same_site_path(next), "email": email, "error": exc.message},
             status_code=exc.status_code,
+            headers=wait,
         )
     # Whatever session cookie the browser brought (another account's, or one planted to
     # fix the session) is ended, not carried over: the sign-in always gets a fresh one.

@@ -70,6 +70,28 @@ def revoke(*, session: Session, now: datetime, user_id: int, token_id: int) -> A
     return token
 
 
+def revoke_all(*, session: Session, now: datetime, user_id: int, actor_id: int | None) -> int:
+    """Revoke every live token of a user; how many were live.
+
+    A changed password or a deactivated account is the moment to assume that whoever knew the
+    old one may have minted a token with it; reactivating the account must not revive them."""
+    live = session.exec(
+        select(ApiToken).where(ApiToken.user_id == user_id, col(ApiToken.revoked_at).is_(None))
+    ).all()
+    for token in live:
+        token.revoked_at = now
+        session.add(token)
+        activity.record(
+            session=session,
+            now=now,
+            actor_id=actor_id,
+            verb="revoke",
+            object_type="api_token",
+            object_id=token.id,
+        )
+    return len(live)
+
+
 def authenticate(
     *, session: Session, now: datetime, secret: str
 ) -> tuple[User, frozenset[Role]] | None:

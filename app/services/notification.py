@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 from app.errors import Invalid
 from app.i18n import gettext as _
 from app.models.notification import Channel, Notification, NotificationPreference
+from app.models.user import User
 from app.pagination import Page
 from app.security import new_token, token_digest
 from app.services.due_items import SOURCES
@@ -95,13 +96,30 @@ def reset_calendar_token(*, session: Session, user_id: int) -> str:
     return token
 
 
+def end_calendar(*, session: Session, user_id: int) -> bool:
+    """Withdraw the user's calendar address for good; whether there was one.
+
+    The hash is dropped, not flagged: nothing can bring the old address back, a new one
+    has to be made (and shown) again."""
+    row = session.get(NotificationPreference, user_id)
+    if row is None or row.calendar_token_hash is None:
+        return False
+    row.calendar_token_hash = None
+    session.add(row)
+    return True
+
+
 def user_for_calendar(*, session: Session, token: str) -> int | None:
-    row = session.exec(
-        select(NotificationPreference).where(
-            NotificationPreference.calendar_token_hash == token_digest(token)
+    """The active owner of a calendar address."""
+    user_id = session.exec(
+        select(NotificationPreference.user_id)
+        .join(User, col(User.id) == NotificationPreference.user_id)
+        .where(
+            NotificationPreference.calendar_token_hash == token_digest(token),
+            col(User.is_active),
         )
     ).first()
-    return row.user_id if row else None
+    return user_id
 
 
 def calendar_feed(*, session: Session, user_id: int, today: date, base_url: str) -> bytes:

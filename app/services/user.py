@@ -12,7 +12,7 @@ from app.models.auth import UserSession
 from app.models.department import Department
 from app.models.user import Role, User, UserCreate, UserRole, UserUpdate
 from app.security import hash_password, verify_password
-from app.services import activity
+from app.services import activity, api_token, notification
 
 
 def normalize_email(email: str) -> str:
@@ -156,7 +156,7 @@ def update(
         setattr(user, name, value)
     _set_roles(session, user.id, data.roles)
     if not data.is_active:
-        session.exec(delete(UserSession).where(col(UserSession.user_id) == user.id))
+        _end_access(session, now, user.id, actor_id=actor_id)
     session.add(user)
     if after:
         activity.record(
@@ -170,6 +170,14 @@ def update(
             after=after,
         )
     return user
+
+
+def _end_access(session: Session, now: datetime, user_id: int, *, actor_id: int | None) -> None:
+    """A deactivated account leaves nothing usable behind: its sessions, API tokens and
+    calendar address end, and reactivation revives none of them."""
+    session.exec(delete(UserSession).where(col(UserSession.user_id) == user_id))
+    api_token.revoke_all(session=session, now=now, user_id=user_id, actor_id=actor_id)
+    notification.end_calendar(session=session, user_id=user_id)
 
 
 def set_locale(*, session: Session, user: User, locale: str) -> None:
@@ -188,7 +196,9 @@ def change_password(
     keep_session_id: int | None,
     fast_hash: bool = False,
 ) -> None:
-    """Change one's own password and end every other login session of the account."""
+    """Change one's own password; every other login session, every API token and the
+    calendar address end with the old password, since whoever knew it could have made them."""
+    assert user.id is not None
     if not verify_password(current, user.password_hash):
         raise Invalid(_("The current password is not correct."), field="current_password")
     if len(new) < 10:
@@ -202,6 +212,8 @@ def change_password(
     if keep_session_id is not None:
         others = others.where(col(UserSession.id) != keep_session_id)
     session.exec(others)
+    api_token.revoke_all(session=session, now=now, user_id=user.id, actor_id=user.id)
+    notification.end_calendar(session=session, user_id=user.id)
     activity.record(
         session=session,
         now=now,

@@ -2,12 +2,14 @@
 
 from datetime import timedelta
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
+from app.deps import get_now
 from app.models.auth import LoginAttempt, UserSession
 from app.models.user import Role, User
-from tests.conftest import HX, PASSWORD, csrf, make_user, set_cookie, sign_in
+from tests.conftest import HX, NOW, PASSWORD, csrf, make_user, set_cookie, sign_in
 
 
 def _login(client: TestClient, email: str, password: str, **headers: str):  # type: ignore[no-untyped-def]
@@ -110,12 +112,17 @@ class TestLogin:
 
 
 class TestThrottling:
-    def test_account_locked_after_five_failures(self, client: TestClient, session: Session) -> None:
+    def test_account_held_up_after_five_failures(
+        self, app: FastAPI, client: TestClient, session: Session
+    ) -> None:
+        # Frozen time: the first delay (a second) must not run out during the test.
+        app.dependency_overrides[get_now] = lambda: NOW
         user = make_user(session)
         for _ in range(5):
             assert _login(client, user.email, "wrong password!").status_code == 401
         response = _login(client, user.email, PASSWORD)
         assert response.status_code == 429
+        assert response.headers["Retry-After"] == "1"
         assert "登录失败次数过多" in response.text
         assert "ronghe_session" not in client.cookies
 
