@@ -199,7 +199,9 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
-        proxy_headers=True,
+        # uvicorn would believe X-Forwarded-For from any local peer; the app itself honours
+        # it from RONGHE_TRUSTED_PROXIES only (app/main.py).
+        proxy_headers=False,
         log_level="info",
     )
 
@@ -256,21 +258,47 @@ cli.add_typer(activity_cli, name="activity")
 
 @activity_cli.command("verify")
 def activity_verify() -> None:
-    """Check the hash chain of the activity log; exit 1 at the first altered or missing event."""
+    """Check the keyed hash chain of the activity log and its anchors; exit 1 at the first
+    altered event, or when events an anchor records are missing."""
     from sqlmodel import Session
 
-    from app.services import activity
+    from app.services import activity, activity_chain
 
-    with Session(make_engine(Settings())) as session:
-        report = activity.verify(session=session)
-    if report.broken_at is None:
-        typer.echo(f"activity log intact: {report.checked} events checked")
-        return
+    settings = Settings()
+    try:
+        key = activity.read_key(settings)
+    except activity.ChainKeyError as exc:
+        typer.echo(f"BROKEN: the activity key is unusable: {exc}")
+        raise typer.Exit(1) from exc
+    anchors = activity_chain.read_anchors(settings)
+    with Session(make_engine(settings)) as session:
+        report = activity_chain.verify(session=session, key=key, anchors=anchors)
+    if report.broken_at is not None:
+        typer.echo(
+            f"BROKEN at event {report.broken_at}: {report.reason} "
+            f"({report.checked} events fine before it)"
+        )
+        raise typer.Exit(1)
+    if report.missing_tail is not None:
+        tail = report.missing_tail
+        end = f"event {report.last_id}" if report.last_id is not None else "no event"
+        typer.echo(
+            f"BROKEN: the newest events are missing: the anchor of {tail.at} ({tail.source}) "
+            f"records {tail.describe()}; the log ends at {end} ({report.checked} events)"
+        )
+        raise typer.Exit(1)
     typer.echo(
-        f"BROKEN at event {report.broken_at}: {report.reason} "
-        f"({report.checked} events fine before it)"
+        f"activity log intact: {report.checked} events checked "
+        f"({report.checked - report.unkeyed} keyed, {report.unkeyed} from before the key)"
     )
-    raise typer.Exit(1)
+    if report.anchor is not None:
+        typer.echo(f"matches the anchor of {report.anchor.at}: {report.anchor.describe()}")
+    else:
+        typer.echo(
+            f"warning: no anchor in {activity_chain.anchors_path(settings)} yet, so deleted "
+            "newest events would go unnoticed; the scheduler and `ronghe backup` write anchors",
+            err=True,
+        )
 
 
 files_cli = typer.Typer(help="The evidence file store.", no_args_is_help=True)

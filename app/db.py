@@ -8,18 +8,28 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine
 
+from app.services.activity import ENGINE_SETTINGS
 from app.settings import Settings
 
 
 def make_engine(settings: Settings) -> Engine:
     url = settings.effective_database_url
+    # Every session on the engine can find the settings it was built with: the activity log
+    # reads its key through them, whichever code path records an event.
+    options = {ENGINE_SETTINGS: settings}
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            execution_options=options,
+        )
         event.listen(engine, "connect", _configure_sqlite)
         event.listen(engine, "begin", _begin_sqlite)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=10, execution_options=options
+    )
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

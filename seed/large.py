@@ -20,7 +20,7 @@ from sqlalchemy import func, insert, update
 from sqlmodel import Session, SQLModel, col, select
 
 from app.clock import local_date
-from app.models.activity import ActivityEvent
+from app.models.activity import ActivityEvent, HashRule
 from app.models.audit import (
     Audit,
     AuditDepartment,
@@ -1040,6 +1040,7 @@ class _Context:
             select(ActivityEvent.hash).order_by(col(ActivityEvent.id).desc()).limit(1)
         ).scalar()
         prev = tail or activity.GENESIS_HASH
+        key = activity.chain_key(w.session)
         first = w.next_id(ActivityEvent)
         start = now - timedelta(days=3 * 365)
         step = (now - timedelta(hours=1) - start) / max(1, c.events)
@@ -1065,8 +1066,9 @@ class _Context:
                 after={"status": "in_review" if verb == "submit" else "approved", "n": n},
                 prev_hash=prev,
                 hash="",
+                hash_rule=HashRule.hmac_sha256,
             )
-            digest = activity._digest(prev, event)
+            digest = activity.digest(event, key=key)
             rows.append(
                 {
                     "id": first + n,
@@ -1079,6 +1081,7 @@ class _Context:
                     "after": event.after,
                     "prev_hash": prev,
                     "hash": digest,
+                    "hash_rule": HashRule.hmac_sha256,
                 }
             )
             prev = digest

@@ -16,8 +16,9 @@ from typer.testing import CliRunner, Result
 from app.cli import cli
 from app.db import make_engine
 from app.models.evidence import EvidenceCreate, EvidenceKind, StoredFile
+from app.services import activity, activity_chain, file_store
+from app.services import backup as backup_service
 from app.services import evidence as evidence_service
-from app.services import file_store
 from app.services.evidence import Upload, UploadLimits
 from app.settings import Settings
 from tests.conftest import NOW, make_settings, migrate
@@ -148,6 +149,85 @@ def test_round_trip_restores_rows_files_and_activity_chain(
     for check in (["files", "verify"], ["activity", "verify"]):
         verified = _run(monkeypatch, target, *check)
         assert verified.exit_code == 0, verified.output
+    assert "matches the anchor" in verified.output
+
+
+def _head(settings: Settings) -> tuple[int, str, int]:
+    engine = make_engine(settings)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT id, hash FROM activity_event ORDER BY id DESC LIMIT 1")
+            ).one()
+            event_id: int = row[0]
+            head: str = row[1]
+            count: int = conn.execute(text("SELECT count(*) FROM activity_event")).scalar_one()
+    finally:
+        engine.dispose()
+    return event_id, head, count
+
+
+def test_the_manifest_and_the_anchors_file_carry_the_chain_head_but_not_the_key(
+    monkeypatch: pytest.MonkeyPatch, source: Settings, tmp_path: Path
+) -> None:
+    to = tmp_path / "backup"
+    manifest = _backup(monkeypatch, source, to)
+    event_id, head, count = _head(source)
+    anchor = manifest["activity_anchor"]
+    assert (anchor["event_id"], anchor["head"], anchor["count"]) == (event_id, head, count)
+    assert anchor["source"] == "backup"
+    assert activity_chain.read_anchors(source)[-1] == activity_chain.Anchor(**anchor)
+    # The key travels beside the dump, never inside it.
+    assert manifest["activity_key"] is True
+    key = (source.data_dir / activity.KEY_FILE).read_bytes()
+    assert (to / activity.KEY_FILE).read_bytes() == key
+    assert ((to / activity.KEY_FILE).stat().st_mode & 0o777) == 0o600
+    assert key.strip() not in (to / manifest["database_file"]).read_bytes()
+
+
+def test_a_manifest_from_before_the_keyed_chain_still_reads(
+    monkeypatch: pytest.MonkeyPatch, source: Settings, tmp_path: Path
+) -> None:
+    to = tmp_path / "backup"
+    manifest = _backup(monkeypatch, source, to)
+    del manifest["activity_key"], manifest["activity_anchor"]
+    (to / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    read = backup_service.Manifest.read(to)
+    assert (read.activity_key, read.activity_anchor) == (False, None)
+
+
+def test_a_restored_chain_is_checked_against_the_backups_anchor(
+    monkeypatch: pytest.MonkeyPatch, source: Settings, target: Settings, tmp_path: Path
+) -> None:
+    to = tmp_path / "backup"
+    manifest = _backup(monkeypatch, source, to)
+    # Anchors of a history the restore replaces must not count against it.
+    activity_chain.append_anchor(
+        target,
+        activity_chain.Anchor(event_id=10**6, count=10**6, head="f" * 64, source="scheduler"),
+    )
+    result = _run(monkeypatch, target, "restore", "--from", str(to), "--force")
+    assert result.exit_code == 0, result.output
+    assert (target.data_dir / activity.KEY_FILE).read_bytes() == (
+        source.data_dir / activity.KEY_FILE
+    ).read_bytes()
+    restored = activity_chain.read_anchors(target)
+    assert [(a.event_id, a.source) for a in restored] == [
+        (manifest["activity_anchor"]["event_id"], "restore")
+    ]
+    assert _run(monkeypatch, target, "activity", "verify").exit_code == 0
+
+    event_id, _head_hash, _count = _head(target)
+    engine = make_engine(target)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM activity_event WHERE id = :id"), {"id": event_id})
+    engine.dispose()
+    shortened = _run(monkeypatch, target, "activity", "verify")
+    assert shortened.exit_code == 1
+    assert f"the newest events are missing: the anchor of {manifest['created_at']}" in (
+        shortened.output
+    )
+    assert f"event {event_id}" in shortened.output
 
 
 def test_a_tampered_backup_is_refused_and_nothing_changes(

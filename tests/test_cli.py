@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 from typer.testing import CliRunner
 
 from app.cli import cli
@@ -123,3 +123,50 @@ def test_activity_verify_detects_altered_and_deleted_events(data_dir: Path) -> N
     deleted = runner.invoke(cli, ["activity", "verify"])
     assert deleted.exit_code == 1
     assert "BROKEN at event 10: an event before it was deleted or altered" in deleted.output
+
+
+def _demo_with_anchor(data_dir: Path, backup_to: Path) -> None:
+    assert runner.invoke(cli, ["seed", "--demo"]).exit_code == 0
+    backed_up = runner.invoke(cli, ["backup", "--to", str(backup_to)])
+    assert backed_up.exit_code == 0, backed_up.output
+    intact = runner.invoke(cli, ["activity", "verify"])
+    assert intact.exit_code == 0, intact.output
+    assert "keyed" in intact.output
+    assert "anchor" in intact.output
+
+
+def test_activity_verify_detects_a_chain_recomputed_without_the_key(
+    data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from sqlalchemy import update
+
+    from app.models.activity import ActivityEvent
+    from tests.services.test_activity_chain import _rewrite_from
+
+    _demo_with_anchor(data_dir, tmp_path_factory.mktemp("backup") / "b")
+    with _session(data_dir) as session:
+        session.execute(
+            update(ActivityEvent).where(col(ActivityEvent.id) == 5).values(verb="approve")
+        )
+        _rewrite_from(session, 5)
+        session.commit()
+    altered = runner.invoke(cli, ["activity", "verify"])
+    assert altered.exit_code == 1
+    assert "BROKEN at event 5: its content was altered" in altered.output
+
+
+def test_activity_verify_names_the_missing_tail(
+    data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from sqlalchemy import text
+
+    _demo_with_anchor(data_dir, tmp_path_factory.mktemp("backup") / "b")
+    engine = make_engine(Settings(data_dir=data_dir))
+    with engine.begin() as conn:
+        last = conn.execute(text("SELECT max(id) FROM activity_event")).scalar_one()
+        conn.execute(text("DELETE FROM activity_event WHERE id > :id"), {"id": last - 3})
+    shortened = runner.invoke(cli, ["activity", "verify"])
+    assert shortened.exit_code == 1
+    assert "the newest events are missing: the anchor of" in shortened.output
+    assert f"event {last}" in shortened.output
+    assert f"the log ends at event {last - 3}" in shortened.output

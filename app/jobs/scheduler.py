@@ -11,7 +11,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from app.services import reminders
+from app.services import activity_chain, reminders
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,11 +32,23 @@ def reminder_pass(session_factory: Any, settings: Settings, now: datetime | None
             session.commit()
         if not leader:
             return
+        anchor_activity(session_factory, settings, now)
         report = reminders.run(session_factory=session_factory, now=now, settings=settings)
         log.info("reminders: %s", report)
     except Exception:
         # A failing pass must never stop the scheduler; the next pass catches up by window.
         log.exception("reminder pass failed")
+
+
+def anchor_activity(session_factory: Any, settings: Settings, now: datetime) -> None:
+    """Write the activity chain's head to the anchors file if it moved (the leader's job, so
+    that one process appends at a time)."""
+    try:
+        with session_factory() as session:
+            activity_chain.anchor(session=session, settings=settings, now=now, source="scheduler")
+    except Exception:
+        # Never stops the reminders; the next pass anchors whatever the head is then.
+        log.exception("anchoring the activity log failed")
 
 
 def housekeeping(

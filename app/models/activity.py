@@ -1,12 +1,21 @@
 """The append-only change log. Named "activity" because "audit" means internal audit here."""
 
 from datetime import datetime
+from enum import IntEnum
 from typing import Any
 
 from sqlalchemy import JSON
 from sqlmodel import Field, SQLModel
 
 from app.models.base import utc_field
+
+
+class HashRule(IntEnum):
+    # Events written before the chain had a key: plain SHA-256, which anyone who can write to
+    # the database can recompute. Verified by that rule, but only before the first keyed event.
+    sha256 = 1
+    # HMAC-SHA256 with the activity key, which is kept outside the database.
+    hmac_sha256 = 2
 
 
 class ActivityEvent(SQLModel, table=True):
@@ -20,6 +29,11 @@ class ActivityEvent(SQLModel, table=True):
     before: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     after: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     # Each event hashes its content together with the previous event's hash, so that an
-    # altered or deleted row breaks the chain from that point on.
+    # altered or deleted row breaks the chain from that point on; the hash is keyed, so that
+    # rewriting the rest of the chain after an edit needs the key (see services/activity_chain).
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
+    # The database default is the rule of the rows that existed before the column did.
+    hash_rule: int = Field(
+        default=HashRule.hmac_sha256, sa_column_kwargs={"server_default": str(HashRule.sha256)}
+    )

@@ -7,11 +7,16 @@ A backup is a directory (mode 0700):
     database.pgdump        PostgreSQL: `pg_dump --format=custom`
     files/ab/cd/<sha256>   the evidence files, named by their content hash
     secret_key             only when the data directory has one
+    activity_key           likewise: the key of the activity chain (never in the database dump)
 
 Consistency rests on one ordering: a stored file is written (and never changed) before the
 database row that names it commits. So once the database snapshot is taken, every file it
 references is already on disk, and copying the files afterwards cannot miss one. Files stored
 after the snapshot are copied too; they are harmless orphans in the restored store.
+
+The manifest also carries an anchor of the activity chain as the snapshot saw it, appended to
+the source's anchors file as well; a restore appends it to the target's, so that a restored
+chain is checked against the point it was backed up at (see services/activity_chain).
 """
 
 import json
@@ -23,17 +28,24 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
-from app.services import file_store
+from app.services import activity, activity_chain, file_store
+from app.services.activity_chain import Anchor
 from app.settings import Settings
 
 MANIFEST = "manifest.json"
 FORMAT = 1
 DUMP_NAMES = {"sqlite": "database.sqlite3", "postgresql": "database.pgdump"}
+# The newest activity event and the number of events, read in the snapshot's transaction.
+ACTIVITY_HEAD = (
+    "SELECT id, hash, (SELECT count(*) FROM activity_event) "
+    "FROM activity_event ORDER BY id DESC LIMIT 1"
+)
 
 Progress = Callable[[str], None]
 
@@ -60,6 +72,9 @@ class Manifest:
     file_bytes: int
     referenced_files: int
     secret_key: bool
+    # Absent from backups made before the activity chain was keyed.
+    activity_key: bool = False
+    activity_anchor: dict[str, Any] | None = None
 
     @classmethod
     def read(cls, source: Path) -> "Manifest":
@@ -146,9 +161,12 @@ def backup(
 
     progress(f"snapshotting the {kind} database")
     if kind == "sqlite":
-        revision, referenced = _snapshot_sqlite(sqlite_path(settings), dump)
+        revision, referenced, head = _snapshot_sqlite(sqlite_path(settings), dump)
     else:
-        revision, referenced = _snapshot_postgresql(make_url(settings.effective_database_url), dump)
+        revision, referenced, head = _snapshot_postgresql(
+            make_url(settings.effective_database_url), dump
+        )
+    anchor = _anchor(head, now)
     progress(f"database snapshot: {dump.stat().st_size} bytes, {len(referenced)} files referenced")
 
     count, total = _copy_files(settings.files_dir, target / "files", progress)
@@ -164,6 +182,12 @@ def backup(
     if secret.is_file():
         shutil.copyfile(secret, target / "secret_key")
         (target / "secret_key").chmod(0o600)
+    chain_key = settings.data_dir / activity.KEY_FILE
+    if settings.activity_key is None and chain_key.is_file():
+        shutil.copyfile(chain_key, target / activity.KEY_FILE)
+        (target / activity.KEY_FILE).chmod(0o600)
+    elif settings.activity_key is not None:
+        progress("the activity key comes from RONGHE_ACTIVITY_KEY: keep it with this backup")
 
     manifest = Manifest(
         format=FORMAT,
@@ -177,13 +201,38 @@ def backup(
         file_bytes=total,
         referenced_files=len(referenced),
         secret_key=secret.is_file(),
+        activity_key=(target / activity.KEY_FILE).is_file(),
+        activity_anchor=asdict(anchor) if anchor is not None else None,
     )
     (target / MANIFEST).write_text(json.dumps(asdict(manifest), indent=2), encoding="utf-8")
+    if anchor is not None:
+        _append_anchor(settings, anchor, progress)
     progress(f"backup complete: {count} files, {total} bytes")
     return manifest
 
 
-def _snapshot_sqlite(source: Path, dump: Path) -> tuple[str | None, set[str]]:
+Head = tuple[int, str, int] | None
+
+
+def _anchor(head: Head, now: datetime) -> Anchor | None:
+    if head is None:
+        return None
+    event_id, digest, count = head
+    return Anchor(event_id=event_id, count=count, head=digest, at=now.isoformat(), source="backup")
+
+
+def _append_anchor(settings: Settings, anchor: Anchor, progress: Progress) -> None:
+    # The backup itself is complete by now; an anchors file that cannot be written must not
+    # turn it into a failure.
+    try:
+        activity_chain.append_anchor(settings, anchor)
+    except OSError as exc:
+        progress(f"warning: the activity anchor was not written to the data directory: {exc}")
+        return
+    progress(f"activity chain anchored at {anchor.describe()}")
+
+
+def _snapshot_sqlite(source: Path, dump: Path) -> tuple[str | None, set[str], Head]:
     if not source.is_file():
         raise BackupError(f"the database {source} does not exist")
     # The online backup API copies a consistent image even while the app writes (under WAL
@@ -193,7 +242,8 @@ def _snapshot_sqlite(source: Path, dump: Path) -> tuple[str | None, set[str]]:
     try:
         src.backup(dst)
         dst.execute("PRAGMA journal_mode=DELETE")
-        return _read_snapshot(dst)
+        revision, referenced = _read_snapshot(dst)
+        return revision, referenced, _sqlite_head(dst)
     finally:
         dst.close()
         src.close()
@@ -211,7 +261,15 @@ def _read_snapshot(conn: sqlite3.Connection) -> tuple[str | None, set[str]]:
     return revision, referenced
 
 
-def _snapshot_postgresql(url: URL, dump: Path) -> tuple[str | None, set[str]]:
+def _sqlite_head(conn: sqlite3.Connection) -> Head:
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "activity_event" not in tables:
+        return None
+    row = conn.execute(ACTIVITY_HEAD).fetchone()
+    return (int(row[0]), str(row[1]), int(row[2])) if row else None
+
+
+def _snapshot_postgresql(url: URL, dump: Path) -> tuple[str | None, set[str], Head]:
     pg_dump = pg_tool("pg_dump")
     engine = create_engine(url, poolclass=NullPool)
     try:
@@ -230,6 +288,10 @@ def _snapshot_postgresql(url: URL, dump: Path) -> tuple[str | None, set[str]]:
                 referenced: set[str] = set()
                 if "stored_file" in tables:
                     referenced = set(conn.execute(text("SELECT sha256 FROM stored_file")).scalars())
+                head: Head = None
+                if "activity_event" in tables:
+                    row = conn.execute(text(ACTIVITY_HEAD)).first()
+                    head = (int(row[0]), str(row[1]), int(row[2])) if row else None
                 args, env = _pg_args(url)
                 _run(
                     [str(pg_dump), "-Fc", f"--snapshot={snapshot}", "-f", str(dump), *args],
@@ -238,7 +300,7 @@ def _snapshot_postgresql(url: URL, dump: Path) -> tuple[str | None, set[str]]:
     finally:
         engine.dispose()
     dump.chmod(0o600)
-    return revision, referenced
+    return revision, referenced, head
 
 
 def _copy_files(files_dir: Path, dest_dir: Path, progress: Progress) -> tuple[int, int]:
@@ -307,11 +369,19 @@ def verify(*, source: Path, progress: Progress = _quiet) -> Manifest:
         conn = sqlite3.connect(f"file:{dump}?mode=ro&immutable=1", uri=True)
         try:
             _revision, referenced = _read_snapshot(conn)
+            head = _sqlite_head(conn)
         finally:
             conn.close()
         missing = referenced - {p.name for p in file_store.files_on_disk(source / "files")}
         if missing:
             raise BackupError(f"{len(missing)} referenced files are missing from the backup")
+        anchored = manifest.activity_anchor
+        if anchored is not None and head != (
+            anchored["event_id"],
+            anchored["head"],
+            anchored["count"],
+        ):
+            raise BackupError("the manifest's activity anchor does not match the database dump")
     progress(f"files: {count} checked, {total} bytes")
     return manifest
 
@@ -384,6 +454,19 @@ def restore(
         key = settings.data_dir / "secret_key"
         shutil.copyfile(source / "secret_key", key)
         key.chmod(0o600)
+    if manifest.activity_key and (source / activity.KEY_FILE).is_file():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        chain_key = settings.data_dir / activity.KEY_FILE
+        shutil.copyfile(source / activity.KEY_FILE, chain_key)
+        chain_key.chmod(0o600)
+    # The restored chain is checked against the backup's anchor from now on; the anchors of
+    # the history this restore replaced no longer apply.
+    anchored = manifest.activity_anchor or asdict(
+        Anchor(event_id=0, count=0, head=activity.GENESIS_HASH, at=manifest.created_at)
+    )
+    restored = Anchor(**{**anchored, "source": activity_chain.RESTORE})
+    activity_chain.append_anchor(settings, restored)
+    progress(f"activity chain anchored at {restored.describe()} (from the backup)")
     progress("restore complete")
     return manifest
 

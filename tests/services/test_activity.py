@@ -4,7 +4,7 @@ from sqlmodel import Session, col, select
 
 from app.models.activity import ActivityEvent
 from app.models.department import DepartmentCreate
-from app.services import activity
+from app.services import activity, activity_chain
 from app.services import department as department_service
 from tests.conftest import NOW
 
@@ -41,7 +41,7 @@ def test_hash_covers_the_content(session: Session) -> None:
     )
     original = event.hash
     event.after = {"a": 2}
-    assert activity._digest(event.prev_hash, event) != original
+    assert activity.digest(event, key=activity.chain_key(session)) != original
 
 
 def test_verify_on_this_database(session: Session) -> None:
@@ -61,12 +61,13 @@ def test_verify_on_this_database(session: Session) -> None:
             after={"名称": f"新{n}", "n": n},
         )
     session.flush()
-    assert activity.verify(session=session).broken_at is None
+    key = activity.chain_key(session)
+    assert activity_chain.verify(session=session, key=key, anchors=[]).broken_at is None
     last = session.exec(select(ActivityEvent).order_by(col(ActivityEvent.id).desc())).first()
     assert last is not None
     session.execute(
         update(ActivityEvent).where(col(ActivityEvent.id) == last.id).values(after={"名称": "篡改"})
     )
     session.expire_all()
-    report = activity.verify(session=session)
+    report = activity_chain.verify(session=session, key=key, anchors=[])
     assert report.broken_at == last.id
