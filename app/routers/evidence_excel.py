@@ -17,7 +17,8 @@ from app.errors import Conflict, DomainError, NotFound
 from app.forms import save_upload
 from app.i18n import gettext as _
 from app.routers.evidence import EditorDep
-from app.services import evidence_excel
+from app.services import evidence_excel, import_previews
+from app.services.excel_reading import read_limits
 from app.settings import Settings
 from app.templating import render
 from app.web import redirect
@@ -65,18 +66,30 @@ async def import_preview(
     release_write_lock(session)
     form = await request.form(max_files=1)
     errors: dict[str, str] = {}
+    status = 200
     rows = None
     token = secrets.token_hex(16)
-    target = _imports_dir(settings) / f"{viewer.id}-{token}.xlsx"
+    imports = _imports_dir(settings)
+    target = imports / f"{viewer.id}-{token}.xlsx"
     try:
         await save_upload(form, target, max_mb=IMPORT_MAX_MB)
-        # Reading a large sheet takes a while; off the event loop, other requests go on.
+        # The sheet is read in a child process with a time limit (excel_reading); this thread
+        # only waits for it, and checks the rows against the database afterwards.
         rows = await run_in_threadpool(
-            evidence_excel.read_rows, session=session, path=target, viewer=viewer
+            evidence_excel.read_rows,
+            session=session,
+            path=target,
+            viewer=viewer,
+            limits=read_limits(settings),
         )
     except DomainError as exc:
         errors[exc.field or "file"] = exc.message
+        status = exc.status_code
         target.unlink(missing_ok=True)
+    else:
+        import_previews.keep_newest(
+            imports, user_id=viewer.id, keep=settings.import_previews_per_user, current=target
+        )
     return render(
         request,
         "evidence/import.html",
@@ -86,7 +99,7 @@ async def import_preview(
             "errors": errors,
             "headers": evidence_excel.headers(),
         },
-        status_code=422 if errors else 200,
+        status_code=status,
     )
 
 
@@ -102,14 +115,16 @@ def import_confirm(  # plain def: reading the sheet and inserting up to 2,000 it
     if not token.isalnum() or len(token) != 32:
         raise NotFound()
     preview = _imports_dir(settings) / f"{viewer.id}-{token}.xlsx"  # only the uploader's own
-    path = preview.with_name(f"{preview.stem}-claimed.xlsx")
+    path = preview.with_name(f"{preview.stem}{import_previews.CLAIMED}.xlsx")
     try:
         # Claimed by an atomic rename: a double-clicked confirm imports once, never twice.
         preview.rename(path)
     except FileNotFoundError:
         raise NotFound(_("This import has expired; upload the file again.")) from None
     try:
-        rows = evidence_excel.read_rows(session=session, path=path, viewer=viewer)
+        rows = evidence_excel.read_rows(
+            session=session, path=path, viewer=viewer, limits=read_limits(settings)
+        )
         created = evidence_excel.import_rows(
             session=session, now=now, actor_id=viewer.id, rows=rows
         )

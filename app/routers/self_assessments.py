@@ -26,8 +26,9 @@ from app.models.certification import (
     SelfAssessmentCreate,
 )
 from app.permissions import Permission
+from app.services import import_previews, self_assessment_excel
 from app.services import self_assessment as assessment_service
-from app.services import self_assessment_excel
+from app.services.excel_reading import read_limits
 from app.settings import Settings
 from app.templating import is_htmx, render
 from app.web import redirect, toast_header
@@ -254,21 +255,29 @@ async def import_preview(
     release_write_lock(session)
     form = await request.form(max_files=1)
     errors: dict[str, str] = {}
+    status = 200
     rows = None
     token = secrets.token_hex(16)
     target = _preview_path(settings, viewer, token)
     try:
         await save_upload(form, target, max_mb=IMPORT_MAX_MB)
-        # Reading a large sheet takes a while; off the event loop, other requests go on.
+        # The sheet is read in a child process with a time limit (excel_reading); this thread
+        # only waits for it, and checks the rows against the database afterwards.
         rows = await run_in_threadpool(
-            self_assessment_excel.read_rows, session=session, path=target
+            self_assessment_excel.read_rows,
+            session=session,
+            path=target,
+            limits=read_limits(settings),
         )
     except DomainError as exc:
         errors[exc.field or "file"] = exc.message
+        status = exc.status_code
         target.unlink(missing_ok=True)
-    return _import_page(
-        request, rows, token if rows else None, errors, status_code=422 if errors else 200
-    )
+    else:
+        import_previews.keep_newest(
+            target.parent, user_id=viewer.id, keep=settings.import_previews_per_user, current=target
+        )
+    return _import_page(request, rows, token if rows else None, errors, status_code=status)
 
 
 @router.post("/import/confirm")
@@ -285,7 +294,7 @@ def import_confirm(  # plain def: reading the sheet and writing its years is slo
     path = _preview_path(settings, viewer, token)
     # Claim the preview before reading it: of two confirms sent together (a double click),
     # only the one whose rename succeeds imports; the other finds the preview gone.
-    claimed = path.with_name(f"{path.stem}-claimed.xlsx")
+    claimed = path.with_name(f"{path.stem}{import_previews.CLAIMED}.xlsx")
     try:
         path.rename(claimed)
     except FileNotFoundError:
@@ -296,7 +305,9 @@ def import_confirm(  # plain def: reading the sheet and writing its years is slo
             )
         ) from None
     try:
-        rows = self_assessment_excel.read_rows(session=session, path=claimed)
+        rows = self_assessment_excel.read_rows(
+            session=session, path=claimed, limits=read_limits(settings)
+        )
         created = self_assessment_excel.import_rows(
             session=session, now=now, actor_id=viewer.id, rows=rows
         )

@@ -20,9 +20,9 @@ from app.models.evidence import Evidence, EvidenceCreate, EvidenceRequirement
 from app.models.requirement import Requirement
 from app.models.user import User
 from app.services import evidence as evidence_service
-from app.services import evidence_links
+from app.services import evidence_links, time_limited
 from app.services.evidence_access import visible_clause
-from app.services.excel_reading import formula_text, sheet_rows
+from app.services.excel_reading import sheet_rows
 
 MAX_ROWS = 2000
 COLUMNS = [
@@ -118,7 +118,6 @@ class ImportRow:
 
 
 def _cell(value: Any) -> Any:
-    value = formula_text(value)
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, str):
@@ -126,9 +125,15 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def read_rows(*, session: Session, path: Path, viewer: Viewer) -> list[ImportRow]:
+def read_rows(
+    *,
+    session: Session,
+    path: Path,
+    viewer: Viewer,
+    limits: time_limited.Limits = time_limited.Limits(),
+) -> list[ImportRow]:
     """Validate every row without writing anything; each row carries its own errors."""
-    sheet = sheet_rows(path, columns=len(COLUMNS), max_rows=MAX_ROWS)
+    sheet = sheet_rows(path, columns=len(COLUMNS), max_rows=MAX_ROWS, limits=limits)
     return _read(session, sheet, viewer)
 
 

@@ -2,11 +2,16 @@
 
 A workbook is XML in a zip: a few hundred kilobytes can unpack to gigabytes, and one row of
 "shared" formulas (a formula dragged across cells) makes openpyxl rewrite the formula for
-every cell, 12 s for 2,000 cells. Both are refused before openpyxl reads a single row."""
+every cell, 12 s for 2,000 cells. Both are refused before openpyxl reads a single row.
+
+Even an honest sheet costs openpyxl time for every cell, also those right of the columns an
+import reads: 1,000 rows 200 cells wide take about 9 s of CPU. So the sheet is read in a child
+process that is killed at a time limit, one or two at a time (app/services/time_limited.py).
+"""
 
 import zipfile
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from xml.parsers import expat
 
 from defusedxml import ElementTree
@@ -14,8 +19,12 @@ from openpyxl import load_workbook
 from openpyxl.workbook.workbook import Workbook as Book
 from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 
-from app.errors import DomainError, Invalid
+from app.errors import DomainError, Invalid, Unavailable
 from app.i18n import gettext as _
+from app.services import time_limited
+
+if TYPE_CHECKING:  # the reading child imports this module; settings would only slow it
+    from app.settings import Settings
 
 # zipfile never returns more than an entry's declared size (it then checks the CRC), so
 # refusing a large declared total bounds the time and memory of reading. 2,000 rows with long
@@ -52,9 +61,40 @@ def open_book(path: Path) -> Book:
         raise Invalid(_("This is not a readable Excel (.xlsx) file."), field="file") from exc
 
 
-def sheet_rows(path: Path, *, columns: int, max_rows: int) -> list[tuple[int, list[Any]]]:
+def read_limits(settings: "Settings") -> time_limited.Limits:
+    return time_limited.Limits(
+        seconds=settings.import_read_seconds, parallel=settings.import_parallel_reads
+    )
+
+
+def sheet_rows(
+    path: Path, *, columns: int, max_rows: int, limits: time_limited.Limits
+) -> list[tuple[int, list[Any]]]:
     """The first sheet's rows below the header that are not empty, as (row number, the first
-    `columns` cells), or a clear refusal of a damaged file or one with more than `max_rows`."""
+    `columns` cells), or a clear refusal of a damaged file, one with more than `max_rows`, or
+    one that takes longer to read than the limit allows."""
+    try:
+        return time_limited.run(_sheet_rows, path.resolve(), columns, max_rows, limits=limits)
+    except time_limited.TimedOut:
+        raise Invalid(
+            _(
+                "Reading the file took more than %(seconds)d seconds; delete unused columns "
+                "and sheets, or split it into smaller files.",
+                seconds=limits.seconds,
+            ),
+            field="file",
+        ) from None
+    except time_limited.Busy:
+        raise Unavailable(
+            _("Files of other imports are being read right now; try again in a minute."),
+            field="file",
+        ) from None
+    except time_limited.Crashed:
+        raise Invalid(_("This is not a readable Excel (.xlsx) file."), field="file") from None
+
+
+def _sheet_rows(path: Path, columns: int, max_rows: int) -> list[tuple[int, list[Any]]]:
+    """`sheet_rows` itself, run in the child process."""
     book = open_book(path)
     found: list[tuple[int, list[Any]]] = []
     try:
@@ -69,7 +109,7 @@ def sheet_rows(path: Path, *, columns: int, max_rows: int) -> list[tuple[int, li
                     ),
                     field="file",
                 )
-            cells = list(raw)[:columns] + [None] * (columns - len(raw))
+            cells = [_formula_text(c) for c in raw[:columns]] + [None] * (columns - len(raw))
             if any(c not in (None, "") for c in cells):
                 found.append((number, cells))
     except DomainError:
@@ -81,7 +121,7 @@ def sheet_rows(path: Path, *, columns: int, max_rows: int) -> list[tuple[int, li
     return found
 
 
-def formula_text(value: Any) -> Any:
+def _formula_text(value: Any) -> Any:
     """Array and data-table formulas come back from openpyxl as objects, not as "=…" text;
     as text they are refused like any other formula, and the preview shows what was there."""
     if isinstance(value, ArrayFormula):

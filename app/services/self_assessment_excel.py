@@ -16,7 +16,8 @@ from app.i18n import gettext as _
 from app.labels import label
 from app.models.certification import DevelopmentStage, SelfAssessmentCreate
 from app.services import self_assessment as assessment_service
-from app.services.excel_reading import formula_text, sheet_rows
+from app.services import time_limited
+from app.services.excel_reading import sheet_rows
 
 MAX_ROWS = 200
 # The columns as the national platform's reports name them; the header row is not checked,
@@ -68,7 +69,6 @@ def _stage(text: str) -> str:
 
 
 def _cell(value: Any) -> Any:
-    value = formula_text(value)
     if isinstance(value, str):
         return value.strip()
     if isinstance(value, datetime):
@@ -76,9 +76,12 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def read_rows(*, session: Session, path: Path) -> list[ImportRow]:
+def read_rows(
+    *, session: Session, path: Path, limits: time_limited.Limits = time_limited.Limits()
+) -> list[ImportRow]:
     """Validate every row without writing anything; each row carries its own errors."""
-    return _read(session, sheet_rows(path, columns=len(COLUMNS), max_rows=MAX_ROWS))
+    sheet = sheet_rows(path, columns=len(COLUMNS), max_rows=MAX_ROWS, limits=limits)
+    return _read(session, sheet)
 
 
 def _read(session: Session, sheet: list[tuple[int, list[Any]]]) -> list[ImportRow]:

@@ -186,9 +186,9 @@ class TestImport:
         seen: list[bool] = []
         read_rows = excel.read_rows
 
-        def reading(*, session: Session, path: Path) -> list[excel.ImportRow]:
+        def reading(*, session: Session, path: Path, **limits: Any) -> list[excel.ImportRow]:
             seen.extend(p.exists() for p in path.parent.glob(f"*{token}.xlsx"))
-            return read_rows(session=session, path=path)
+            return read_rows(session=session, path=path, **limits)
 
         monkeypatch.setattr(excel, "read_rows", reading)
         confirmed = client.post(
