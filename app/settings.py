@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str | None = None
     secret_key: SecretStr | None = None
+    # Keys the activity chain. Unset: a key generated once into the data directory
+    # (`activity_key`). Set it, the same on every host, when hosts do not share that directory.
+    activity_key: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     default_locale: Literal["zh_CN", "en"] = "zh_CN"
@@ -27,16 +30,30 @@ class Settings(BaseSettings):
     # Set behind an HTTPS reverse proxy so that cookies carry the Secure flag.
     secure_cookies: bool = False
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
-    # Login throttling: failures counted over a sliding window.
+    # Login throttling: failures counted over a sliding window. After the account's free
+    # failures, the next try from the same address waits the delay, doubled with each further
+    # failure up to the maximum (app/services/auth.py); an address is stopped for the window
+    # after its own failures on any accounts.
     login_window_minutes: int = Field(default=15, ge=1)
     login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_delay_seconds: int = Field(default=1, ge=1)
+    login_max_delay_seconds: int = Field(default=300, ge=1)
     login_max_failures_per_address: int = Field(default=20, ge=1)
+    # The reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: IP addresses
+    # or networks, comma-separated. Empty: none, the connecting peer is the client.
+    trusted_proxies: str = ""
     # Uploads: the largest file accepted, and the file types allowed (by extension; the
     # content must match the extension).
     upload_max_mb: int = Field(default=50, ge=1, le=2048)
     upload_extensions: str = (
         "pdf,doc,docx,xls,xlsx,ppt,pptx,odt,ods,png,jpg,jpeg,gif,txt,csv,md,zip"
     )
+    # Excel imports: unconfirmed previews kept per user (a new one drops the user's oldest),
+    # the seconds reading one workbook may take, and how many are read at once (each in a
+    # child process on a core of its own; keep one core for the web process).
+    import_previews_per_user: int = Field(default=3, ge=1, le=100)
+    import_read_seconds: int = Field(default=20, ge=1, le=600)
+    import_parallel_reads: int = Field(default=1, ge=1, le=64)
     # Outgoing mail for reminders (the enterprise's SMTP relay). No host: e-mail is skipped.
     smtp_host: str = ""
     smtp_port: int = Field(default=25, ge=1, le=65535)
@@ -46,6 +63,9 @@ class Settings(BaseSettings):
     mail_from: str = "ronghe@localhost"
     # Where links in e-mails and IM messages point.
     public_url: str = "http://127.0.0.1:8000"
+    # IM robots and webhooks may only be reached at public addresses; these comma-separated
+    # host names (or addresses) may be internal too, e.g. "robot.corp.example,10.0.8.20".
+    outbound_allowed_hosts: str = ""
     # "embedded": the web process runs the reminder scheduler (one leader across processes);
     # "off": run `ronghe scheduler` as its own process instead.
     scheduler: Literal["embedded", "off"] = "embedded"
