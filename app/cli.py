@@ -16,6 +16,7 @@ from app.errors import DomainError
 from app.models.user import Role, UserCreate
 from app.services import framework as framework_service
 from app.services import user as user_service
+from app.services.activity_key import ChainKeyError, check_at_startup
 from app.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,16 +29,37 @@ def alembic_config(settings: Settings) -> Config:
     config = Config(str(ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(ROOT / "migrations"))
     config.attributes["database_url"] = settings.effective_database_url
+    # The migrations read the caller's settings (the activity key lives in its data directory),
+    # not whatever the environment of the process says.
+    config.attributes["settings"] = settings
     return config
 
 
 @cli.command()
 def migrate() -> None:
-    """Bring the database schema up to date."""
+    """Bring the database schema up to date, and create or check the activity key."""
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(settings), "head")
+    try:
+        command.upgrade(alembic_config(settings), "head")
+    except ChainKeyError as exc:
+        typer.echo(f"migration stopped: {exc}; then run `ronghe migrate` again", err=True)
+        raise typer.Exit(2) from exc
+    _check_activity_key(settings)
     typer.echo("database is up to date")
+
+
+def _check_activity_key(settings: Settings) -> None:
+    # Before any request or worker: a host whose key is not the database's must not start.
+    engine = make_engine(settings)
+    try:
+        with session_scope(engine) as session:
+            check_at_startup(session)
+    except ChainKeyError as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    finally:
+        engine.dispose()
 
 
 @cli.command()
@@ -193,6 +215,7 @@ def serve(
         seed(demo=False, file=None)
     settings = Settings()
     settings.resolved_secret_key  # noqa: B018 - generate the secret before workers fork
+    _check_activity_key(settings)
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -262,17 +285,20 @@ def activity_verify() -> None:
     altered event, or when events an anchor records are missing."""
     from sqlmodel import Session
 
-    from app.services import activity, activity_chain
+    from app.services import activity_chain, activity_key
 
     settings = Settings()
     try:
-        key = activity.read_key(settings)
-    except activity.ChainKeyError as exc:
+        key = activity_key.read_key(settings)
+    except ChainKeyError as exc:
         typer.echo(f"BROKEN: the activity key is unusable: {exc}")
         raise typer.Exit(1) from exc
     anchors = activity_chain.read_anchors(settings)
     with Session(make_engine(settings)) as session:
         report = activity_chain.verify(session=session, key=key, anchors=anchors)
+    if report.key_problem:
+        typer.echo(f"BROKEN: {report.key_problem} ({activity_key.key_source(settings)})")
+        raise typer.Exit(1)
     if report.broken_at is not None:
         typer.echo(
             f"BROKEN at event {report.broken_at}: {report.reason} "

@@ -8,8 +8,10 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine
 
-from app.services.activity import ENGINE_SETTINGS
 from app.settings import Settings
+
+# The execution option under which every engine carries the settings it was built with.
+ENGINE_SETTINGS = "ronghe_settings"
 
 
 def make_engine(settings: Settings) -> Engine:

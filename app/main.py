@@ -40,6 +40,7 @@ from app.routers import (
     strategy,
     users,
 )
+from app.services import activity_key
 from app.settings import Settings
 from app.templating import TEMPLATES_DIR, env
 from app.web import (
@@ -87,6 +88,10 @@ token owner's language."""
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    # A key other than the database's (or none) stops the start here, with its reason, rather
+    # than failing every change later.
+    with app.state.session_factory() as session:
+        activity_key.check_at_startup(session)
     scheduler = None
     if settings.scheduler == "embedded":
         from app.jobs.scheduler import start_background

@@ -34,7 +34,8 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    settings = Settings()
+    given = config.attributes.get("settings")
+    settings = given if isinstance(given, Settings) else Settings()
     url = config.attributes.get("database_url") or settings.effective_database_url
     engine = make_engine(settings.model_copy(update={"database_url": url}))
     with engine.connect() as conn:

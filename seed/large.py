@@ -49,7 +49,7 @@ from app.models.review import ManagementReview, ReviewAction, ReviewAttendee
 from app.models.strategy import CompetitiveAdvantage, Strategy
 from app.models.user import User, UserRole
 from app.security import hash_password
-from app.services import activity, file_store, review_inputs
+from app.services import activity, activity_key, file_store, review_inputs
 from app.services import evidence as evidence_service
 from seed.large_text import (
     DEPARTMENT_NAMES,
@@ -1040,7 +1040,7 @@ class _Context:
             select(ActivityEvent.hash).order_by(col(ActivityEvent.id).desc()).limit(1)
         ).scalar()
         prev = tail or activity.GENESIS_HASH
-        key = activity.chain_key(w.session)
+        key = activity_key.chain_key(w.session)
         first = w.next_id(ActivityEvent)
         start = now - timedelta(days=3 * 365)
         step = (now - timedelta(hours=1) - start) / max(1, c.events)

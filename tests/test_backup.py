@@ -16,7 +16,7 @@ from typer.testing import CliRunner, Result
 from app.cli import cli
 from app.db import make_engine
 from app.models.evidence import EvidenceCreate, EvidenceKind, StoredFile
-from app.services import activity, activity_chain, file_store
+from app.services import activity_chain, activity_key, file_store
 from app.services import backup as backup_service
 from app.services import evidence as evidence_service
 from app.services.evidence import Upload, UploadLimits
@@ -179,9 +179,9 @@ def test_the_manifest_and_the_anchors_file_carry_the_chain_head_but_not_the_key(
     assert activity_chain.read_anchors(source)[-1] == activity_chain.Anchor(**anchor)
     # The key travels beside the dump, never inside it.
     assert manifest["activity_key"] is True
-    key = (source.data_dir / activity.KEY_FILE).read_bytes()
-    assert (to / activity.KEY_FILE).read_bytes() == key
-    assert ((to / activity.KEY_FILE).stat().st_mode & 0o777) == 0o600
+    key = (source.data_dir / activity_key.KEY_FILE).read_bytes()
+    assert (to / activity_key.KEY_FILE).read_bytes() == key
+    assert ((to / activity_key.KEY_FILE).stat().st_mode & 0o777) == 0o600
     assert key.strip() not in (to / manifest["database_file"]).read_bytes()
 
 
@@ -208,8 +208,8 @@ def test_a_restored_chain_is_checked_against_the_backups_anchor(
     )
     result = _run(monkeypatch, target, "restore", "--from", str(to), "--force")
     assert result.exit_code == 0, result.output
-    assert (target.data_dir / activity.KEY_FILE).read_bytes() == (
-        source.data_dir / activity.KEY_FILE
+    assert (target.data_dir / activity_key.KEY_FILE).read_bytes() == (
+        source.data_dir / activity_key.KEY_FILE
     ).read_bytes()
     restored = activity_chain.read_anchors(target)
     assert [(a.event_id, a.source) for a in restored] == [

@@ -170,3 +170,98 @@ def test_activity_verify_names_the_missing_tail(
     assert "the newest events are missing: the anchor of" in shortened.output
     assert f"event {last}" in shortened.output
     assert f"the log ends at event {last - 3}" in shortened.output
+
+
+def test_migrate_creates_the_activity_key_and_the_demo_loads_after_it(data_dir: Path) -> None:
+    key = data_dir / "activity_key"
+    assert (key.stat().st_mode & 0o777) == 0o600
+    again = runner.invoke(cli, ["migrate"])
+    assert again.exit_code == 0, again.output
+    assert runner.invoke(cli, ["seed", "--demo"]).exit_code == 0
+    assert runner.invoke(cli, ["activity", "verify"]).exit_code == 0
+    assert key.read_bytes() == (data_dir / "activity_key").read_bytes()
+
+
+def test_a_host_with_another_key_is_refused_at_startup(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from app.services.activity_key import ChainKeyError
+
+    served: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: served.append(args))
+    monkeypatch.setenv("RONGHE_ACTIVITY_KEY", "z" * 40)
+    for command in (["migrate"], ["serve"]):
+        refused = runner.invoke(cli, command)
+        assert refused.exit_code == 2, refused.output
+        assert "is not the key this database's activity log is signed with" in refused.output
+        assert "RONGHE_ACTIVITY_KEY" in refused.output
+    assert served == []
+    with pytest.raises(ChainKeyError, match="is not the key"), TestClient(create_app()):
+        pass
+
+
+def test_a_second_host_without_the_key_is_refused_and_creates_none(
+    data_dir: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    served: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: served.append(args))
+    other = tmp_path_factory.mktemp("second-host")
+    monkeypatch.setenv("RONGHE_DATA_DIR", str(other))
+    monkeypatch.setenv("RONGHE_DATABASE_URL", f"sqlite:///{data_dir / 'ronghe.db'}")
+    refused = runner.invoke(cli, ["serve"])
+    assert refused.exit_code == 2
+    assert "signed with a key this host does not have" in refused.output
+    assert "copy activity_key" in refused.output
+    assert served == []
+    assert not (other / "activity_key").exists()
+
+
+def test_a_read_only_data_directory_stops_migrate_with_its_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.setenv("RONGHE_DATA_DIR", str(data))
+    monkeypatch.setenv("RONGHE_DATABASE_URL", f"sqlite:///{tmp_path / 'ronghe.db'}")
+    real_open = os.open
+
+    def read_only(path: str, flags: int, *args: int) -> int:
+        if Path(path).parent == data and flags & os.O_CREAT:
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", read_only)
+    refused = runner.invoke(cli, ["migrate"])
+    assert refused.exit_code == 2, refused.output
+    assert "activity_key cannot be created: Read-only file system" in refused.output
+    assert "RONGHE_ACTIVITY_KEY" in refused.output
+
+    monkeypatch.setattr(os, "open", real_open)
+    assert runner.invoke(cli, ["migrate"]).exit_code == 0
+    assert runner.invoke(cli, ["seed", "--demo"]).exit_code == 0
+
+
+def test_activity_verify_detects_a_chain_rewritten_entirely_without_the_key(
+    data_dir: Path,
+) -> None:
+    from tests.services.test_activity_chain import _rewrite_from
+
+    assert runner.invoke(cli, ["seed", "--demo"]).exit_code == 0
+    assert not (data_dir / "activity_anchors.jsonl").exists()
+    with _session(data_dir) as session:
+        _rewrite_from(session, 0, downgrade=True)
+        session.commit()
+    rewritten = runner.invoke(cli, ["activity", "verify"])
+    assert rewritten.exit_code == 1
+    assert "BROKEN at event 1: it is hashed without the key after the key came in" in (
+        rewritten.output
+    )

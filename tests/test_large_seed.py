@@ -11,7 +11,7 @@ from app.models.evidence import EvidenceRevision, StoredFile
 from app.models.nonconformity import CorrectiveAction, Nonconformity
 from app.models.notification import Notification
 from app.models.user import User
-from app.services import activity, activity_chain, file_store
+from app.services import activity_chain, activity_key, file_store
 from seed.large import Counts, generate
 from tests.conftest import NOW
 
@@ -57,6 +57,8 @@ class TestGenerate:
             .select_from(ChecklistItem)
             .where(col(ChecklistItem.audit_id) == report.big_audit_id)
         ).one() == min(300, counts.checklist_items // 2)
-        chain = activity_chain.verify(session=session, key=activity.chain_key(session), anchors=[])
+        chain = activity_chain.verify(
+            session=session, key=activity_key.chain_key(session), anchors=[]
+        )
         assert chain.broken_at is None
         assert chain.checked == events_before + counts.events

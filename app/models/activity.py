@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
-from sqlalchemy import JSON
+from sqlalchemy import JSON, LargeBinary
 from sqlmodel import Field, SQLModel
 
 from app.models.base import utc_field
@@ -12,7 +12,8 @@ from app.models.base import utc_field
 
 class HashRule(IntEnum):
     # Events written before the chain had a key: plain SHA-256, which anyone who can write to
-    # the database can recompute. Verified by that rule, but only before the first keyed event.
+    # the database can recompute. Verified by that rule, but only up to the point the key
+    # record seals (see services/activity_key).
     sha256 = 1
     # HMAC-SHA256 with the activity key, which is kept outside the database.
     hmac_sha256 = 2
@@ -37,3 +38,18 @@ class ActivityEvent(SQLModel, table=True):
     hash_rule: int = Field(
         default=HashRule.hmac_sha256, sa_column_kwargs={"server_default": str(HashRule.sha256)}
     )
+
+
+class ActivityKeyRecord(SQLModel, table=True):
+    """One row, written when the key was introduced: which key signs this database's log, and
+    where the events from before the key end (see services/activity_key)."""
+
+    __tablename__ = "activity_key_record"
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = utc_field()
+    # The unkeyed events: how many, and the newest one's id (0: none).
+    unkeyed_count: int
+    unkeyed_head_id: int
+    # HMAC-SHA256 digests under the key: of a fixed label, and of the unkeyed events' end.
+    fingerprint: bytes = Field(sa_type=LargeBinary)
+    seal: bytes = Field(sa_type=LargeBinary)

@@ -1,106 +1,25 @@
 """The append-only, hash-chained activity log.
 
 Each event's hash is an HMAC-SHA256, under the activity key, of its content and the previous
-event's hash. The key is kept outside the database (RONGHE_ACTIVITY_KEY, or the file
-`activity_key` in the data directory), so someone who can write to the database but lacks the
-key cannot edit an event and recompute the hashes after it. `activity_chain` verifies the
-chain and anchors its head outside the database, which catches deleted newest events.
+event's hash. The key is kept outside the database (see activity_key), so someone who can
+write to the database but lacks the key cannot edit an event and recompute the hashes after
+it. `activity_chain` verifies the chain and anchors its head outside the database, which
+catches deleted newest events.
 """
 
 import hashlib
 import hmac
 import json
-import logging
-import os
-import secrets
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from app.models.activity import ActivityEvent, HashRule
-from app.settings import Settings
-
-log = logging.getLogger(__name__)
+from app.services.activity_key import ChainKeyError, chain_key
 
 GENESIS_HASH = "0" * 64
-# The execution option under which app.db.make_engine gives every engine its settings.
-ENGINE_SETTINGS = "ronghe_settings"
-KEY_FILE = "activity_key"
-KEY_BYTES = 32
-# A label that keeps the chain's key apart from any other use of a configured value.
-_KEY_LABEL = b"ronghe activity chain v1"
-
-
-class ChainKeyError(Exception):
-    """The activity key is unusable or unknown."""
-
-
-def read_key(settings: Settings) -> bytes | None:
-    """The activity key, or None when none was ever generated; never creates one."""
-    if settings.activity_key is not None:
-        value = settings.activity_key.get_secret_value()
-        if len(value) < KEY_BYTES:
-            raise ChainKeyError(f"RONGHE_ACTIVITY_KEY is shorter than {KEY_BYTES} characters")
-        return hmac.new(value.encode(), _KEY_LABEL, hashlib.sha256).digest()
-    path = settings.data_dir / KEY_FILE
-    try:
-        content = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    try:
-        key = bytes.fromhex(content.decode("ascii").strip())
-    except ValueError:
-        key = b""
-    if len(key) != KEY_BYTES:
-        raise ChainKeyError(f"{path} does not hold a {KEY_BYTES}-byte key in hex")
-    return key
-
-
-def ensure_key(settings: Settings) -> bytes:
-    """The activity key, generated into the data directory the first time it is needed."""
-    key = read_key(settings)
-    if key is None:
-        _generate_key(settings.data_dir / KEY_FILE)
-        key = read_key(settings)
-        assert key is not None
-    return key
-
-
-def _generate_key(path: Path) -> None:
-    # Several workers may record their first event at the same moment. Each writes a complete
-    # file of its own and links it into place; the link fails for all but the first, and
-    # everyone then reads the winner, so no event is ever hashed with a key that was lost.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            f.write(secrets.token_hex(KEY_BYTES) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.link(temp, path)
-    except FileExistsError:
-        return
-    finally:
-        temp.unlink(missing_ok=True)
-    log.warning(
-        "generated the activity key %s: it is needed to verify the activity log; back it up "
-        "(ronghe backup copies it) and give every host the same key",
-        path,
-    )
-
-
-def chain_key(session: Session) -> bytes:
-    """The activity key of the settings the session's engine was built with."""
-    settings = session.connection().get_execution_options().get(ENGINE_SETTINGS)
-    if not isinstance(settings, Settings):
-        raise ChainKeyError(
-            "the session's engine was not built by app.db.make_engine; the activity key is unknown"
-        )
-    return ensure_key(settings)
 
 
 def digest(event: ActivityEvent, *, key: bytes | None) -> str:
@@ -140,7 +59,9 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> ActivityEvent:
-    """Append one event to the chain."""
+    """Append one event to the chain; ChainKeyError (nothing written) when this process's key is
+    not the database's."""
+    key = chain_key(session)
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         # Serialises appenders so that two transactions cannot both extend the same tail.
@@ -160,7 +81,7 @@ def record(
         hash="",
         hash_rule=HashRule.hmac_sha256,
     )
-    event.hash = digest(event, key=chain_key(session))
+    event.hash = digest(event, key=key)
     session.add(event)
     session.flush()
     return event

@@ -7,19 +7,25 @@ that the chain once reached that far. Anchors are appended to `activity_anchors.
 data directory and logged by the scheduler's leader whenever the chain has grown (every few
 minutes), and by every backup, whose manifest carries one too. So only events newer than the
 last anchor could vanish unnoticed.
+
+Events from before the key keep their plain SHA-256 hashes. The key record (see activity_key)
+seals where they end, so a chain rewritten without the key fails even when there is no anchor.
 """
 
 import hmac
 import json
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from app.models.activity import ActivityEvent, HashRule
+from app.models.activity import ActivityEvent, ActivityKeyRecord, HashRule
+from app.services import activity_key
 from app.services.activity import GENESIS_HASH, digest
 from app.settings import Settings
 
@@ -28,6 +34,12 @@ log = logging.getLogger(__name__)
 ANCHORS_FILE = "activity_anchors.jsonl"
 # A restore deliberately replaces the history, so the anchors written before it no longer apply.
 RESTORE = "restore"
+# The newest event and the number of events, in one statement so that both describe the same
+# snapshot (the backup runs it inside the snapshot's transaction, on SQLite and PostgreSQL).
+HEAD_QUERY = (
+    "SELECT id, hash, (SELECT count(*) FROM activity_event) "
+    "FROM activity_event ORDER BY id DESC LIMIT 1"
+)
 
 
 @dataclass(frozen=True)
@@ -38,8 +50,22 @@ class Anchor:
     at: str = ""
     source: str = ""
 
+    @property
+    def point(self) -> tuple[int, int, str]:
+        """What the anchor pins, whenever and by whom it was written."""
+        return self.event_id, self.count, self.head
+
     def describe(self) -> str:
         return f"event {self.event_id} ({self.count} events, hash {self.head[:12]}…)"
+
+
+def anchor_from_row(row: Sequence[Any] | None, *, now: datetime, source: str) -> Anchor | None:
+    """The anchor for a row of HEAD_QUERY; None for an empty chain."""
+    if row is None:
+        return None
+    return Anchor(
+        event_id=int(row[0]), count=int(row[2]), head=str(row[1]), at=now.isoformat(), source=source
+    )
 
 
 def anchors_path(settings: Settings) -> Path:
@@ -79,8 +105,8 @@ def append_anchor(settings: Settings, anchor: Anchor) -> None:
     log.info("activity anchor (%s): %s", anchor.source, anchor.describe())
 
 
-def current_head(*, session: Session, now: datetime, source: str) -> Anchor | None:
-    """An anchor for the chain's newest event, or None while the chain is empty."""
+def anchor(*, session: Session, settings: Settings, now: datetime, source: str) -> Anchor | None:
+    """Anchor the chain's head, unless the last anchor written already names it."""
     tail = session.exec(
         select(ActivityEvent.id, ActivityEvent.hash).order_by(col(ActivityEvent.id).desc()).limit(1)
     ).first()
@@ -88,22 +114,16 @@ def current_head(*, session: Session, now: datetime, source: str) -> Anchor | No
         return None
     event_id, head = tail
     assert event_id is not None
+    last = _last_anchor(anchors_path(settings))
+    if last is not None and (last.event_id, last.head) == (event_id, head):
+        # Checked before counting: the scheduler asks every pass, and the head rarely moves.
+        return None
     count = session.exec(
         select(func.count()).select_from(ActivityEvent).where(col(ActivityEvent.id) <= event_id)
     ).one()
-    return Anchor(event_id=event_id, count=count, head=head, at=now.isoformat(), source=source)
-
-
-def anchor(*, session: Session, settings: Settings, now: datetime, source: str) -> Anchor | None:
-    """Anchor the chain's head, unless the last anchor written already names it."""
-    head = current_head(session=session, now=now, source=source)
-    if head is None:
-        return None
-    last = _last_anchor(anchors_path(settings))
-    if last is not None and (last.event_id, last.head) == (head.event_id, head.head):
-        return None
-    append_anchor(settings, head)
-    return head
+    new = Anchor(event_id=event_id, count=count, head=head, at=now.isoformat(), source=source)
+    append_anchor(settings, new)
+    return new
 
 
 def _last_anchor(path: Path) -> Anchor | None:
@@ -131,10 +151,11 @@ class ChainReport:
     missing_tail: Anchor | None = None  # an anchor naming events the chain no longer has
     last_id: int | None = None  # the newest event checked
     anchor: Anchor | None = None  # the furthest anchor the chain matched
+    key_problem: str = ""  # no key, another key, or a missing or altered key record
 
     @property
     def ok(self) -> bool:
-        return self.broken_at is None and self.missing_tail is None
+        return self.broken_at is None and self.missing_tail is None and not self.key_problem
 
 
 def verify(
@@ -142,8 +163,16 @@ def verify(
 ) -> ChainReport:
     """Walk the chain in order: an altered event no longer matches its keyed hash, a deleted or
     inserted one breaks the link to the previous hash, an event hashed by the old unkeyed rule
-    may only come before the first keyed one, and every anchor must name an event the chain
-    still has, at the same position and with the same hash."""
+    may only come up to the point the key record seals, and every anchor must name an event the
+    chain still has, at the same position and with the same hash."""
+    record = session.get(ActivityKeyRecord, 1)
+    problem = _key_problem(record, key)
+    if problem:
+        return ChainReport(0, key_problem=problem)
+    assert record is not None
+    assert key is not None
+    # Every event after this one was written with the key; the seal pins it and all before it.
+    boundary = record.unkeyed_head_id
     pinned: dict[int, list[Anchor]] = {}
     for a in anchors:
         if a.count > 0:
@@ -170,13 +199,15 @@ def verify(
             assert event.id is not None
             if event.prev_hash != expected_prev:
                 return broken(event.id, "an event before it was deleted or altered")
+            if event.id > boundary and (last_id or 0) < boundary:
+                return broken(event.id, f"event {boundary}, the last before the key, is missing")
             if event.hash_rule == HashRule.sha256:
                 # Otherwise anyone could append or rewrite events by the rule that needs no key.
+                if event.id > boundary:
+                    return broken(event.id, "it is hashed without the key after the key came in")
                 if keyed_seen:
                     return broken(event.id, "it is hashed without the key after keyed ones")
             elif event.hash_rule == HashRule.hmac_sha256:
-                if key is None:
-                    return broken(event.id, "it is keyed but no activity key is available")
                 keyed_seen = True
             else:
                 return broken(event.id, f"unknown hash rule {event.hash_rule}")
@@ -184,6 +215,8 @@ def verify(
                 return broken(event.id, "its content was altered")
             checked += 1
             unkeyed += event.hash_rule == HashRule.sha256
+            if event.id == boundary and not _sealed(record, key, checked, event.hash):
+                return broken(event.id, "it or an event before it differs from the key record")
             for a in pinned.pop(event.id, []):
                 if (a.count, a.head) != (checked, event.hash):
                     return broken(event.id, f"it differs from the anchor of {a.at}: {a.describe()}")
@@ -191,6 +224,8 @@ def verify(
                     matched = a
             expected_prev = event.hash
             last_id = event.id
+    if (last_id or 0) < boundary:
+        return broken(boundary, "the key record names it as the last from before the key")
     unmatched = [a for group in pinned.values() for a in group]
     inside = [a for a in unmatched if last_id is not None and a.event_id < last_id]
     if inside:
@@ -200,3 +235,25 @@ def verify(
         furthest = max(unmatched, key=lambda a: a.count)
         return ChainReport(checked, unkeyed, None, "", furthest, last_id, matched)
     return ChainReport(checked, unkeyed, None, "", None, last_id, matched)
+
+
+def _key_problem(record: ActivityKeyRecord | None, key: bytes | None) -> str:
+    if record is None:
+        return (
+            "the database's activity key record is missing, so nothing shows where the events "
+            "from before the key end; restore it from a backup"
+        )
+    if key is None:
+        return "no activity key is available, and this database's log is signed with one"
+    if not hmac.compare_digest(activity_key.fingerprint(key), record.fingerprint):
+        return "the activity key is not the one this database's log is signed with"
+    if record.unkeyed_head_id == 0 and not _sealed(record, key, 0, GENESIS_HASH):
+        return "the database's activity key record was altered"
+    return ""
+
+
+def _sealed(record: ActivityKeyRecord, key: bytes, count: int, head: str) -> bool:
+    expected = activity_key.seal(
+        key, unkeyed_count=count, unkeyed_head_id=record.unkeyed_head_id, unkeyed_head=head
+    )
+    return hmac.compare_digest(expected, record.seal)

@@ -34,18 +34,13 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
-from app.services import activity, activity_chain, file_store
+from app.services import activity, activity_chain, activity_key, file_store
 from app.services.activity_chain import Anchor
 from app.settings import Settings
 
 MANIFEST = "manifest.json"
 FORMAT = 1
 DUMP_NAMES = {"sqlite": "database.sqlite3", "postgresql": "database.pgdump"}
-# The newest activity event and the number of events, read in the snapshot's transaction.
-ACTIVITY_HEAD = (
-    "SELECT id, hash, (SELECT count(*) FROM activity_event) "
-    "FROM activity_event ORDER BY id DESC LIMIT 1"
-)
 
 Progress = Callable[[str], None]
 
@@ -161,12 +156,11 @@ def backup(
 
     progress(f"snapshotting the {kind} database")
     if kind == "sqlite":
-        revision, referenced, head = _snapshot_sqlite(sqlite_path(settings), dump)
+        revision, referenced, anchor = _snapshot_sqlite(sqlite_path(settings), dump, now)
     else:
-        revision, referenced, head = _snapshot_postgresql(
-            make_url(settings.effective_database_url), dump
+        revision, referenced, anchor = _snapshot_postgresql(
+            make_url(settings.effective_database_url), dump, now
         )
-    anchor = _anchor(head, now)
     progress(f"database snapshot: {dump.stat().st_size} bytes, {len(referenced)} files referenced")
 
     count, total = _copy_files(settings.files_dir, target / "files", progress)
@@ -182,10 +176,10 @@ def backup(
     if secret.is_file():
         shutil.copyfile(secret, target / "secret_key")
         (target / "secret_key").chmod(0o600)
-    chain_key = settings.data_dir / activity.KEY_FILE
+    chain_key = settings.data_dir / activity_key.KEY_FILE
     if settings.activity_key is None and chain_key.is_file():
-        shutil.copyfile(chain_key, target / activity.KEY_FILE)
-        (target / activity.KEY_FILE).chmod(0o600)
+        shutil.copyfile(chain_key, target / activity_key.KEY_FILE)
+        (target / activity_key.KEY_FILE).chmod(0o600)
     elif settings.activity_key is not None:
         progress("the activity key comes from RONGHE_ACTIVITY_KEY: keep it with this backup")
 
@@ -201,7 +195,7 @@ def backup(
         file_bytes=total,
         referenced_files=len(referenced),
         secret_key=secret.is_file(),
-        activity_key=(target / activity.KEY_FILE).is_file(),
+        activity_key=(target / activity_key.KEY_FILE).is_file(),
         activity_anchor=asdict(anchor) if anchor is not None else None,
     )
     (target / MANIFEST).write_text(json.dumps(asdict(manifest), indent=2), encoding="utf-8")
@@ -209,16 +203,6 @@ def backup(
         _append_anchor(settings, anchor, progress)
     progress(f"backup complete: {count} files, {total} bytes")
     return manifest
-
-
-Head = tuple[int, str, int] | None
-
-
-def _anchor(head: Head, now: datetime) -> Anchor | None:
-    if head is None:
-        return None
-    event_id, digest, count = head
-    return Anchor(event_id=event_id, count=count, head=digest, at=now.isoformat(), source="backup")
 
 
 def _append_anchor(settings: Settings, anchor: Anchor, progress: Progress) -> None:
@@ -232,7 +216,9 @@ def _append_anchor(settings: Settings, anchor: Anchor, progress: Progress) -> No
     progress(f"activity chain anchored at {anchor.describe()}")
 
 
-def _snapshot_sqlite(source: Path, dump: Path) -> tuple[str | None, set[str], Head]:
+def _snapshot_sqlite(
+    source: Path, dump: Path, now: datetime
+) -> tuple[str | None, set[str], Anchor | None]:
     if not source.is_file():
         raise BackupError(f"the database {source} does not exist")
     # The online backup API copies a consistent image even while the app writes (under WAL
@@ -243,7 +229,7 @@ def _snapshot_sqlite(source: Path, dump: Path) -> tuple[str | None, set[str], He
         src.backup(dst)
         dst.execute("PRAGMA journal_mode=DELETE")
         revision, referenced = _read_snapshot(dst)
-        return revision, referenced, _sqlite_head(dst)
+        return revision, referenced, _sqlite_head(dst, now)
     finally:
         dst.close()
         src.close()
@@ -261,15 +247,17 @@ def _read_snapshot(conn: sqlite3.Connection) -> tuple[str | None, set[str]]:
     return revision, referenced
 
 
-def _sqlite_head(conn: sqlite3.Connection) -> Head:
+def _sqlite_head(conn: sqlite3.Connection, now: datetime) -> Anchor | None:
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     if "activity_event" not in tables:
         return None
-    row = conn.execute(ACTIVITY_HEAD).fetchone()
-    return (int(row[0]), str(row[1]), int(row[2])) if row else None
+    row = conn.execute(activity_chain.HEAD_QUERY).fetchone()
+    return activity_chain.anchor_from_row(row, now=now, source="backup")
 
 
-def _snapshot_postgresql(url: URL, dump: Path) -> tuple[str | None, set[str], Head]:
+def _snapshot_postgresql(
+    url: URL, dump: Path, now: datetime
+) -> tuple[str | None, set[str], Anchor | None]:
     pg_dump = pg_tool("pg_dump")
     engine = create_engine(url, poolclass=NullPool)
     try:
@@ -288,10 +276,10 @@ def _snapshot_postgresql(url: URL, dump: Path) -> tuple[str | None, set[str], He
                 referenced: set[str] = set()
                 if "stored_file" in tables:
                     referenced = set(conn.execute(text("SELECT sha256 FROM stored_file")).scalars())
-                head: Head = None
+                anchor = None
                 if "activity_event" in tables:
-                    row = conn.execute(text(ACTIVITY_HEAD)).first()
-                    head = (int(row[0]), str(row[1]), int(row[2])) if row else None
+                    row = conn.execute(text(activity_chain.HEAD_QUERY)).first()
+                    anchor = activity_chain.anchor_from_row(row, now=now, source="backup")
                 args, env = _pg_args(url)
                 _run(
                     [str(pg_dump), "-Fc", f"--snapshot={snapshot}", "-f", str(dump), *args],
@@ -300,7 +288,7 @@ def _snapshot_postgresql(url: URL, dump: Path) -> tuple[str | None, set[str], He
     finally:
         engine.dispose()
     dump.chmod(0o600)
-    return revision, referenced, head
+    return revision, referenced, anchor
 
 
 def _copy_files(files_dir: Path, dest_dir: Path, progress: Progress) -> tuple[int, int]:
@@ -369,18 +357,14 @@ def verify(*, source: Path, progress: Progress = _quiet) -> Manifest:
         conn = sqlite3.connect(f"file:{dump}?mode=ro&immutable=1", uri=True)
         try:
             _revision, referenced = _read_snapshot(conn)
-            head = _sqlite_head(conn)
+            head = _sqlite_head(conn, datetime.fromisoformat(manifest.created_at))
         finally:
             conn.close()
         missing = referenced - {p.name for p in file_store.files_on_disk(source / "files")}
         if missing:
             raise BackupError(f"{len(missing)} referenced files are missing from the backup")
         anchored = manifest.activity_anchor
-        if anchored is not None and head != (
-            anchored["event_id"],
-            anchored["head"],
-            anchored["count"],
-        ):
+        if anchored is not None and (head is None or head.point != Anchor(**anchored).point):
             raise BackupError("the manifest's activity anchor does not match the database dump")
     progress(f"files: {count} checked, {total} bytes")
     return manifest
@@ -454,11 +438,13 @@ def restore(
         key = settings.data_dir / "secret_key"
         shutil.copyfile(source / "secret_key", key)
         key.chmod(0o600)
-    if manifest.activity_key and (source / activity.KEY_FILE).is_file():
+    if manifest.activity_key and (source / activity_key.KEY_FILE).is_file():
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        chain_key = settings.data_dir / activity.KEY_FILE
-        shutil.copyfile(source / activity.KEY_FILE, chain_key)
+        chain_key = settings.data_dir / activity_key.KEY_FILE
+        shutil.copyfile(source / activity_key.KEY_FILE, chain_key)
         chain_key.chmod(0o600)
+    # The database and perhaps the key were replaced under this process.
+    activity_key.forget()
     # The restored chain is checked against the backup's anchor from now on; the anchors of
     # the history this restore replaced no longer apply.
     anchored = manifest.activity_anchor or asdict(

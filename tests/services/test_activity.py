@@ -4,7 +4,7 @@ from sqlmodel import Session, col, select
 
 from app.models.activity import ActivityEvent
 from app.models.department import DepartmentCreate
-from app.services import activity, activity_chain
+from app.services import activity, activity_chain, activity_key
 from app.services import department as department_service
 from tests.conftest import NOW
 
@@ -41,7 +41,7 @@ def test_hash_covers_the_content(session: Session) -> None:
     )
     original = event.hash
     event.after = {"a": 2}
-    assert activity.digest(event, key=activity.chain_key(session)) != original
+    assert activity.digest(event, key=activity_key.chain_key(session)) != original
 
 
 def test_verify_on_this_database(session: Session) -> None:
@@ -61,7 +61,7 @@ def test_verify_on_this_database(session: Session) -> None:
             after={"名称": f"新{n}", "n": n},
         )
     session.flush()
-    key = activity.chain_key(session)
+    key = activity_key.chain_key(session)
     assert activity_chain.verify(session=session, key=key, anchors=[]).broken_at is None
     last = session.exec(select(ActivityEvent).order_by(col(ActivityEvent.id).desc())).first()
     assert last is not None
