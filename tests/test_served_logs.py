@@ -1,6 +1,7 @@
 """A real `ronghe serve` (uvicorn, its access log, its proxy handling), driven over HTTP:
 secret-bearing addresses reach its log blanked, and a local peer's X-Forwarded-For neither
-changes the logged client nor lets a guesser escape the per-address sign-in limit.
+changes the logged client nor lets a guesser escape the per-address sign-in limit (the log
+says once that it was ignored).
 
 The server has a database of its own (a SQLite file, or a database on the PostgreSQL server
 of TEST_DATABASE_URL), because it really commits."""
@@ -154,3 +155,6 @@ def test_a_local_peer_cannot_rotate_forwarded_for_past_the_address_limit(
     log = served.log_once('"POST /login HTTP/1.1" 429')
     assert "192.0.2." not in log
     assert re.search(r'127\.0\.0\.1:\d+ - "POST /login HTTP/1.1" 429', log)
+    # The operator learns why, once rather than on every request.
+    assert log.count("X-Forwarded-For from 127.0.0.1 ignored") == 1
+    assert "RONGHE_TRUSTED_PROXIES" in log

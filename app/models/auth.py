@@ -21,9 +21,14 @@ class UserSession(SQLModel, table=True):
 
 
 class LoginAttempt(SQLModel, table=True):
+    """One sign-in try, kept for throttling (app/services/auth.py)."""
+
     __tablename__ = "login_attempt"
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=EMAIL_MAX, index=True)
+    # The client address, an IPv6 one as its /64 network (one subscriber's usual share).
     address: str = Field(max_length=64, index=True)
+    # The known browser the try came from (its known-device cookie), or None for any other.
+    device: str | None = Field(default=None, max_length=32)
     succeeded: bool
     at: datetime = utc_field(index=True)

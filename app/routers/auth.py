@@ -1,5 +1,7 @@
 """Sign in, sign out, first-run setup and the language switch."""
 
+import logging
+import time
 from datetime import timedelta
 from typing import Annotated
 
@@ -13,21 +15,64 @@ from app.errors import DomainError, NotFound
 from app.forms import form_values, validate
 from app.i18n import LOCALES, current_locale
 from app.i18n import gettext as _
-from app.models.user import Role, UserCreate
+from app.models.user import Role, User, UserCreate
 from app.services import auth as auth_service
 from app.services import user as user_service
 from app.services.auth import SignInThrottled, ThrottlePolicy
 from app.templating import render
 from app.web import LOCALE_COOKIE, cookie_options, redirect, rotate_csrf, same_site_path
 
+log = logging.getLogger(__name__)
+
 router = APIRouter(tags=["auth"], include_in_schema=False)
 
+# Proves an earlier sign-in from this browser, so that sign-in throttling counts it apart
+# (app/services/auth.py). It signs nobody in; signing out keeps it.
+DEVICE_COOKIE = "ronghe_device"
+DEVICE_COOKIE_SECONDS = 365 * 86400
 
-def _sign_in(request: Request, response: Response, token: str, locale: str, hours: int) -> None:
+
+def _sign_in(request: Request, response: Response, token: str, user: User, hours: int) -> None:
     options = cookie_options(request)
+    assert user.id is not None
+    known = auth_service.remember_device(
+        secret=request.app.state.settings.resolved_secret_key,
+        cookie=request.cookies.get(DEVICE_COOKIE),
+        user_id=user.id,
+    )
     response.set_cookie(SESSION_COOKIE, token, max_age=hours * 3600, **options)
-    response.set_cookie(LOCALE_COOKIE, locale, max_age=365 * 86400, **options)
+    response.set_cookie(LOCALE_COOKIE, user.locale, max_age=365 * 86400, **options)
+    response.set_cookie(DEVICE_COOKIE, known, max_age=DEVICE_COOKIE_SECONDS, **options)
     rotate_csrf(request)
+
+
+# When the last warning about an ignored X-Forwarded-For went out (time.monotonic()).
+_forwarded_warned_at: float | None = None
+_FORWARDED_WARNING_EVERY = 3600.0
+
+
+def _warn_if_forwarded_for_is_ignored(request: Request) -> None:
+    """Tell the operator when a proxy's forwarded client address is ignored: behind an
+    unlisted reverse proxy every user shares the proxy's address, and with it the
+    per-address sign-in limit."""
+    global _forwarded_warned_at
+    forwarded = request.headers.get("x-forwarded-for")
+    peer = request.client.host if request.client else None
+    # A trusted proxy's header has been applied (app/main.py): the client is one it names.
+    if not forwarded or peer is None or peer in forwarded:
+        return
+    moment = time.monotonic()
+    if _forwarded_warned_at is not None and moment - _forwarded_warned_at < (
+        _FORWARDED_WARNING_EVERY
+    ):
+        return
+    _forwarded_warned_at = moment
+    log.warning(
+        "X-Forwarded-For from %s ignored: it is not in RONGHE_TRUSTED_PROXIES. If it is "
+        "your reverse proxy, list it there; until then every user behind it shares its "
+        "address for sign-in throttling.",
+        peer,
+    )
 
 
 @router.get("/login")
@@ -58,6 +103,7 @@ def login(
 ) -> Response:
     # The peer, or the client a trusted proxy names (app/main.py, RONGHE_TRUSTED_PROXIES).
     address = request.client.host if request.client else "unknown"
+    _warn_if_forwarded_for_is_ignored(request)
     try:
         user = auth_service.authenticate(
             session=session,
@@ -65,6 +111,8 @@ def login(
             email=email,
             password=password,
             address=address,
+            device_cookie=request.cookies.get(DEVICE_COOKIE),
+            secret=settings.resolved_secret_key,
             policy=ThrottlePolicy.from_settings(settings),
         )
     except DomainError as exc:
@@ -88,7 +136,7 @@ def login(
     session.commit()
     current_locale.set(user.locale)
     response = redirect(request, same_site_path(next))
-    _sign_in(request, response, token, user.locale, settings.session_hours)
+    _sign_in(request, response, token, user, settings.session_hours)
     return response
 
 
@@ -142,7 +190,7 @@ async def setup(request: Request, session: SessionDep, now: Now, settings: Setti
     response = redirect(
         request, "/", toast=_("Welcome to Ronghe. Your administrator account is ready.")
     )
-    _sign_in(request, response, token, user.locale, settings.session_hours)
+    _sign_in(request, response, token, user, settings.session_hours)
     return response
 
 

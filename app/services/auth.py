@@ -1,10 +1,15 @@
 """Signing in and out: password check with throttling, server-side login sessions."""
 
+import base64
+import hashlib
+import hmac
+import ipaddress
 import math
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func
+from sqlalchemy import func, text
 from sqlmodel import Session, col, delete, select
 
 from app.errors import TooManyAttempts, Unauthenticated
@@ -22,12 +27,17 @@ from app.settings import Settings
 class ThrottlePolicy:
     """How failed sign-ins slow the next ones down.
 
-    An account allows `max_per_account` failures within `window`; after that each further try
-    waits `first_delay`, doubled with every further failure, never more than `max_delay`.
-    The wait runs from the last failure *from the same address*: a guesser cannot keep the
-    owner out from elsewhere, and from a shared address only for `max_delay` after their
-    last guess. Tries refused during a wait are not recorded, so they do not renew it.
-    An address is stopped for the window after `max_per_address` failures on any accounts.
+    An account allows `max_per_account` failures in a row (a pause of `window` without one
+    ends the row, as does a success); after that each further try waits `first_delay`, doubled
+    with every further failure, never more than `max_delay`, counted from the latest failure.
+    Failures are counted per account, not per address, so
+    guessing from many addresses is slowed down as much as from one. A browser that proves an
+    earlier sign-in to the account (the known-device cookie) is counted apart: only its own
+    failures delay it, so a guesser cannot keep the owner out of their usual browser.
+    Tries refused during a wait are not recorded, so they do not renew it.
+    An address (an IPv6 /64 network) is stopped for the window after `max_per_address`
+    failures on any accounts; a known browser is not, so a guesser behind a shared address
+    cannot keep its colleagues out either.
     """
 
     window: timedelta
@@ -46,6 +56,12 @@ class ThrottlePolicy:
             max_delay=timedelta(seconds=settings.login_max_delay_seconds),
         )
 
+    @property
+    def failures_to_cap(self) -> int:
+        """Failures in a row after which the delay is at its maximum."""
+        ratio = self.max_delay / self.first_delay
+        return self.max_per_account + max(0, math.ceil(math.log2(ratio))) + 1
+
     def delay(self, failures: int) -> timedelta:
         """The wait after this many failures in a row (none up to the free ones)."""
         if failures < self.max_per_account:
@@ -62,39 +78,108 @@ class SignInThrottled(TooManyAttempts):
         self.retry_after = retry_after
 
 
+def throttle_address(address: str) -> str:
+    """The address as throttling counts it: an IPv6 one by its /64 network, which one
+    subscriber usually gets whole, so rotating within it does not escape the address limit."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    return str(ip)
+
+
+# Accounts one browser is remembered for (a shared desk); the latest signed in come first.
+KNOWN_ACCOUNTS_PER_BROWSER = 5
+# A browser id is 22 characters (16 random bytes); the column holds up to this.
+DEVICE_ID_MAX = 32
+
+
+def _device_proof(secret: str, user_id: int, device: str) -> str:
+    # A purpose prefix, so that no other HMAC made with the same secret can pass for this one.
+    message = f"known-device:{user_id}:{device}".encode()
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _device_entries(secret: str, cookie: str | None) -> list[tuple[int, str]]:
+    """The (user id, browser id) pairs a known-device cookie proves; forged entries dropped."""
+    proven = []
+    for entry in (cookie or "").split("~")[:KNOWN_ACCOUNTS_PER_BROWSER]:
+        parts = entry.split(".")
+        # The cookie is whatever the client sends: a number of any length or a proof in any
+        # characters must not reach int() or compare_digest() on str, which raise.
+        if len(parts) != 3 or not (parts[0].isascii() and parts[0].isdigit()):
+            continue
+        if len(parts[0]) > 18 or len(parts[1]) > DEVICE_ID_MAX:
+            continue
+        user_id, device, proof = int(parts[0]), parts[1], parts[2]
+        expected = _device_proof(secret, user_id, device)
+        if hmac.compare_digest(expected.encode(), proof.encode(errors="replace")):
+            proven.append((user_id, device))
+    return proven
+
+
+def known_device(*, secret: str, cookie: str | None, user_id: int) -> str | None:
+    """The id of the browser, if its known-device cookie proves an earlier sign-in by this user."""
+    return next((d for u, d in _device_entries(secret, cookie) if u == user_id), None)
+
+
+def remember_device(*, secret: str, cookie: str | None, user_id: int) -> str:
+    """The known-device cookie after this user signed in: a browser already known keeps its id."""
+    entries = _device_entries(secret, cookie)
+    device = next((d for u, d in entries if u == user_id), None) or secrets.token_urlsafe(16)
+    others = [(u, d) for u, d in entries if u != user_id]
+    kept = [(user_id, device), *others][:KNOWN_ACCOUNTS_PER_BROWSER]
+    return "~".join(f"{u}.{d}.{_device_proof(secret, u, d)}" for u, d in kept)
+
+
 def _seconds(wait: timedelta) -> int:
     return max(1, math.ceil(wait.total_seconds()))
 
 
 def _account_wait(
-    session: Session, now: datetime, email: str, address: str, policy: ThrottlePolicy
+    session: Session, now: datetime, email: str, device: str | None, policy: ThrottlePolicy
 ) -> timedelta:
-    since = now - policy.window
+    # Unknown browsers share one count per account, whatever their addresses; a known
+    # browser has a count of its own.
+    same_kind = (
+        col(LoginAttempt.device).is_(None) if device is None else LoginAttempt.device == device
+    )
+    longest = policy.window * policy.failures_to_cap
     last_success = session.exec(
         select(func.max(LoginAttempt.at)).where(
-            LoginAttempt.email == email, col(LoginAttempt.succeeded), col(LoginAttempt.at) > since
+            LoginAttempt.email == email,
+            same_kind,
+            col(LoginAttempt.succeeded),
+            col(LoginAttempt.at) > now - longest,
         )
     ).one()
-    failures = (
-        select(LoginAttempt)
+    failures = session.exec(
+        select(LoginAttempt.at)
         .where(
             LoginAttempt.email == email,
+            same_kind,
             col(LoginAttempt.succeeded).is_(False),
-            col(LoginAttempt.at) > (last_success or since),
+            col(LoginAttempt.at) > (last_success or now - longest),
         )
-        .subquery()
-    )
-    row = session.exec(
-        select(
-            func.count(),
-            func.max(case((failures.c.address == address, failures.c.at))),
-        ).select_from(failures)
-    ).one()
-    count: int = row[0]
-    last_from_here: datetime | None = row[1]
-    if last_from_here is None:
+        .order_by(col(LoginAttempt.at).desc())
+        .limit(policy.failures_to_cap)
+    ).all()
+    # Failures are in a row until a pause of the window: a guesser pacing just under it does
+    # not see the earlier ones age out, as they would in a plain sliding window.
+    in_a_row, later = 0, now
+    for at in failures:
+        if later - at >= policy.window:
+            break
+        in_a_row, later = in_a_row + 1, at
+    if in_a_row == 0:
         return timedelta(0)
-    return last_from_here + policy.delay(count) - now
+    wait: timedelta = failures[0] + policy.delay(in_a_row) - now
+    return wait
 
 
 def _address_wait(
@@ -104,6 +189,7 @@ def _address_wait(
         select(LoginAttempt.at)
         .where(
             LoginAttempt.address == address,
+            col(LoginAttempt.device).is_(None),
             col(LoginAttempt.succeeded).is_(False),
             col(LoginAttempt.at) > now - policy.window,
         )
@@ -114,15 +200,38 @@ def _address_wait(
     return timedelta(0) if freeing is None else freeing + policy.window - now
 
 
+# The first key of the two-key advisory locks that serialise sign-ins per e-mail address.
+_SIGN_IN_LOCKS = 2300113
+
+
+def _serialise_per_email(session: Session, email: str) -> None:
+    # Check, then record: without this, simultaneous guesses on one account would all pass
+    # the check before any of their failures is committed. The lock lasts until the request
+    # commits its attempt. On SQLite every transaction already holds the database's write
+    # lock from its start (app/db.py, BEGIN IMMEDIATE).
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:space, hashtext(:email))"),
+            {"space": _SIGN_IN_LOCKS, "email": email},
+        )
+
+
 def check_throttle(
-    *, session: Session, now: datetime, email: str, address: str, policy: ThrottlePolicy
+    *,
+    session: Session,
+    now: datetime,
+    email: str,
+    address: str,
+    device: str | None,
+    policy: ThrottlePolicy,
 ) -> None:
-    """Refuse a try while the account's delay for this address runs, or the address is stopped.
+    """Refuse a try while the account's delay runs for this kind of browser, or the address is
+    stopped (never a known browser).
 
     The answer is the same whether or not the account exists: attempts are counted by the
     e-mail address typed, not by user."""
-    email, address = normalize_email(email), address[:64]
-    wait = _account_wait(session, now, email, address, policy)
+    email = normalize_email(email)
+    wait = _account_wait(session, now, email, device, policy)
     if wait > timedelta(0):
         seconds = _seconds(wait)
         raise SignInThrottled(
@@ -133,7 +242,9 @@ def check_throttle(
             ),
             retry_after=seconds,
         )
-    wait = _address_wait(session, now, address, policy)
+    if device is not None:
+        return
+    wait = _address_wait(session, now, throttle_address(address), policy)
     if wait > timedelta(0):
         seconds = _seconds(wait)
         raise SignInThrottled(
@@ -153,15 +264,31 @@ def authenticate(
     email: str,
     password: str,
     address: str,
+    device_cookie: str | None,
+    secret: str,
     policy: ThrottlePolicy,
 ) -> User:
     """The active user with these credentials; every attempt is recorded for throttling."""
     email = normalize_email(email)
-    check_throttle(session=session, now=now, email=email, address=address, policy=policy)
+    _serialise_per_email(session, email)
     user = session.exec(select(User).where(User.email == email)).first()
+    device = None
+    if user is not None and user.id is not None:
+        device = known_device(secret=secret, cookie=device_cookie, user_id=user.id)
+    check_throttle(
+        session=session, now=now, email=email, address=address, device=device, policy=policy
+    )
     valid = verify_password(password, user.password_hash if user else dummy_hash())
     succeeded = bool(user and valid and user.is_active)
-    session.add(LoginAttempt(email=email, address=address[:64], succeeded=succeeded, at=now))
+    session.add(
+        LoginAttempt(
+            email=email,
+            address=throttle_address(address),
+            device=device,
+            succeeded=succeeded,
+            at=now,
+        )
+    )
     if not succeeded or user is None:
         raise Unauthenticated(_("The e-mail address or password is not correct."))
     return user

@@ -1,8 +1,13 @@
-"""Sign-in throttling: wrong passwords slow the guesser down (a doubling, capped delay) instead
-of locking the account, so nobody can keep its owner out; each network address has a limit of
-its own, and a forwarded client address counts only when a configured proxy sent it."""
+"""Sign-in throttling: wrong passwords on an account slow every unknown browser down (a
+doubling, capped delay, whatever their addresses) instead of locking the account; a browser
+that signed in to it before is counted apart, so nobody can keep the owner out. Each network
+address (IPv6: each /64) has a limit of its own, which a known browser is not held to, and a
+forwarded client address counts only when a configured proxy sent it."""
 
+import logging
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -10,15 +15,26 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import Engine
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, delete, func, select
 
 from app.deps import get_now
+from app.errors import DomainError
 from app.main import create_app
 from app.models.auth import LoginAttempt
 from app.models.user import Role
+from app.routers import auth as auth_router
 from app.services import auth as auth_service
 from app.settings import Settings
-from tests.conftest import NOW, PASSWORD, PASSWORD_HASH, _session, csrf, make_user
+from tests.conftest import (
+    NOW,
+    PASSWORD,
+    PASSWORD_HASH,
+    SECRET,
+    _session,
+    csrf,
+    make_user,
+    set_cookie,
+)
 
 WRONG = "wrong password!"
 GUESSER = ("203.0.113.9", 50000)
@@ -139,6 +155,21 @@ class TestAccountDelay:
             assert _login(guesser, user.email, WRONG).status_code == 401
         assert waits == [1, 2, 4, 4]
 
+    def test_a_guesser_pausing_less_than_the_window_gets_no_free_tries_back(
+        self, clients: ClientFactory, session: Session, clock: Clock
+    ) -> None:
+        # Failures stay "in a row" until the account has seen none for the window (15 min):
+        # guessing every ten minutes never ages the earlier ones out.
+        user = make_user(session)
+        for _ in range(5):
+            _login(clients(), user.email, WRONG)
+        for _ in range(3):
+            clock.advance(10 * 60)
+            assert _login(clients(), user.email, WRONG).status_code == 401
+            assert _login(clients(), user.email, PASSWORD).status_code == 429
+        clock.advance(15 * 60)
+        assert _login(clients(), user.email, PASSWORD).status_code == 303
+
     def test_a_success_starts_the_count_afresh(
         self, clients: ClientFactory, session: Session, clock: Clock
     ) -> None:
@@ -165,15 +196,16 @@ class TestAccountDelay:
         assert answers[0] == answers[1]
         assert answers[0][0] == 429
 
-    def test_a_guesser_elsewhere_does_not_hold_up_the_owner(
+    def test_a_guesser_rotating_addresses_is_held_up_on_the_account(
         self, clients: ClientFactory, session: Session
     ) -> None:
         admin = make_user(session, roles=[Role.admin])
-        guesser = clients(GUESSER)
-        for _ in range(8):
-            _login(guesser, admin.email, WRONG)
-        assert _login(guesser, admin.email, PASSWORD).status_code == 429
-        assert _login(clients(OWNER), admin.email, PASSWORD).status_code == 303
+        for n in range(5):
+            assert _login(clients((f"203.0.113.{n}", 50000)), admin.email, WRONG).status_code == 401
+        held = _login(clients(("192.0.2.44", 50000)), admin.email, PASSWORD)
+        assert held.status_code == 429
+        assert held.headers["Retry-After"] == "1"
+        assert _failures(session, email=admin.email) == 5
 
     def test_a_held_sign_in_in_english(self, clients: ClientFactory, session: Session) -> None:
         user = make_user(session)
@@ -183,6 +215,118 @@ class TestAccountDelay:
         held = _login(client, user.email, PASSWORD, **{"Accept-Language": "en"})
         assert held.status_code == 429
         assert "Too many failed sign-ins" in held.text
+
+
+def _known_browser(
+    clients: ClientFactory, clock: Clock, email: str, peer: tuple[str, int] = OWNER
+) -> TestClient:
+    """A client that signed in to this account a minute ago (and signed out again)."""
+    owner = clients(peer)
+    assert _login(owner, email, PASSWORD).status_code == 303
+    owner.post("/logout", data={"csrf_token": csrf(owner)})
+    assert "ronghe_session" not in owner.cookies
+    clock.advance(60)
+    return owner
+
+
+class TestKnownBrowser:
+    def test_the_owner_signs_in_from_a_known_browser_while_a_guesser_is_held_up(
+        self, clients: ClientFactory, session: Session, clock: Clock
+    ) -> None:
+        admin = make_user(session, roles=[Role.admin])
+        owner = _known_browser(clients, clock, admin.email)
+        for n in range(8):
+            _login(clients((f"203.0.113.{n}", 50000)), admin.email, WRONG)
+        assert _login(clients(GUESSER), admin.email, PASSWORD).status_code == 429
+        assert _login(owner, admin.email, PASSWORD).status_code == 303
+
+    def test_the_device_cookie_is_long_lived_and_out_of_reach_of_scripts(
+        self, clients: ClientFactory, session: Session
+    ) -> None:
+        user = make_user(session)
+        signed_in = _login(clients(OWNER, secure_cookies=True), user.email, PASSWORD)
+        cookie = next(
+            value
+            for value in signed_in.headers.get_list("set-cookie")
+            if value.startswith("ronghe_device=")
+        )
+        attributes = cookie.lower()
+        assert "httponly" in attributes
+        assert "samesite=lax" in attributes
+        assert "secure" in attributes
+        assert "max-age=31536000" in attributes
+
+    def test_a_known_browser_is_held_up_by_its_own_failures_only(
+        self, clients: ClientFactory, session: Session, clock: Clock
+    ) -> None:
+        user = make_user(session)
+        owner = _known_browser(clients, clock, user.email)
+        for _ in range(5):
+            assert _login(owner, user.email, WRONG).status_code == 401
+        assert _login(owner, user.email, PASSWORD).status_code == 429
+        # Its typos are its own: an unknown browser still has its free tries.
+        assert _login(clients(GUESSER), user.email, WRONG).status_code == 401
+
+    def test_a_forged_device_cookie_gives_no_exemption(
+        self, clients: ClientFactory, session: Session, clock: Clock
+    ) -> None:
+        admin = make_user(session, roles=[Role.admin])
+        genuine = _known_browser(clients, clock, admin.email).cookies["ronghe_device"]
+        user_id, device, proof = genuine.split(".")
+        forged = [
+            f"{user_id}.{device}.{'A' * len(proof)}",
+            f"{user_id}.{'B' * len(device)}.{proof}",
+        ]
+        for n in range(5):
+            _login(clients((f"203.0.113.{n}", 50000)), admin.email, WRONG)
+        for value in forged:
+            guesser = clients(GUESSER)
+            set_cookie(guesser, "ronghe_device", value)
+            assert _login(guesser, admin.email, PASSWORD).status_code == 429
+
+    @pytest.mark.parametrize(
+        "value",
+        ["9" * 5000 + ".x.y", "1." + "x" * 500 + ".y", "1.x.\u00e9", "~~..~", "1.2.3.4"],
+    )
+    def test_a_malformed_device_cookie_counts_as_an_unknown_browser(
+        self, clients: ClientFactory, session: Session, value: str
+    ) -> None:
+        user = make_user(session)
+        for n in range(5):
+            _login(clients((f"203.0.113.{n}", 50000)), user.email, WRONG)
+        guesser = clients(GUESSER)
+        token = csrf(guesser)
+        # Sent as raw bytes: a browser may send any, and the test client encodes only ASCII.
+        cookies = f"ronghe_csrf={guesser.cookies['ronghe_csrf']}; ronghe_device={value}"
+        held = guesser.post(
+            "/login",
+            data={"email": user.email, "password": PASSWORD, "csrf_token": token},
+            headers={"Cookie": cookies.encode("latin-1")},
+        )
+        assert held.status_code == 429
+
+    def test_another_accounts_device_cookie_gives_no_exemption(
+        self, clients: ClientFactory, session: Session, clock: Clock
+    ) -> None:
+        admin = make_user(session, roles=[Role.admin])
+        insider = make_user(session)
+        guesser = _known_browser(clients, clock, insider.email, GUESSER)
+        for _ in range(5):
+            assert _login(guesser, admin.email, WRONG).status_code == 401
+        assert _login(guesser, admin.email, PASSWORD).status_code == 429
+        for n in range(15):
+            _login(guesser, f"guess{n}@example.com", WRONG)
+        assert "网络地址" in _login(guesser, insider.email + "x", WRONG).text
+
+    def test_one_browser_is_known_for_several_accounts(
+        self, clients: ClientFactory, session: Session, clock: Clock
+    ) -> None:
+        first, second = make_user(session), make_user(session)
+        browser = _known_browser(clients, clock, first.email)
+        assert _login(browser, second.email, PASSWORD).status_code == 303
+        for n in range(5):
+            _login(clients((f"203.0.113.{n}", 50000)), first.email, WRONG)
+        assert _login(browser, first.email, PASSWORD).status_code == 303
 
 
 class TestAddressLimit:
@@ -200,6 +344,29 @@ class TestAddressLimit:
         assert _login(clients(OWNER), user.email, PASSWORD).status_code == 303
         clock.advance(15 * 60)
         assert _login(client, user.email, PASSWORD).status_code == 303
+
+    def test_a_known_browser_behind_the_same_address_is_not_stopped(
+        self, clients: ClientFactory, session: Session, clock: Clock
+    ) -> None:
+        user = make_user(session)
+        colleague = _known_browser(clients, clock, user.email, GUESSER)
+        guesser = clients(GUESSER)
+        for n in range(20):
+            _login(guesser, f"guess{n}@example.com", WRONG)
+        assert "网络地址" in _login(guesser, user.email, PASSWORD).text
+        assert _login(colleague, user.email, PASSWORD).status_code == 303
+
+    def test_ipv6_addresses_of_one_64_network_count_as_one(
+        self, clients: ClientFactory, session: Session
+    ) -> None:
+        user = make_user(session)
+        for n in range(20):
+            guesser = clients((f"2001:db8:1:2::{n:x}", 50000))
+            assert _login(guesser, f"guess{n}@example.com", WRONG).status_code == 401
+        held = _login(clients(("2001:db8:1:2:ffff::1", 50000)), user.email, PASSWORD)
+        assert held.status_code == 429
+        assert "网络地址" in held.text
+        assert _login(clients(("2001:db8:1:3::1", 50000)), user.email, PASSWORD).status_code == 303
 
     def test_rotating_forwarded_for_from_an_untrusted_peer_does_not_escape_it(
         self, clients: ClientFactory, session: Session
@@ -243,3 +410,67 @@ def test_settings_read_trusted_proxies_from_the_environment(
     assert Settings(environment="test").trusted_proxies == "10.0.0.2, 10.1.0.0/16"
     monkeypatch.delenv("RONGHE_TRUSTED_PROXIES")
     assert Settings(environment="test").trusted_proxies == ""
+
+
+class TestConcurrentGuesses:
+    def test_a_burst_of_simultaneous_guesses_gets_only_the_free_tries(
+        self, engine: Engine, settings: Settings
+    ) -> None:
+        # Real transactions on connections of their own, as concurrent requests have: each
+        # guess checks the throttle, then records its failure and commits.
+        email, address, guesses = "burst-target@example.com", "198.18.0.1", 16
+        policy = auth_service.ThrottlePolicy.from_settings(settings)
+        start = threading.Barrier(guesses)
+
+        def guess() -> int:
+            with Session(engine) as own:
+                start.wait()
+                try:
+                    auth_service.authenticate(
+                        session=own,
+                        now=NOW,
+                        email=email,
+                        password=WRONG,
+                        address=address,
+                        device_cookie=None,
+                        secret=SECRET,
+                        policy=policy,
+                    )
+                except DomainError as exc:
+                    own.commit()
+                    return exc.status_code
+                return 200
+
+        try:
+            with ThreadPoolExecutor(guesses) as pool:
+                answers = list(pool.map(lambda _: guess(), range(guesses)))
+        finally:
+            with Session(engine) as cleanup:
+                cleanup.exec(delete(LoginAttempt).where(col(LoginAttempt.email) == email))
+                cleanup.commit()
+        assert sorted(answers) == [401] * 5 + [429] * (guesses - 5)
+
+
+class TestForwardedForWarning:
+    @pytest.fixture(autouse=True)
+    def _not_yet_warned(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(auth_router, "_forwarded_warned_at", None)
+
+    def test_an_ignored_forwarded_for_is_reported_once(
+        self, clients: ClientFactory, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        client = clients(("127.0.0.1", 50000))
+        with caplog.at_level(logging.WARNING, logger="app.routers.auth"):
+            for n in range(3):
+                _login(client, f"guess{n}@example.com", WRONG, **{"X-Forwarded-For": "192.0.2.1"})
+        warnings = [r for r in caplog.records if "RONGHE_TRUSTED_PROXIES" in r.getMessage()]
+        assert len(warnings) == 1
+        assert "127.0.0.1" in warnings[0].getMessage()
+
+    def test_a_configured_proxys_forwarded_for_is_not_reported(
+        self, clients: ClientFactory, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        proxy = clients(PROXY, trusted_proxies="10.0.0.0/24")
+        with caplog.at_level(logging.WARNING, logger="app.routers.auth"):
+            _login(proxy, "guess@example.com", WRONG, **{"X-Forwarded-For": "192.0.2.66"})
+        assert not [r for r in caplog.records if "RONGHE_TRUSTED_PROXIES" in r.getMessage()]
