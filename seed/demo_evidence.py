@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from app.models.evidence import Confidentiality, Evidence, EvidenceCreate, EvidenceKind
 from app.models.requirement import Requirement
 from app.services import evidence as evidence_service
-from app.services import evidence_links
+from app.services import evidence_links, evidence_review
 from app.services.evidence import Upload, UploadLimits
 
 # reference, title, kind, requirement keys, state ("approved", "stale", "review", "draft")
@@ -173,11 +173,11 @@ def load_evidence_demo(
                 target_id=keys[key] or 0,
             )
         if state in ("approved", "stale", "review"):
-            submitted = evidence_service.submit(
+            submitted = evidence_review.submit(
                 session=session, now=when, actor_id=owner, evidence=evidence
             )
         if state in ("approved", "stale"):
-            evidence_service.approve(
+            evidence_review.approve(
                 session=session,
                 now=when,
                 actor_id=ceo,

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from alembic import command
-from sqlalchemy import text
+from sqlalchemy import Engine, inspect, text
 
 from app.cli import alembic_config
 from app.db import make_engine
@@ -129,3 +129,12 @@ def test_history_and_revision_titles_are_filled_in(tmp_path: Path) -> None:
     engine.dispose()
     assert "nc_participant" not in tables
     assert {"title", "url"}.isdisjoint(columns)
+
+
+def test_revision_title_and_address_keep_no_default_the_models_do_not_have(engine: Engine) -> None:
+    """The default only filled the existing rows; the application always says what they are."""
+    defaults = {
+        column["name"]: column["default"]
+        for column in inspect(engine).get_columns("evidence_revision")
+    }
+    assert (defaults["title"], defaults["url"]) == (None, None)

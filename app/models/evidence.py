@@ -1,8 +1,9 @@
 """Evidence (文件化信息): documents, records and links, with immutable revisions.
 
 A file's bytes are stored once under their SHA-256 (`StoredFile`); revisions point at them.
-What a reviewer approves is a revision: its file and period, and the title and address it
-carries. The item shows the values of the revision in force; a change to them is a new revision.
+What a reviewer approves is a revision: its file and period, and the title it carries (and, for
+a link, the address). The item shows the values of the revision in force; a change to them is a
+new revision (`services.evidence_review`).
 """
 
 from datetime import date, datetime
@@ -98,7 +99,8 @@ class EvidenceRevision(SQLModel, table=True):
     original_name: str = Field(default="", max_length=255)
     period_from: date | None = None
     period_to: date | None = None
-    # The title and address the revision proposes; the item takes them when it is approved.
+    # The title and address the revision proposes; the item takes them when it is approved
+    # (the address only for a link: a document's is edited on the entry, without review).
     title: str = Field(default="", max_length=TITLE_MAX)
     url: str = Field(default="", max_length=URL_MAX)
     change_note: str = Field(default="", max_length=TEXT_MAX)

@@ -3,7 +3,7 @@
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Form, Request
 from sqlmodel import col, select
 from starlette.responses import Response
 
@@ -33,7 +33,7 @@ from app.models.user import User
 from app.permissions import Permission
 from app.services import department as department_service
 from app.services import evidence as evidence_service
-from app.services import evidence_links
+from app.services import evidence_links, evidence_review
 from app.services import requirement as requirement_service
 from app.services import user as user_service
 from app.services.evidence_access import require_view
@@ -49,6 +49,15 @@ EditorDep = Annotated[Viewer, Depends(require(Permission.manage_evidence))]
 ApproverDep = Annotated[Viewer, Depends(require(Permission.approve_evidence))]
 LIST_FRAGMENTS = {"evidence-list": "evidence_list"}
 DETAIL_FRAGMENTS = {"evidence-revisions": "revisions"}
+
+
+async def _form_values(request: Request) -> dict[str, Any]:
+    return form_values(await request.form())
+
+
+# Read on the event loop, so the handler itself can be a plain def: a save or a decision locks
+# the item (and on SQLite waits up to 30 s for the write lock) in the thread pool, off the loop.
+FormValues = Annotated[dict[str, Any], Depends(_form_values)]
 
 
 def _filters(params: Any) -> RegisterFilter:
@@ -157,8 +166,9 @@ def new_page(request: Request, session: SessionDep, viewer: EditorDep) -> Respon
 
 
 @router.post("")
-async def create(request: Request, session: SessionDep, now: Now, viewer: EditorDep) -> Response:
-    values = form_values(await request.form())
+def create(
+    request: Request, session: SessionDep, now: Now, viewer: EditorDep, values: FormValues
+) -> Response:
     if not viewer.may_touch(None):
         values["owner_id"] = str(viewer.id)  # owners create evidence they own
     result, errors, status = submit(
@@ -190,19 +200,17 @@ def editable_evidence(session: SessionDep, viewer: Viewer, evidence_id: int) -> 
 
 
 def _proposed_changes(
-    effective: EvidenceRevision | None, pending: EvidenceRevision | None
-) -> list[str]:
-    """What the revision under review would change in what is in force: shown to its approver."""
+    kind: EvidenceKind, effective: EvidenceRevision | None, pending: EvidenceRevision | None
+) -> set[str]:
+    """What the revision under review would change in what is in force: shown to its approver
+    (the two ends of the period as one "period")."""
     if pending is None or effective is None:
-        return []
-    changed = [
-        name
-        for name in ("title", "url", "sha256")
+        return set()
+    return {
+        "period" if name.startswith("period_") else name
+        for name in ("sha256", *evidence_review.reviewed_fields(kind))
         if getattr(pending, name) != getattr(effective, name)
-    ]
-    if (pending.period_from, pending.period_to) != (effective.period_from, effective.period_to):
-        changed.append("period")
-    return changed
+    }
 
 
 def detail_response(
@@ -234,7 +242,7 @@ def detail_response(
         "history": history,
         "effective": effective,
         "pending": pending,
-        "proposed_changes": _proposed_changes(effective, pending),
+        "proposed_changes": _proposed_changes(evidence.kind, effective, pending),
         "names": names,
         "expired": evidence_service.is_expired(evidence, local_date(now)),
         "links": evidence_links.linked(session=session, evidence_id=evidence.id),
@@ -274,22 +282,25 @@ def edit_page(
     if latest is not None:
         # The form shows what the newest revision proposes, so saving it unchanged proposes
         # nothing new.
-        values.update(latest.model_dump(mode="json", include={"title", "period_from", "period_to"}))
-        if evidence.kind == EvidenceKind.link:
-            values["url"] = latest.url
+        reviewed = set(evidence_review.reviewed_fields(evidence.kind))
+        values.update(latest.model_dump(mode="json", include=reviewed))
     return _form(request, session, evidence, values, {})
 
 
 @router.post("/{evidence_id}")
-async def update(
-    request: Request, session: SessionDep, now: Now, viewer: EditorDep, evidence_id: int
+def update(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    viewer: EditorDep,
+    evidence_id: int,
+    values: FormValues,
 ) -> Response:
     evidence = editable_evidence(session, viewer, evidence_id)
-    values = form_values(await request.form())
     result, errors, status = submit(
         EvidenceUpdate,
         values,
-        lambda data: evidence_service.update(
+        lambda data: evidence_review.update(
             session=session,
             now=now,
             actor_id=viewer.id,
@@ -323,37 +334,49 @@ def submit_for_review(
     request: Request, session: SessionDep, now: Now, viewer: EditorDep, evidence_id: int
 ) -> Response:
     evidence = editable_evidence(session, viewer, evidence_id)
-    evidence_service.submit(session=session, now=now, actor_id=viewer.id, evidence=evidence)
+    evidence_review.submit(session=session, now=now, actor_id=viewer.id, evidence=evidence)
     return _workflow(request, session, evidence, _("Sent for review."))
 
 
 @router.post("/{evidence_id}/approve")
-async def approve(
-    request: Request, session: SessionDep, now: Now, viewer: ApproverDep, evidence_id: int
+def approve(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    viewer: ApproverDep,
+    evidence_id: int,
+    revision_id: Annotated[str, Form()] = "",
 ) -> Response:
     evidence = visible_evidence(session, viewer, evidence_id)
     # The form names the revision the approver was shown; a newer one is refused.
-    seen = parse_id((await request.form()).get("revision_id"))
-    evidence_service.approve(
-        session=session, now=now, actor_id=viewer.id, evidence=evidence, revision_id=seen
+    evidence_review.approve(
+        session=session,
+        now=now,
+        actor_id=viewer.id,
+        evidence=evidence,
+        revision_id=parse_id(revision_id),
     )
     return _workflow(request, session, evidence, _("Revision approved."))
 
 
 @router.post("/{evidence_id}/return")
-async def return_to_author(
-    request: Request, session: SessionDep, now: Now, viewer: ApproverDep, evidence_id: int
+def return_to_author(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    viewer: ApproverDep,
+    evidence_id: int,
+    reason: Annotated[str, Form()] = "",
+    revision_id: Annotated[str, Form()] = "",
 ) -> Response:
     evidence = visible_evidence(session, viewer, evidence_id)
-    form = await request.form()
-    reason = str(form.get("reason") or "")[:4000]
-    evidence_service.return_to_draft(
+    evidence_review.return_to_draft(
         session=session,
         now=now,
         actor_id=viewer.id,
         evidence=evidence,
-        reason=reason,
-        revision_id=parse_id(form.get("revision_id")),
+        reason=reason[:4000],
+        revision_id=parse_id(revision_id),
     )
     return _workflow(request, session, evidence, _("Returned to the author."))
 
@@ -368,13 +391,19 @@ def obsolete(
 
 
 @router.post("/{evidence_id}/links")
-async def link(
-    request: Request, session: SessionDep, now: Now, viewer: EditorDep, evidence_id: int
+def link(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    viewer: EditorDep,
+    evidence_id: int,
+    target_id: Annotated[str, Form()] = "",
+    kind: Annotated[str, Form()] = "",
+    next_path: Annotated[str, Form(alias="next")] = "",
 ) -> Response:
     """Link from either side: the form says the kind, the target and where to go back."""
     evidence = editable_evidence(session, viewer, evidence_id)
-    form = await request.form()
-    target = filter_id(str(form.get("target_id") or ""))
+    target = filter_id(target_id)
     if target is None:
         raise Invalid(_("Choose what to link."), field="target_id")
     evidence_links.link(
@@ -382,19 +411,17 @@ async def link(
         now=now,
         actor_id=viewer.id,
         evidence=evidence,
-        kind_name=str(form.get("kind") or ""),
+        kind_name=kind,
         target_id=target,
     )
     session.commit()
     return redirect(
-        request,
-        same_site_path(str(form.get("next") or ""), f"/evidence/{evidence_id}"),
-        toast=_("Linked."),
+        request, same_site_path(next_path, f"/evidence/{evidence_id}"), toast=_("Linked.")
     )
 
 
 @router.post("/{evidence_id}/links/{kind}/{target_id}/delete")
-async def unlink(
+def unlink(
     request: Request,
     session: SessionDep,
     now: Now,
@@ -402,6 +429,7 @@ async def unlink(
     evidence_id: int,
     kind: str,
     target_id: int,
+    next_path: Annotated[str, Form(alias="next")] = "",
 ) -> Response:
     evidence = editable_evidence(session, viewer, evidence_id)
     evidence_links.unlink(
@@ -413,11 +441,8 @@ async def unlink(
         target_id=target_id,
     )
     session.commit()
-    form = await request.form()
     return redirect(
-        request,
-        same_site_path(str(form.get("next") or ""), f"/evidence/{evidence_id}"),
-        toast=_("Link removed."),
+        request, same_site_path(next_path, f"/evidence/{evidence_id}"), toast=_("Link removed.")
     )
 
 

@@ -1,12 +1,8 @@
-"""Evidence and its revisions: register entries, uploads, review and approval, links.
+"""Evidence and its revisions: register entries, uploads, links, withdrawal.
 
-What is reviewed is a revision: its file, its period, and the title and address it carries.
-The item shows the values of the revision in force (the newest approved one), so a change to
-the title, address or period of approved evidence is a new revision, with the newest file,
-that waits for approval while the approved one stays in force. Everything else on the entry
-(description, reference, owner, department, confidentiality, review cycle, retention) is
-register bookkeeping and changes directly. Once created, a revision's content never changes;
-only its submission and approval are stamped on it.
+A revision's content never changes once created; only its submission and approval are stamped
+on it. What a reviewer approves, and how a change to it becomes a revision that waits for
+approval, is `evidence_review`.
 """
 
 from dataclasses import dataclass
@@ -14,12 +10,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from dateutil.relativedelta import relativedelta
 from sqlalchemy import ColumnElement, and_, exists, or_
 from sqlmodel import Session, col, select
 
-from app.clock import local_date
-from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.errors import Conflict, Invalid, NotFound
 from app.i18n import gettext as _
 from app.models.department import Department
 from app.models.evidence import (
@@ -28,7 +22,6 @@ from app.models.evidence import (
     EvidenceKind,
     EvidenceRevision,
     EvidenceStatus,
-    EvidenceUpdate,
     StoredFile,
 )
 from app.models.user import User
@@ -68,13 +61,6 @@ def latest_revision(*, session: Session, evidence_id: int) -> EvidenceRevision |
         .order_by(col(EvidenceRevision.number).desc())
         .limit(1)
     ).first()
-
-
-def pending_revision(*, session: Session, evidence_id: int) -> EvidenceRevision | None:
-    """The newest revision while it is not approved: the one proposed for review. An older
-    unapproved revision was superseded and never comes back."""
-    latest = latest_revision(session=session, evidence_id=evidence_id)
-    return latest if latest is not None and latest.approved_at is None else None
 
 
 def effective_revision(*, session: Session, evidence_id: int) -> EvidenceRevision | None:
@@ -122,7 +108,8 @@ def current_clause(today: date) -> ColumnElement[bool]:
     )
 
 
-def _check(session: Session, data: EvidenceCreate, evidence_id: int | None) -> None:
+def check_entry(session: Session, data: EvidenceCreate, evidence_id: int | None) -> None:
+    """Refuse an entry whose reference, owner, department or address cannot be kept."""
     if data.reference:
         clash = session.exec(
             select(Evidence).where(Evidence.reference == data.reference.strip())
@@ -160,12 +147,13 @@ def search_text(*, title: str, description: str, reference: str | None, names: l
     return fold("\n".join([title, description, reference or "", *names]))
 
 
-def _refuse_obsolete(evidence: Evidence) -> None:
+def refuse_obsolete(evidence: Evidence) -> None:
+    """A withdrawn item keeps its history as it is: nothing is added to it."""
     if evidence.status == EvidenceStatus.obsolete:
         raise Conflict(_("This evidence is obsolete; create a new item instead."))
 
 
-def _lock(session: Session, evidence: Evidence) -> None:
+def lock(session: Session, evidence: Evidence) -> None:
     """Re-read the item and hold it until commit (FOR UPDATE; SQLite's transactions already
     hold the write lock). An upload reads its body outside any transaction, and two changes
     must not each compute the search text from their own older copy; an approval must not
@@ -174,7 +162,8 @@ def _lock(session: Session, evidence: Evidence) -> None:
     session.refresh(evidence, with_for_update=True)
 
 
-def _refresh_search_text(session: Session, evidence: Evidence) -> None:
+def refresh_search_text(session: Session, evidence: Evidence) -> None:
+    """Recompute the folded search text from the entry and every revision's file name."""
     names = session.exec(
         select(EvidenceRevision.original_name)
         .where(EvidenceRevision.evidence_id == evidence.id)
@@ -188,7 +177,8 @@ def _refresh_search_text(session: Session, evidence: Evidence) -> None:
     )
 
 
-def _fields(data: EvidenceCreate) -> dict[str, Any]:
+def entry_fields(data: EvidenceCreate) -> dict[str, Any]:
+    """The form's values as stored: reference and title trimmed, an empty reference none."""
     values = data.model_dump()
     values["reference"] = (data.reference or "").strip() or None
     values["title"] = data.title.strip()
@@ -199,8 +189,8 @@ def create(
     *, session: Session, now: datetime, actor_id: int | None, data: EvidenceCreate
 ) -> Evidence:
     """A register entry in draft; files come as revisions."""
-    _check(session, data, None)
-    evidence = Evidence(**_fields(data), created_at=now, updated_at=now)
+    check_entry(session, data, None)
+    evidence = Evidence(**entry_fields(data), created_at=now, updated_at=now)
     evidence.search_text = search_text(
         title=evidence.title,
         description=evidence.description,
@@ -216,13 +206,14 @@ def create(
         after=data.model_dump(),
     )
     if data.kind == EvidenceKind.link:
-        _first_link_revision(session, now, actor_id, evidence)
+        first_link_revision(session, now, actor_id, evidence)
     return evidence
 
 
-def _first_link_revision(
+def first_link_revision(
     session: Session, now: datetime, actor_id: int | None, evidence: Evidence
 ) -> EvidenceRevision:
+    """A link has no upload: its title and address are its first revision."""
     assert evidence.id is not None
     revision = EvidenceRevision(
         evidence_id=evidence.id,
@@ -235,154 +226,6 @@ def _first_link_revision(
     session.add(revision)
     session.flush()
     return revision
-
-
-# What a reviewer approves besides the file; the address only means something for a link.
-REVIEWED = ("title", "period_from", "period_to")
-
-
-def _reviewed(kind: EvidenceKind) -> tuple[str, ...]:
-    return (*REVIEWED, "url") if kind == EvidenceKind.link else REVIEWED
-
-
-@dataclass(frozen=True)
-class Change:
-    evidence: Evidence
-    proposal: EvidenceRevision | None  # the new revision awaiting review, if one was needed
-
-
-def _check_reviewed(
-    evidence: Evidence, data: EvidenceUpdate, latest: EvidenceRevision | None
-) -> None:
-    if data.kind != evidence.kind and latest is not None:
-        # A link's revisions carry no file and a file's no address: the history would lie.
-        raise Conflict(
-            _("The kind cannot change once the item has revisions; create a new item instead."),
-            field="kind",
-        )
-    if latest is None and (data.period_from or data.period_to):
-        raise Invalid(
-            _("The period belongs to a revision: upload the file first."), field="period_from"
-        )
-    if data.period_from and data.period_to and data.period_to < data.period_from:
-        raise Invalid(_("The period must end on or after its start."), field="period_to")
-
-
-def _propose(
-    session: Session,
-    now: datetime,
-    actor_id: int | None,
-    evidence: Evidence,
-    latest: EvidenceRevision,
-    changed: dict[str, Any],
-) -> EvidenceRevision:
-    """The newest revision's file with the changed title, address or period, as a new draft."""
-    _refuse_obsolete(evidence)
-    assert evidence.id is not None
-    revision = EvidenceRevision(
-        **latest.model_dump(
-            include={
-                "sha256",
-                "size",
-                "mime_type",
-                "original_name",
-                "period_from",
-                "period_to",
-                "title",
-                "url",
-            }
-        ),
-        evidence_id=evidence.id,
-        number=latest.number + 1,
-        uploaded_by_id=actor_id,
-        uploaded_at=now,
-    )
-    for name, value in changed.items():
-        setattr(revision, name, value)
-    session.add(revision)
-    session.flush()
-    activity.record(
-        session=session,
-        now=now,
-        actor_id=actor_id,
-        verb="propose",
-        object_type="evidence",
-        object_id=evidence.id,
-        before={name: getattr(latest, name) for name in changed},
-        after={"revision": revision.number, **changed},
-    )
-    return revision
-
-
-def update(
-    *,
-    session: Session,
-    now: datetime,
-    actor_id: int | None,
-    evidence: Evidence,
-    data: EvidenceUpdate,
-    overseer: bool = True,
-) -> Change:
-    """Change the register entry; a new title, address or period of evidence that has
-    revisions becomes a new revision for review (see the module's docstring).
-
-    Only an overseer may hand the item to someone else or move its review date: for an owner,
-    a later review date would make expired evidence current again without any review."""
-    _lock(session, evidence)
-    _check(session, data, evidence.id)
-    assert evidence.id is not None
-    latest = latest_revision(session=session, evidence_id=evidence.id)
-    _check_reviewed(evidence, data, latest)
-    fields = _fields(data)
-    reviewed = {name: fields.pop(name) for name in _reviewed(data.kind)}
-    fields.pop("period_from", None)
-    fields.pop("period_to", None)
-    if not overseer:
-        fields["owner_id"], fields["next_review_date"] = (
-            evidence.owner_id,
-            evidence.next_review_date,
-        )
-    proposal = None
-    if latest is None:
-        # Nothing to review yet: the first upload carries these values to its reviewer.
-        fields.update(title=reviewed["title"])
-        if "url" in reviewed:
-            fields.update(url=reviewed["url"])
-    else:
-        changed = {k: v for k, v in reviewed.items() if getattr(latest, k) != v}
-        if changed:
-            proposal = _propose(session, now, actor_id, evidence, latest, changed)
-            in_force = effective_revision(session=session, evidence_id=evidence.id) is not None
-            # Like an upload: the approved revision stays in force while this one is reviewed.
-            fields["status"] = EvidenceStatus.approved if in_force else EvidenceStatus.draft
-            if not in_force:
-                # Nothing in force: the entry shows what is being worked on.
-                fields.update(title=proposal.title)
-                if "url" in reviewed:
-                    fields.update(url=proposal.url)
-    before, after = activity.changes(evidence, fields)
-    if after:
-        for name, value in fields.items():
-            setattr(evidence, name, value)
-    if after or proposal is not None:
-        evidence.updated_at = now
-        _refresh_search_text(session, evidence)
-        session.add(evidence)
-    if after:
-        activity.record(
-            session=session,
-            now=now,
-            actor_id=actor_id,
-            verb="update",
-            object_type="evidence",
-            object_id=evidence.id,
-            before=before,
-            after=after,
-        )
-    if latest is None and evidence.kind == EvidenceKind.link:
-        # A link has no upload: its address is its first revision, as when created as a link.
-        proposal = _first_link_revision(session, now, actor_id, evidence)
-    return Change(evidence, proposal)
 
 
 @dataclass(frozen=True)
@@ -420,7 +263,7 @@ def add_revision(
 
     The caller commits, and on failure calls `file_store.discard` so no orphan file stays.
     """
-    _refuse_obsolete(evidence)
+    refuse_obsolete(evidence)
     if evidence.kind == EvidenceKind.link:
         raise Conflict(_("Linked evidence has no files; edit its address instead."))
     if upload.period_from and upload.period_to and upload.period_to < upload.period_from:
@@ -430,8 +273,8 @@ def add_revision(
     try:
         # Locked only once the file is stored: the copy takes a while, and on SQLite the lock
         # stops every other writer. The item may have been made obsolete meanwhile.
-        _lock(session, evidence)
-        _refuse_obsolete(evidence)
+        lock(session, evidence)
+        refuse_obsolete(evidence)
         checked = check_content(name, extension, stored.head, stored.path)
         latest = session.exec(
             select(EvidenceRevision)
@@ -478,7 +321,7 @@ def add_revision(
     in_force = effective_revision(session=session, evidence_id=evidence.id) is not None
     evidence.status = EvidenceStatus.approved if in_force else EvidenceStatus.draft
     evidence.updated_at = now
-    _refresh_search_text(session, evidence)
+    refresh_search_text(session, evidence)
     session.add(evidence)
     activity.record(
         session=session,
@@ -490,127 +333,6 @@ def add_revision(
         after={"revision": revision.number, "sha256": stored.sha256, "name": checked.name},
     )
     return revision, stored
-
-
-def _pending(session: Session, evidence: Evidence) -> EvidenceRevision:
-    _refuse_obsolete(evidence)
-    assert evidence.id is not None
-    revision = pending_revision(session=session, evidence_id=evidence.id)
-    if revision is None:
-        raise Conflict(_("There is no unapproved revision; upload a new one first."))
-    return revision
-
-
-def submit(
-    *, session: Session, now: datetime, actor_id: int | None, evidence: Evidence
-) -> EvidenceRevision:
-    """Send the newest unapproved revision for review."""
-    revision = _pending(session, evidence)
-    if revision.submitted_at is not None:
-        raise Conflict(_("This revision is already waiting for review."))
-    revision.submitted_at = now
-    evidence.status = EvidenceStatus.in_review
-    evidence.updated_at = now
-    session.add_all([revision, evidence])
-    activity.record(
-        session=session,
-        now=now,
-        actor_id=actor_id,
-        verb="submit",
-        object_type="evidence",
-        object_id=evidence.id,
-        after={"revision": revision.number},
-    )
-    return revision
-
-
-def _require_seen(revision: EvidenceRevision, seen_id: int | None) -> None:
-    """A decision is about the revision its maker looked at: one added since is not decided
-    on unseen."""
-    if seen_id != revision.id:
-        raise Conflict(
-            _(
-                "Revision %(n)d was added after you opened this page. Reload the page and look "
-                "at it before deciding.",
-                n=revision.number,
-            )
-        )
-
-
-def approve(
-    *,
-    session: Session,
-    now: datetime,
-    actor_id: int,
-    evidence: Evidence,
-    revision_id: int | None,
-) -> EvidenceRevision:
-    """Approve the revision under review, the one the approver saw (`revision_id`); from now
-    on it never changes, and the item takes its title and address. Not by its uploader."""
-    _lock(session, evidence)
-    revision = _pending(session, evidence)
-    if revision.submitted_at is None:
-        raise Conflict(_("Submit the revision for review before approving it."))
-    if revision.uploaded_by_id == actor_id:
-        raise Forbidden(
-            _("A revision must be approved by someone other than the person who uploaded it.")
-        )
-    _require_seen(revision, revision_id)
-    revision.approved_at = now
-    revision.approved_by_id = actor_id
-    evidence.title, evidence.url = revision.title, revision.url
-    _refresh_search_text(session, evidence)
-    evidence.status = EvidenceStatus.approved
-    if evidence.review_interval_months:
-        evidence.next_review_date = local_date(now) + relativedelta(
-            months=evidence.review_interval_months
-        )
-    evidence.updated_at = now
-    session.add_all([revision, evidence])
-    activity.record(
-        session=session,
-        now=now,
-        actor_id=actor_id,
-        verb="approve",
-        object_type="evidence",
-        object_id=evidence.id,
-        after={"revision": revision.number, "next_review_date": evidence.next_review_date},
-    )
-    return revision
-
-
-def return_to_draft(
-    *,
-    session: Session,
-    now: datetime,
-    actor_id: int | None,
-    evidence: Evidence,
-    reason: str,
-    revision_id: int | None,
-) -> EvidenceRevision:
-    """Send the revision under review, the one the reviewer saw, back to its author."""
-    _lock(session, evidence)
-    revision = _pending(session, evidence)
-    _require_seen(revision, revision_id)
-    if revision.submitted_at is None:
-        raise Conflict(_("This revision is not waiting for review."))
-    if not reason.strip():
-        raise Invalid(_("Say what needs to change."), field="reason")
-    revision.submitted_at = None
-    has_approved = effective_revision(session=session, evidence_id=evidence.id or 0) is not None
-    evidence.status = EvidenceStatus.approved if has_approved else EvidenceStatus.draft
-    evidence.updated_at = now
-    session.add_all([revision, evidence])
-    activity.record(
-        session=session,
-        now=now,
-        actor_id=actor_id,
-        verb="return",
-        object_type="evidence",
-        object_id=evidence.id,
-        after={"revision": revision.number, "reason": reason.strip()},
-    )
-    return revision
 
 
 def make_obsolete(

@@ -28,6 +28,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from app.clock import local_date
@@ -179,17 +180,22 @@ def _require_open(nonconformity: Nonconformity) -> None:
 
 
 def _took_part(
-    session: Session, now: datetime, nonconformity_id: int, user_id: int | None, part: NcPart
+    session: Session, now: datetime, nonconformity: Nonconformity, user_id: int | None, part: NcPart
 ) -> None:
     """Remember, once, that someone took this part; it bars them from verifying for good."""
     if user_id is None:
         return
-    key = (nonconformity_id, user_id, part)
-    if session.get(NcParticipant, key) is None:
-        session.add(
-            NcParticipant(nonconformity_id=nonconformity_id, user_id=user_id, part=part, since=now)
-        )
-        session.flush()
+    assert nonconformity.id is not None
+    # Two requests can record the same part at once (a double click, two actions for one
+    # owner): neither sees the other's row before it commits, so the key decides and the
+    # second insert does nothing instead of failing on it.
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(
+        insert(NcParticipant)
+        .values(nonconformity_id=nonconformity.id, user_id=user_id, part=part, since=now)
+        .on_conflict_do_nothing()
+    )
 
 
 def participants(*, session: Session, nonconformity_id: int) -> set[int]:
@@ -289,8 +295,7 @@ def create(
             "review_id": review_id,
         },
     )
-    assert nonconformity.id is not None
-    _took_part(session, now, nonconformity.id, nonconformity.owner_id, NcPart.owner)
+    _took_part(session, now, nonconformity, nonconformity.owner_id, NcPart.owner)
     return nonconformity
 
 
@@ -320,8 +325,7 @@ def update(
         object_type=NC,
         verb="update",
     )
-    assert nonconformity.id is not None
-    _took_part(session, now, nonconformity.id, nonconformity.owner_id, NcPart.owner)
+    _took_part(session, now, nonconformity, nonconformity.owner_id, NcPart.owner)
     return nonconformity
 
 
@@ -332,8 +336,7 @@ def start(
     if nonconformity.status != NcStatus.open:
         raise Conflict(_("Work on this nonconformity has already started."))
     _move(session, now, actor_id, nonconformity, NcStatus.in_progress)
-    assert nonconformity.id is not None
-    _took_part(session, now, nonconformity.id, actor_id, NcPart.start)
+    _took_part(session, now, nonconformity, actor_id, NcPart.start)
 
 
 def record_correction(
@@ -361,8 +364,7 @@ def record_correction(
         object_type=NC,
         verb="correction",
     )
-    assert nonconformity.id is not None
-    _took_part(session, now, nonconformity.id, actor_id, NcPart.correction)
+    _took_part(session, now, nonconformity, actor_id, NcPart.correction)
     return nonconformity
 
 
@@ -402,8 +404,7 @@ def record_root_cause(
         object_type=NC,
         verb="root_cause",
     )
-    assert nonconformity.id is not None
-    _took_part(session, now, nonconformity.id, actor_id, NcPart.root_cause)
+    _took_part(session, now, nonconformity, actor_id, NcPart.root_cause)
     return nonconformity
 
 
@@ -443,8 +444,8 @@ def add_action(
         object_type=ACTION,
         after={**data.model_dump(), "nonconformity_id": nonconformity.id},
     )
-    _took_part(session, now, nonconformity.id, actor_id, NcPart.actions)
-    _took_part(session, now, nonconformity.id, data.owner_id, NcPart.action_owner)
+    _took_part(session, now, nonconformity, actor_id, NcPart.actions)
+    _took_part(session, now, nonconformity, data.owner_id, NcPart.action_owner)
     # A new action is work not yet done, also when verification was already requested.
     if nonconformity.status != NcStatus.in_progress:
         _move(session, now, actor_id, nonconformity, NcStatus.in_progress)
@@ -480,7 +481,7 @@ def set_action_status(
         setattr(action, name, value)
     session.add(action)
     _log(session, now, actor_id, "status", action, before, after)
-    _took_part(session, now, action.nonconformity_id, actor_id, NcPart.actions)
+    _took_part(session, now, nonconformity, actor_id, NcPart.actions)
     # Reopening an action means the work is not finished: verification must wait.
     if status == ActionStatus.open and nonconformity.status != NcStatus.in_progress:
         _move(session, now, actor_id, nonconformity, NcStatus.in_progress)
@@ -508,8 +509,7 @@ def request_verification(
     _move(session, now, actor_id, nonconformity, NcStatus.verification, "request_verification")
     # Whoever asks vouches for the work, so they cannot also be the one who checks it.
     nonconformity.verification_requested_by_id = actor_id
-    assert nonconformity.id is not None
-    _took_part(session, now, nonconformity.id, actor_id, NcPart.verification_request)
+    _took_part(session, now, nonconformity, actor_id, NcPart.verification_request)
 
 
 def may_verify(*, session: Session, nonconformity: Nonconformity, user_id: int) -> bool:

@@ -8,7 +8,8 @@ Create Date: 2026-12-03 08:00:00
   owners on record and the activity log), so a former owner stays barred from verifying.
 - evidence_revision.title and .url: each revision carries the title and address it proposes,
   so changing them on approved evidence goes through review like a new file; every existing
-  revision gets the item's present title and address.
+  revision gets the item's present title and address (a default used only for that, then
+  dropped).
 """
 
 from collections.abc import Iterator, Sequence
@@ -83,6 +84,10 @@ def upgrade() -> None:
         " title = (SELECT title FROM evidence WHERE evidence.id = evidence_revision.evidence_id),"
         " url = (SELECT url FROM evidence WHERE evidence.id = evidence_revision.evidence_id)"
     )
+    # The default only filled the rows already there; the models have none.
+    with op.batch_alter_table("evidence_revision", schema=None) as batch_op:
+        batch_op.alter_column("title", existing_type=sa.String(length=200), server_default=None)
+        batch_op.alter_column("url", existing_type=sa.String(length=1000), server_default=None)
 
 
 def _known_parts() -> Iterator[tuple[int, int, str]]:

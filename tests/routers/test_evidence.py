@@ -163,6 +163,52 @@ class TestReview:
         assert 'data-coverage="2"' in row
 
 
+class TestLinks:
+    def test_link_and_unlink_go_back_where_the_form_says_on_this_site_only(
+        self, client: TestClient, session: Session
+    ) -> None:
+        sign_in(client, session, make_user(session, roles=[Role.owner]))
+        _create(client)
+        evidence = _evidence(session)
+        requirement = first_clause(session)
+        back = f"/requirements/{requirement.id}"
+        linked = client.post(
+            f"/evidence/{evidence.id}/links",
+            data={
+                "kind": "requirement",
+                "target_id": str(requirement.id),
+                "next": back,
+                "csrf_token": csrf(client),
+            },
+        )
+        assert (linked.status_code, linked.headers["location"]) == (303, back)
+        rows = select(EvidenceRequirement).where(EvidenceRequirement.evidence_id == evidence.id)
+        assert [r.requirement_id for r in session.exec(rows).all()] == [requirement.id]
+        removed = client.post(
+            f"/evidence/{evidence.id}/links/requirement/{requirement.id}/delete",
+            data={"next": "https://evil.example.com/", "csrf_token": csrf(client)},
+        )
+        assert (removed.status_code, removed.headers["location"]) == (
+            303,
+            f"/evidence/{evidence.id}",
+        )
+        session.expire_all()
+        assert session.exec(rows).all() == []
+
+    def test_a_link_without_a_target_is_refused_next_to_the_field(
+        self, client: TestClient, session: Session
+    ) -> None:
+        sign_in(client, session, make_user(session, roles=[Role.owner]))
+        _create(client)
+        evidence = _evidence(session)
+        refused = client.post(
+            f"/evidence/{evidence.id}/links",
+            data={"kind": "requirement", "csrf_token": csrf(client)},
+        )
+        assert refused.status_code == 422
+        assert "请选择要关联的对象" in refused.text
+
+
 class TestAccess:
     def test_restricted_evidence_and_its_file_are_403_for_other_departments(
         self, client: TestClient, session: Session

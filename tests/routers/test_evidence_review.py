@@ -1,15 +1,18 @@
 """Review of evidence over HTTP: a changed address of approved link evidence waits for approval,
 and an approval or return names the revision the reviewer was shown."""
 
+import asyncio
 import re
 from urllib.parse import unquote
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from app.models.evidence import Evidence, EvidenceRevision, EvidenceStatus
 from app.models.user import Role, User
 from app.services import api_token as api_token_service
+from app.services import evidence_review
 from tests.conftest import HX, NOW, csrf, make_user, sign_in
 from tests.routers.test_evidence import PDF, _upload
 
@@ -258,3 +261,38 @@ class TestApproveWhatWasSeen:
         response = client.post(f"/evidence/{evidence_id}/approve", data={"revision_id": seen})
         assert response.status_code == 403
         assert all(r.approved_at is None for r in _revisions(session, evidence_id))
+
+
+class TestLockedOffTheEventLoop:
+    """Saving, returning and approving hold the item locked until commit, and on SQLite wait up
+    to 30 s for the write lock: the wait happens in the thread pool, so every other request is
+    still answered meanwhile."""
+
+    def test_save_return_and_approve_wait_for_the_lock_off_the_event_loop(
+        self, client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        on_loop: list[bool] = []
+        take = evidence_review.lock
+
+        def watched(session: Session, evidence: Evidence) -> None:
+            try:
+                asyncio.get_running_loop()
+                on_loop.append(True)
+            except RuntimeError:
+                on_loop.append(False)
+            take(session, evidence)
+
+        monkeypatch.setattr(evidence_review, "lock", watched)
+        evidence_id, _owner, approver = _approved_link(client, session)
+        assert _edit(client, evidence_id, url=NEW_URL).status_code == 303
+        assert _post(client, f"/evidence/{evidence_id}/submit").status_code == 303
+        sign_in(client, session, approver)
+        returned = _post(
+            client,
+            f"/evidence/{evidence_id}/return",
+            revision_id=_seen_revision(client, evidence_id),
+            reason="地址不对",
+        )
+        assert returned.status_code == 303
+        assert _fresh(session, evidence_id).url == OLD_URL
+        assert on_loop == [False, False, False]  # the first approval, the save, the return

@@ -15,6 +15,7 @@ from app.errors import Conflict
 from app.models.evidence import Confidentiality, Evidence, EvidenceCreate, EvidenceStatus
 from app.models.user import Role
 from app.services import evidence as evidence_service
+from app.services import evidence_review
 from app.services.evidence import Upload, UploadLimits
 from tests.conftest import HX, NOW, csrf, make_department, make_user, sign_in
 
@@ -145,9 +146,9 @@ def test_obsolete_evidence_cannot_be_approved_again(session: Session, tmp_path) 
     )
     evidence_service.make_obsolete(session=session, now=NOW, actor_id=None, evidence=evidence)
     with pytest.raises(Conflict):
-        evidence_service.submit(session=session, now=NOW, actor_id=author.id, evidence=evidence)
+        evidence_review.submit(session=session, now=NOW, actor_id=author.id, evidence=evidence)
     with pytest.raises(Conflict):
-        evidence_service.approve(
+        evidence_review.approve(
             session=session,
             now=NOW,
             actor_id=approver.id or 0,

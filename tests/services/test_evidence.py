@@ -10,7 +10,7 @@ from sqlmodel import Session, func, select
 from app.errors import Conflict, Forbidden, Invalid
 from app.models.evidence import EvidenceCreate, EvidenceRevision, EvidenceStatus, StoredFile
 from app.services import evidence as evidence_service
-from app.services import file_store
+from app.services import evidence_review, file_store
 from app.services.evidence import Upload, UploadLimits
 from app.services.file_store import TooLarge
 from tests.conftest import NOW, make_user
@@ -134,23 +134,23 @@ def test_four_eyes_approval_and_immutable_approved_revision(
     )
     first = _upload(session, evidence, limits, actor_id=author.id)
     with pytest.raises(Conflict):
-        evidence_service.approve(
+        evidence_review.approve(
             session=session,
             now=NOW,
             actor_id=approver.id or 0,
             evidence=evidence,
             revision_id=first.id,
         )
-    evidence_service.submit(session=session, now=NOW, actor_id=author.id, evidence=evidence)
+    evidence_review.submit(session=session, now=NOW, actor_id=author.id, evidence=evidence)
     with pytest.raises(Forbidden):
-        evidence_service.approve(
+        evidence_review.approve(
             session=session,
             now=NOW,
             actor_id=author.id or 0,
             evidence=evidence,
             revision_id=first.id,
         )
-    evidence_service.approve(
+    evidence_review.approve(
         session=session, now=NOW, actor_id=approver.id or 0, evidence=evidence, revision_id=first.id
     )
     assert evidence.status == EvidenceStatus.approved

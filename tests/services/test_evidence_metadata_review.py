@@ -21,6 +21,7 @@ from app.models.evidence import (
 )
 from app.models.user import Role, User
 from app.services import evidence as evidence_service
+from app.services import evidence_review
 from app.services.evidence import Upload, UploadLimits
 from tests.conftest import NOW, make_user
 
@@ -39,14 +40,11 @@ def _edit(session: Session, evidence: Evidence, actor: User, **changes: Any) -> 
     values = evidence.model_dump(include=set(EvidenceCreate.model_fields))
     latest = evidence_service.latest_revision(session=session, evidence_id=evidence.id or 0)
     if latest is not None:
+        # As the edit form: what the newest revision proposes.
         values.update(
-            title=latest.title,
-            period_from=latest.period_from,
-            period_to=latest.period_to,
+            latest.model_dump(include=set(evidence_review.reviewed_fields(evidence.kind)))
         )
-        if evidence.kind == EvidenceKind.link:
-            values["url"] = latest.url
-    return evidence_service.update(
+    return evidence_review.update(
         session=session,
         now=NOW,
         actor_id=actor.id,
@@ -56,10 +54,10 @@ def _edit(session: Session, evidence: Evidence, actor: User, **changes: Any) -> 
 
 
 def _approve(session: Session, evidence: Evidence, author: User, approver: User) -> None:
-    revision = evidence_service.submit(
+    revision = evidence_review.submit(
         session=session, now=NOW, actor_id=author.id, evidence=evidence
     )
-    evidence_service.approve(
+    evidence_review.approve(
         session=session,
         now=NOW,
         actor_id=approver.id or 0,
@@ -140,7 +138,7 @@ class TestApprovedLink:
         )
         assert effective is not None
         assert effective.url == "https://erp.example.cn/purchase"
-        pending = evidence_service.pending_revision(session=session, evidence_id=evidence.id or 0)
+        pending = evidence_review.pending_revision(session=session, evidence_id=evidence.id or 0)
         assert pending is not None
         assert (pending.url, pending.approved_at, pending.uploaded_by_id) == (
             "https://evil.example.com/",
@@ -172,7 +170,7 @@ class TestApprovedLink:
         assert change.proposal is None
         assert (evidence.description, evidence.retention_years) == ("每月导出一次", 5)
         assert (
-            evidence_service.pending_revision(session=session, evidence_id=evidence.id or 0) is None
+            evidence_review.pending_revision(session=session, evidence_id=evidence.id or 0) is None
         )
         assert len(evidence_service.revisions(session=session, evidence_id=evidence.id or 0)) == 1
 
@@ -234,6 +232,40 @@ class TestApprovedDocument:
         )
         assert (revision.number, revision.title) == (3, "新标题")
 
+    @pytest.mark.parametrize("edited", ["before the upload", "while the upload waits"])
+    def test_an_address_edited_on_a_document_survives_the_next_approval(
+        self, session: Session, people: tuple[User, User], limits: UploadLimits, edited: str
+    ) -> None:
+        """A document's address is no part of its review: the edit holds, and approving a
+        later file does not put back the address the file's revision was uploaded with."""
+        owner, approver = people
+        evidence = _approved_document(session, owner, approver, limits)
+        new_url = "https://wiki.example.cn/qp-07"
+
+        def edit() -> None:
+            change = _edit(session, evidence, owner, url=new_url)
+            assert change.proposal is None
+            assert evidence.url == new_url
+
+        if edited == "before the upload":
+            edit()
+        evidence_service.add_revision(
+            session=session,
+            now=NOW,
+            actor_id=owner.id,
+            evidence=evidence,
+            upload=Upload("v2.pdf", io.BytesIO(PDF + b"%v2\n")),
+            limits=limits,
+        )
+        if edited == "while the upload waits":
+            edit()
+        _approve(session, evidence, owner, approver)
+        assert evidence.url == new_url
+        session.expire_all()
+        stored = session.get(Evidence, evidence.id)
+        assert stored is not None
+        assert stored.url == new_url
+
     def test_a_draft_never_approved_takes_a_new_title_at_once(
         self, session: Session, people: tuple[User, User]
     ) -> None:
@@ -268,7 +300,7 @@ class TestApproveWhatWasSeen:
             upload=Upload("v1.pdf", io.BytesIO(PDF)),
             limits=limits,
         )
-        seen = evidence_service.submit(
+        seen = evidence_review.submit(
             session=session, now=NOW, actor_id=owner.id, evidence=evidence
         )
         evidence_service.add_revision(
@@ -279,12 +311,12 @@ class TestApproveWhatWasSeen:
             upload=Upload("v2.pdf", io.BytesIO(PDF + b"%v2\n")),
             limits=limits,
         )
-        newer = evidence_service.submit(
+        newer = evidence_review.submit(
             session=session, now=NOW, actor_id=owner.id, evidence=evidence
         )
         session.commit()
         with use_locale("zh_CN"), pytest.raises(Conflict) as refused:
-            evidence_service.approve(
+            evidence_review.approve(
                 session=session,
                 now=NOW,
                 actor_id=approver.id or 0,
@@ -298,7 +330,7 @@ class TestApproveWhatWasSeen:
             is None
         )
         assert session.get(EvidenceRevision, newer.id).approved_at is None  # type: ignore[union-attr]
-        evidence_service.approve(
+        evidence_review.approve(
             session=session,
             now=NOW,
             actor_id=approver.id or 0,
@@ -324,7 +356,7 @@ class TestApproveWhatWasSeen:
         assert change.proposal.number == 3
         _approve(session, evidence, owner, approver)
         assert (
-            evidence_service.pending_revision(session=session, evidence_id=evidence.id or 0) is None
+            evidence_review.pending_revision(session=session, evidence_id=evidence.id or 0) is None
         )
         with pytest.raises(Conflict):
-            evidence_service.submit(session=session, now=NOW, actor_id=owner.id, evidence=evidence)
+            evidence_review.submit(session=session, now=NOW, actor_id=owner.id, evidence=evidence)

@@ -1,9 +1,14 @@
 """Independent verification remembers everyone who ever owned a nonconformity or did its work,
 so handing it to someone else before verification does not make the former owner independent."""
 
+import threading
+import time
+
 import pytest
+from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
+from app.db import make_engine
 from app.errors import Forbidden
 from app.i18n import use_locale
 from app.models.nonconformity import (
@@ -20,7 +25,9 @@ from app.models.nonconformity import (
 )
 from app.models.user import Role, User
 from app.services import nonconformity as nc_service
+from app.settings import Settings
 from tests.conftest import NOW, make_user
+from tests.jobs.conftest import fresh_settings  # noqa: F401
 from tests.services.test_nonconformity import TODAY, add_action, make_nc
 
 
@@ -214,3 +221,80 @@ class TestParticipants:
                 (successor.id, NcPart.verification_request),
             ]
         )
+
+
+class TestRecordedTwiceAtOnce:
+    """A double click sends the same step twice: two transactions record the same part of the
+    same person at once, and the second must neither fail nor record it again."""
+
+    def _root_cause_again(self, engine: Engine, nc_id: int, actor_id: int) -> Session:
+        session = Session(engine)
+        nc = session.get(Nonconformity, nc_id)
+        assert nc is not None
+        # The analysis as it stands: nothing changes, only the part taken is recorded.
+        nc_service.record_root_cause(
+            session=session,
+            now=NOW,
+            actor_id=actor_id,
+            nonconformity=nc,
+            method=nc.root_cause_method,
+            analysis=nc.root_cause,
+            effectiveness_check_date=nc.effectiveness_check_date,
+        )
+        return session
+
+    def _wait_until_blocked(self, engine: Engine) -> None:
+        if engine.dialect.name != "postgresql":
+            time.sleep(0.3)  # SQLite queues the second writer at BEGIN IMMEDIATE
+            return
+        deadline = time.monotonic() + 10
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            while time.monotonic() < deadline:
+                waiting = conn.execute(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                ).scalar_one()
+                if waiting:
+                    return
+                time.sleep(0.02)
+        raise AssertionError("the second transaction never waited for the first")
+
+    def test_the_second_of_two_concurrent_records_does_nothing(
+        self,
+        fresh_settings: Settings,  # noqa: F811
+    ) -> None:
+        engine = make_engine(fresh_settings)
+        try:
+            with Session(engine) as setup:
+                author = make_user(setup, roles=[Role.owner])
+                helper = make_user(setup, roles=[Role.executive])
+                nc = make_nc(setup, author)
+                _correction_and_root_cause(setup, nc, author)
+                setup.commit()
+                ids = (nc.id or 0, helper.id or 0)
+            first = self._root_cause_again(engine, *ids)  # holds its insert, not committed
+            errors: list[BaseException] = []
+
+            def second() -> None:
+                try:
+                    with self._root_cause_again(engine, *ids) as session:
+                        session.commit()
+                except BaseException as error:
+                    errors.append(error)
+
+            thread = threading.Thread(target=second)
+            thread.start()
+            self._wait_until_blocked(engine)
+            first.commit()
+            first.close()
+            thread.join(30)
+            assert not thread.is_alive()
+            assert errors == []
+            with Session(engine) as check:
+                parts = check.exec(
+                    select(NcParticipant.part).where(
+                        NcParticipant.nonconformity_id == ids[0], NcParticipant.user_id == ids[1]
+                    )
+                ).all()
+            assert parts == [NcPart.root_cause]
+        finally:
+            engine.dispose()
