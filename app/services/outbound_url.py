@@ -5,8 +5,17 @@ An address is refused when its host is, or resolves to, a loopback, link-local (
 metadata services live: 169.254.169.254, Tencent's 169.254.0.23), private, shared
 (100.64.0.0/10, with Alibaba Cloud's metadata at 100.100.100.200), unique-local, site-local,
 multicast, reserved or unspecified address, in IPv4 or IPv6, including IPv4 addresses carried
-inside IPv6 (mapped, 6to4, Teredo, NAT64). Hosts named in RONGHE_OUTBOUND_ALLOWED_HOSTS are
-the exception, for robots an enterprise runs inside its own network.
+inside IPv6 (mapped, 6to4, Teredo, NAT64).
+
+RONGHE_OUTBOUND_ALLOWED_HOSTS opens internal addresses (loopback, private, shared, unique-local)
+for robots an enterprise runs inside its own network: to a URL whose host name is listed, or to
+an address that is itself listed, whatever name leads to it. Loopback is treated like the rest:
+it is reached only through an explicit entry, its name ("localhost", a relay's name) or its
+address ("127.0.0.1"). Some addresses are never reached, listed or not, because no robot lives
+there and a listed name may resolve, or be rebound, to them: link-local (where most cloud
+metadata services answer), the metadata services elsewhere (Alibaba Cloud's 100.100.100.200,
+AWS's fd00:ec2::254, Oracle's 192.0.0.192, Azure's 168.63.129.16), and addresses that name no
+single host (0.0.0.0, which reaches this server's own listeners; multicast; reserved).
 
 The host name is resolved once, every address it gives is checked, and the request goes to a
 checked address with the original name in the Host header and for TLS (SNI and certificate
@@ -31,9 +40,19 @@ INTERNAL = N_(
     "This address leads into an internal network. Messages may only go to public addresses, "
     "or to hosts listed in RONGHE_OUTBOUND_ALLOWED_HOSTS."
 )
+FORBIDDEN = N_(
+    "This address leads to a cloud metadata service or to a link-local, multicast or reserved "
+    "address, where messages may never go, even for hosts listed in "
+    "RONGHE_OUTBOUND_ALLOWED_HOSTS."
+)
 UNRESOLVED = N_("The host name in the address could not be resolved.")
 
 NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+METADATA = frozenset(
+    ipaddress.ip_address(a)
+    for a in ("100.100.100.200", "fd00:ec2::254", "192.0.0.192", "168.63.129.16")
+)
+THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
 
 
 class Refused(Exception):
@@ -74,6 +93,25 @@ def is_internal(address: IPAddress) -> bool:
         or address.is_reserved
         or address.is_unspecified
         or not address.is_global
+    )
+
+
+def is_forbidden(address: IPAddress) -> bool:
+    """An address no entry of the allow-list opens (see the module's text)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        inner = _embedded_ipv4(address)
+        if inner is not None and is_forbidden(inner):
+            return True
+        # IPv6's "reserved" ::/8 holds ::1 and the IPv4-carrying forms, judged above.
+        reserved = False
+    else:
+        reserved = address.is_reserved or address in THIS_NETWORK
+    return (
+        address in METADATA
+        or address.is_link_local
+        or address.is_unspecified
+        or address.is_multicast
+        or reserved
     )
 
 
@@ -129,10 +167,17 @@ def _resolve(host: str, port: int) -> list[str]:
     return found
 
 
-def _check_all(addresses: Iterable[str]) -> None:
-    for text in addresses:
-        address = _ip(text)
-        if address is None or is_internal(address):
+def _check_all(addresses: Iterable[str], *, host: str, allowed: frozenset[str]) -> None:
+    """Refuse unless every address may be reached: a public one always, an internal one
+    when the URL's host name or that very address is listed, a forbidden one never."""
+    parsed = [_ip(text) for text in addresses]
+    if any(address is not None and is_forbidden(address) for address in parsed):
+        raise Refused(FORBIDDEN)
+    host_listed = _host_key(host) in allowed
+    for address in parsed:
+        if address is None:
+            raise Refused(INTERNAL)
+        if is_internal(address) and not (host_listed or str(address) in allowed):
             raise Refused(INTERNAL)
 
 
@@ -140,25 +185,24 @@ def check_for_saving(url: str, *, allowed: frozenset[str]) -> None:
     """Refuse an address that leads inside. A name that does not resolve now is accepted:
     the check is made again, authoritatively, before every request."""
     parsed = parse(url)
-    if _host_key(_host(parsed)) in allowed:
-        return
-    literal = _ip(_host(parsed))
+    host = _host(parsed)
+    literal = _ip(host)
     if literal is not None:
-        _check_all([str(literal)])
+        _check_all([str(literal)], host=host, allowed=allowed)
         return
     try:
-        addresses = _resolve(_host(parsed), _port(parsed))
+        addresses = _resolve(host, _port(parsed))
     except Refused:
         return
-    _check_all(addresses)
+    _check_all(addresses, host=host, allowed=allowed)
 
 
 def target(url: str, *, allowed: frozenset[str]) -> Target:
     """The URL and the addresses a request may go to, resolved once and checked."""
     parsed = parse(url)
-    addresses = _resolve(_host(parsed), _port(parsed))
-    if _host_key(_host(parsed)) not in allowed:
-        _check_all(addresses)
+    host = _host(parsed)
+    addresses = _resolve(host, _port(parsed))
+    _check_all(addresses, host=host, allowed=allowed)
     return Target(url=parsed, addresses=tuple(addresses))
 
 

@@ -212,28 +212,24 @@ def retry(
         raise Invalid(_("Select at least one delivery."))
     if notification_ids is not None and len(notification_ids) > RETRY_MAX:
         raise Invalid(_("Select at most %(max)d deliveries at a time.", max=RETRY_MAX))
-    query = select(Notification.id)
-    if notification_ids is None:
-        query = query.where(col(Notification.status) == DeliveryStatus.dead)
-    else:
-        found = session.exec(
-            select(Notification.id).where(col(Notification.id).in_(notification_ids))
-        ).all()
-        if not found:
-            raise NotFound()
-        query = query.where(
-            col(Notification.id).in_(notification_ids), col(Notification.status).in_(RETRYABLE)
-        )
-    ids = sorted(i for i in session.exec(query).all() if i is not None)
+    # One statement picks and resets the rows, and only those still failed or dead: one a
+    # scheduler has just claimed or sent is left alone.
+    chosen = (
+        col(Notification.status) == DeliveryStatus.dead
+        if notification_ids is None
+        else col(Notification.id).in_(notification_ids) & col(Notification.status).in_(RETRYABLE)
+    )
+    result = session.execute(
+        update(Notification)
+        .where(chosen)
+        .values(status=DeliveryStatus.pending, attempts=0, next_attempt_at=now)
+        .returning(col(Notification.id))
+    )
+    ids: list[int] = sorted(result.scalars())
     if not ids:
+        if notification_ids is not None and not _any_exists(session, notification_ids):
+            raise NotFound()
         raise Conflict(_("Only failed deliveries can be retried."))
-    # Only rows still failed or dead: one a scheduler has just claimed or sent is left alone.
-    for chunk in (ids[i : i + RETRY_MAX] for i in range(0, len(ids), RETRY_MAX)):
-        session.execute(
-            update(Notification)
-            .where(col(Notification.id).in_(chunk), col(Notification.status).in_(RETRYABLE))
-            .values(status=DeliveryStatus.pending, attempts=0, next_attempt_at=now)
-        )
     activity.record(
         session=session,
         now=now,
@@ -244,3 +240,12 @@ def retry(
         after={"notification_ids": ids[:RETRY_MAX], "count": len(ids)},
     )
     return len(ids)
+
+
+def _any_exists(session: Session, notification_ids: list[int]) -> bool:
+    return (
+        session.exec(
+            select(Notification.id).where(col(Notification.id).in_(notification_ids)).limit(1)
+        ).first()
+        is not None
+    )

@@ -3,16 +3,18 @@
 Only whoever wins the claim sends a row. A row left in `sending` by a crashed scheduler is
 taken over after CLAIM_TIMEOUT; that is the one case in which a message can go out twice.
 
-Each row (and each digest) is one unit: whatever goes wrong while building or sending it is
-recorded on that row as a failed attempt, and the pass goes on with the next one. A row must
-never be able to stop the pass, or it would be claimed and crash again every ten minutes and
-block every message behind it.
+Each row is one unit: whatever goes wrong while building or sending it is recorded on that
+row as a failed attempt, and the pass goes on with the next one. A row must never be able to
+stop the pass, or it would be claimed and crash again every ten minutes and block every
+message behind it. A daily digest is written row by row, so a row that cannot be written
+fails alone; only the sending, which the digest's rows truly share, fails them together.
 """
 
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -70,8 +72,10 @@ class DeliveryReport:
     skipped: int = 0
 
 
-def _claim(session: Session, row: Notification, now: datetime) -> bool:
-    """Compare-and-set: only one scheduler wins the row it saw."""
+def _swap(session: Session, row: Notification, **values: Any) -> bool:
+    """Compare-and-set: change the row only if it is still as this pass read it (same status,
+    same attempts). Of two schedulers that read the same row, exactly one wins; only the
+    winner may act on it."""
     result: Any = session.execute(
         update(Notification)
         .where(
@@ -79,21 +83,7 @@ def _claim(session: Session, row: Notification, now: datetime) -> bool:
             col(Notification.status) == row.status,
             col(Notification.attempts) == row.attempts,
         )
-        .values(status=DeliveryStatus.sending, claimed_at=now, attempts=row.attempts + 1)
-    )
-    return bool(result.rowcount == 1)
-
-
-def _give_up(session: Session, row: Notification) -> bool:
-    """Compare-and-set, like a claim: end a row whose every attempt died with its sender."""
-    result: Any = session.execute(
-        update(Notification)
-        .where(
-            col(Notification.id) == row.id,
-            col(Notification.status) == row.status,
-            col(Notification.attempts) == row.attempts,
-        )
-        .values(status=DeliveryStatus.dead, last_error=INTERRUPTED)
+        .values(**values)
     )
     return bool(result.rowcount == 1)
 
@@ -152,6 +142,15 @@ def _outcome(send: Callable[[], str | None], what: str, unit_id: object) -> tupl
         log.exception("reminder delivery: %s %s failed", what, unit_id)
         return UNEXPECTED, False
     return reason, reason is not None
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One reminder as it appears in an e-mail."""
+
+    title: str
+    text: str
+    html: str
 
 
 @dataclass
@@ -222,7 +221,7 @@ def deliver(*, session_factory: Any, now: datetime, settings: Settings) -> Deliv
     report = DeliveryReport()
     with session_factory() as session:
         batch = _load(session, now)
-    digests: dict[int, list[Notification]] = {}
+    digests: dict[int, list[tuple[Notification, _Part]]] = {}
     for row in batch.candidates:
         with session_factory() as session:
             resume = _resume_at(row, batch, now, settings)
@@ -236,11 +235,18 @@ def deliver(*, session_factory: Any, now: datetime, settings: Settings) -> Deliv
                 continue
             if row.status == DeliveryStatus.sending and row.attempts >= MAX_ATTEMPTS:
                 # Every attempt so far ended with its scheduler dying mid-send.
-                if _give_up(session, row):
+                if _swap(session, row, status=DeliveryStatus.dead, last_error=INTERRUPTED):
                     session.commit()
                     report.failed += 1
                 continue
-            if not _claim(session, row, now):
+            claimed = _swap(
+                session,
+                row,
+                status=DeliveryStatus.sending,
+                claimed_at=now,
+                attempts=row.attempts + 1,
+            )
+            if not claimed:
                 continue
             session.commit()
 
@@ -248,24 +254,26 @@ def deliver(*, session_factory: Any, now: datetime, settings: Settings) -> Deliv
                 return _send_one(session, row, batch, settings, now, digests)
 
             error, skip = _outcome(send, "notification", row.id)
-            if any(queued is row for queued in digests.get(row.recipient_id, [])):
+            if any(queued is row for queued, _written in digests.get(row.recipient_id, [])):
                 continue  # goes out with the recipient's digest below
             session.rollback()  # whatever the failed send left half-done in this session
             _finish(session, row.id or 0, now, error, row.attempts + 1, skip)
             session.commit()
             _count(report, error, skip)
-    for user_id, rows in digests.items():
+    for user_id, queued in digests.items():
         recipient = batch.users[user_id]
+        parts = [part for _row, part in queued]
 
-        def send_digest(recipient: User = recipient, rows: list[Notification] = rows) -> None:
+        def send_digest(recipient: User = recipient, parts: list[_Part] = parts) -> None:
             with use_locale(recipient.locale):
-                notify_channels.send_mail(settings, _mail(settings, recipient, rows))
+                notify_channels.send_mail(settings, _mail(recipient, parts))
 
-        error, _skip = _outcome(send_digest, "digest for user", user_id)
+        # Only what the rows share is left to fail here: the recipient's own mail and the relay.
+        error, skip = _outcome(send_digest, "digest for user", user_id)
         with session_factory() as session:
-            for row in rows:
-                _finish(session, row.id or 0, now, error, row.attempts + 1)
-                _count(report, error, False)
+            for row, _written in queued:
+                _finish(session, row.id or 0, now, error, row.attempts + 1, skip)
+                _count(report, error, skip)
             session.commit()
     return report
 
@@ -276,10 +284,11 @@ def _send_one(
     batch: _Batch,
     settings: Settings,
     now: datetime,
-    digests: dict[int, list[Notification]],
+    digests: dict[int, list[tuple[Notification, _Part]]],
 ) -> str | None:
     """Send one claimed row; the reason it was skipped, or None. A digest e-mail is only
-    queued in `digests`, to go out with the others for the same recipient."""
+    written (so that a row which cannot be written fails alone) and queued in `digests`, to
+    go out with the others for the same recipient."""
     recipient = batch.users.get(row.recipient_id)
     preference = batch.preferences.get(row.recipient_id)
     subject = SUBJECTS.get(row.subject_type)
@@ -293,10 +302,11 @@ def _send_one(
         except EmailNotValidError:
             return SKIP_BAD_ADDRESS
         if preference is not None and preference.daily_digest:
-            digests.setdefault(row.recipient_id, []).append(row)
+            part = _part(settings, row)  # before the queue is touched: it may fail
+            digests.setdefault(row.recipient_id, []).append((row, part))
             return None
         with use_locale(recipient.locale):
-            notify_channels.send_mail(settings, _mail(settings, recipient, [row]))
+            notify_channels.send_mail(settings, _mail(recipient, [_part(settings, row)]))
     elif row.channel == Channel.webhook:
         webhook = batch.webhooks.get(row.webhook_id)
         if webhook is None or not webhook.enabled:
@@ -316,20 +326,23 @@ def _count(report: DeliveryReport, error: str | None, skip: bool) -> None:
         report.failed += 1
 
 
-def _mail(settings: Settings, recipient: User, rows: list[Notification]) -> Mail:
-    from html import escape
-
-    subject = rows[0].title if len(rows) == 1 else _("%(n)d reminders from Ronghe", n=len(rows))
-    lines = [f"- {row.title}\n  {settings.public_url}{row.link}" for row in rows]
-    items = "".join(
-        f'<li><a href="{escape(settings.public_url + row.link)}">{escape(row.title)}</a></li>'
-        for row in rows
+def _part(settings: Settings, row: Notification) -> _Part:
+    link = settings.public_url + row.link
+    return _Part(
+        title=row.title,
+        text=f"- {row.title}\n  {link}",
+        html=f'<li><a href="{escape(link)}">{escape(row.title)}</a></li>',
     )
+
+
+def _mail(recipient: User, parts: list[_Part]) -> Mail:
+    subject = parts[0].title if len(parts) == 1 else _("%(n)d reminders from Ronghe", n=len(parts))
     greeting = _("Hello, %(name)s", name=recipient.name)
     intro = _("The following needs your attention:")
     return Mail(
         to=recipient.email,
         subject=f"[{_('Ronghe')}] {subject}",
-        text=f"{greeting}\n\n{intro}\n" + "\n".join(lines),
-        html=f"<p>{escape(greeting)}</p><p>{escape(intro)}</p><ul>{items}</ul>",
+        text=f"{greeting}\n\n{intro}\n" + "\n".join(part.text for part in parts),
+        html=f"<p>{escape(greeting)}</p><p>{escape(intro)}</p>"
+        f"<ul>{''.join(part.html for part in parts)}</ul>",
     )

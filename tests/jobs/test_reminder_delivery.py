@@ -6,7 +6,7 @@ from email import message_from_bytes, policy
 from typing import Any
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.db import make_engine
 from app.models.capability import Capability
@@ -64,6 +64,18 @@ def seed_tasks(settings: Settings, titles: list[str], *, webhook_url: str | None
             session.add(WebhookChannel(name="贯标群", kind="generic", url=webhook_url))
         session.commit()
     engine.dispose()
+
+
+def one_digest_reader(settings: Settings) -> None:
+    """Give every task to the first owner, who reads reminders in a daily digest."""
+    with factory(settings)() as session:
+        first = session.exec(select(User).order_by(col(User.id))).first()
+        assert first is not None
+        for task in session.exec(select(Task)).all():
+            task.owner_id = first.id
+            session.add(task)
+        session.add(NotificationPreference(user_id=first.id or 0, daily_digest=True))
+        session.commit()
 
 
 def subjects(sink: Any) -> list[str]:
@@ -208,6 +220,52 @@ class TestOneBadRow:
         good = next(r for t, r in by_title.items() if "质量检验" in t)
         assert (bad.status, bad.last_error) == (DeliveryStatus.failed, reminder_delivery.UNEXPECTED)
         assert good.status == DeliveryStatus.sent
+
+    def test_a_row_that_breaks_its_digest_fails_alone(
+        self, fresh_settings: Settings, smtp_sink: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """One recipient, three reminders in a daily digest, one of which cannot be written
+        into it: the digest goes out with the other two, and only the bad row is retried."""
+        sink, port = smtp_sink
+        settings = with_smtp(fresh_settings, port)
+        real = reminder_delivery._part
+
+        def part(settings: Settings, row: Notification) -> Any:
+            if "坏数据" in row.title:
+                raise RuntimeError("a bug that only this row triggers")
+            return real(settings, row)
+
+        monkeypatch.setattr(reminder_delivery, "_part", part)
+        seed_tasks(settings, ["坏数据一", "质量检验", "设备点检"])
+        one_digest_reader(settings)
+        report = reminders.run(session_factory=factory(settings), now=NOW, settings=settings)
+        assert report.failed == 1
+        [mail] = [message_from_bytes(m.content, policy=policy.default) for m in sink.messages]
+        body = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert "质量检验" in body
+        assert "设备点检" in body
+        assert "坏数据" not in body
+        by_title = {r.title: r for r in email_rows(settings)}
+        bad = next(r for t, r in by_title.items() if "坏数据" in t)
+        assert (bad.status, bad.last_error) == (DeliveryStatus.failed, reminder_delivery.UNEXPECTED)
+        assert {r.status for t, r in by_title.items() if "坏数据" not in t} == {DeliveryStatus.sent}
+        # Retried alone until it is given up; the others are never sent again.
+        run_until_settled(settings, NOW)
+        bad = next(r for r in email_rows(settings) if "坏数据" in r.title)
+        assert bad.status == DeliveryStatus.dead
+        assert len(sink.messages) == 1
+
+    def test_a_digest_without_smtp_is_skipped_not_retried(self, fresh_settings: Settings) -> None:
+        assert not fresh_settings.smtp_host
+        seed_tasks(fresh_settings, ["质量检验", "设备点检"])
+        one_digest_reader(fresh_settings)
+        report = reminders.run(
+            session_factory=factory(fresh_settings), now=NOW, settings=fresh_settings
+        )
+        assert (report.failed, report.skipped) == (0, 2)
+        assert {(r.status, r.last_error) for r in email_rows(fresh_settings)} == {
+            (DeliveryStatus.skipped, notify_channels.NO_SMTP)
+        }
 
     def test_a_row_whose_sender_keeps_crashing_ends_dead(self, fresh_settings: Settings) -> None:
         """A row claimed again and again by schedulers that die while sending it (the row

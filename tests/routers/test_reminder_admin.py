@@ -2,7 +2,11 @@
 test send or a delivery never shows what an internal server answered, and given-up deliveries
 are sent again in bulk."""
 
+import socket
+import threading
+from collections.abc import Callable
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -15,11 +19,12 @@ from app.models.notification import (
     DeliveryStatus,
     DueKind,
     Notification,
+    ReminderRule,
     WebhookChannel,
     WebhookKind,
 )
 from app.models.user import Role, User
-from app.services import reminder_delivery
+from app.services import notify_channels, outbound_url, reminder_admin, reminder_delivery
 from tests.conftest import HX, NOW, csrf, make_user, sign_in
 from tests.jobs.conftest import (  # noqa: F401
     LISTENER_HOST,
@@ -30,6 +35,7 @@ from tests.jobs.conftest import (  # noqa: F401
 
 SECRET = "INTERNAL-ANSWER-7f3a"
 REFUSED_ZH = "该地址指向内部网络"
+FORBIDDEN_ZH = "即使主机列在 RONGHE_OUTBOUND_ALLOWED_HOSTS 中也不行"
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -45,22 +51,27 @@ def channels(session: Session) -> list[WebhookChannel]:
 
 class TestAddWebhook:
     @pytest.mark.parametrize(
-        "url",
+        ("url", "message"),
         [
-            "http://127.0.0.1:6379/",
-            "http://localhost:8080/actuator",
-            "http://169.254.169.254/latest/meta-data/",
-            "http://100.100.100.200/latest/meta-data/",
-            "http://10.0.0.5/robot",
-            "http://[::1]:8000/",
-            "http://[::ffff:127.0.0.1]/",
-            "http://[fd00:ec2::254]/",
-            "http://[fe80::1]/",
+            ("http://127.0.0.1:6379/", REFUSED_ZH),
+            ("http://localhost:8080/actuator", REFUSED_ZH),
+            ("http://169.254.169.254/latest/meta-data/", FORBIDDEN_ZH),
+            ("http://100.100.100.200/latest/meta-data/", FORBIDDEN_ZH),
+            ("http://10.0.0.5/robot", REFUSED_ZH),
+            ("http://[::1]:8000/", REFUSED_ZH),
+            ("http://[::ffff:127.0.0.1]/", REFUSED_ZH),
+            ("http://[fd00:ec2::254]/", FORBIDDEN_ZH),
+            ("http://[fe80::1]/", FORBIDDEN_ZH),
         ],
     )
     @pytest.mark.parametrize("headers", [{}, HX], ids=["page", "htmx"])
     def test_an_internal_address_is_a_field_error_in_chinese(
-        self, client: TestClient, session: Session, url: str, headers: dict[str, str]
+        self,
+        client: TestClient,
+        session: Session,
+        url: str,
+        message: str,
+        headers: dict[str, str],
     ) -> None:
         admin(client, session)
         response = client.post(
@@ -70,7 +81,28 @@ class TestAddWebhook:
         )
         assert response.status_code == 422
         assert 'id="url-error"' in response.text
-        assert REFUSED_ZH in response.text
+        assert message in response.text
+        assert channels(session) == []
+
+    def test_a_listed_metadata_address_is_still_refused(
+        self, app: FastAPI, client: TestClient, session: Session
+    ) -> None:
+        app.state.settings = app.state.settings.model_copy(
+            update={"outbound_allowed_hosts": "169.254.169.254"}
+        )
+        admin(client, session)
+        response = client.post(
+            "/admin/reminders/webhooks",
+            data={
+                "name": "群",
+                "kind": "generic",
+                "url": "http://169.254.169.254/latest/meta-data/",
+                "csrf_token": csrf(client),
+            },
+            headers=HX,
+        )
+        assert response.status_code == 422
+        assert FORBIDDEN_ZH in response.text
         assert channels(session) == []
 
     def test_an_allowed_internal_host_is_saved(
@@ -91,6 +123,43 @@ class TestAddWebhook:
         assert response.status_code == 204
         assert response.headers["HX-Redirect"] == "/admin/reminders"
         assert [c.name for c in channels(session)] == ["内网机器人"]
+
+
+class TestSaveRule:
+    @pytest.mark.parametrize("headers", [{}, HX], ids=["page", "htmx"])
+    def test_ticked_and_unticked_boxes_are_saved(
+        self, client: TestClient, session: Session, headers: dict[str, str]
+    ) -> None:
+        admin(client, session)
+        form = {"days_before": "14，3", "overdue_every_days": "2", "escalate_after_days": "5"}
+        for ticked in ({"on_due_day": "on", "enabled": "on"}, {}):
+            response = client.post(
+                "/admin/reminders/rules/task",
+                data={**form, **ticked, "csrf_token": csrf(client)},
+                headers=headers,
+            )
+            assert response.status_code == (204 if headers else 303)
+            rule = session.get(ReminderRule, DueKind.task)
+            assert rule is not None
+            session.refresh(rule)
+            assert (rule.days_before, rule.escalate_after_days) == ([14, 3], 5)
+            assert (rule.on_due_day, rule.enabled) == (bool(ticked), bool(ticked))
+
+    @pytest.mark.parametrize("headers", [{}, HX], ids=["page", "htmx"])
+    def test_a_wrong_number_is_a_field_error(
+        self, client: TestClient, session: Session, headers: dict[str, str]
+    ) -> None:
+        admin(client, session)
+        response = client.post(
+            "/admin/reminders/rules/task",
+            data={"days_before": "7", "overdue_every_days": "x", "csrf_token": csrf(client)},
+            headers=headers,
+        )
+        assert response.status_code == 422
+        assert 'id="overdue_every_days-error"' in response.text
+        assert "请输入整数" in response.text
+        rule = session.get(ReminderRule, DueKind.task)
+        assert rule is None or rule.days_before != [7]
 
 
 def add_channel(session: Session, url: str, kind: WebhookKind = WebhookKind.generic) -> int:
@@ -376,3 +445,109 @@ class TestBulkRetry:
         assert response.status_code == 204
         assert statuses(session, [dead]) == [(DeliveryStatus.pending, 0)]
         assert len(retry_events(session)) == 1
+
+
+def public_answer(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+    """getaddrinfo's answer for a public robot: no DNS server is asked."""
+    return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("203.119.128.1", port))]
+
+
+class TestOtherRequestsGoOn:
+    """A form that waits on something slow (a DNS server, the database's write lock, the mail
+    relay) keeps only its own request waiting: the server answers everyone else meanwhile."""
+
+    @pytest.mark.parametrize(
+        ("path", "data", "owner", "name", "answer"),
+        [
+            (
+                "/admin/reminders/webhooks",
+                {"name": "群", "kind": "generic", "url": "https://robot.slow-dns.example/h"},
+                outbound_url.socket,
+                "getaddrinfo",
+                public_answer,
+            ),
+            ("/admin/reminders/deliveries/retry", {"scope": "dead"}, reminder_admin, "retry", None),
+            (
+                "/admin/reminders/rules/task",
+                {"days_before": "7"},
+                reminder_admin,
+                "save_rule",
+                None,
+            ),
+            ("/admin/reminders/test", {"channel": "email"}, notify_channels, "send_mail", None),
+        ],
+        ids=["add-webhook", "retry", "save-rule", "send-test"],
+    )
+    def test_a_slow_form_does_not_stall_the_server(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        client: TestClient,
+        session: Session,
+        path: str,
+        data: dict[str, str],
+        owner: Any,
+        name: str,
+        answer: Callable[..., Any] | None,
+    ) -> None:
+        user = admin(client, session)
+        ledger_row(session, user, DeliveryStatus.dead)
+        token = csrf(client)
+        # The slow call waits until another request has been answered (5 s at most).
+        entered, answered, saw_answer = threading.Event(), threading.Event(), []
+        real: Callable[..., Any] = answer or getattr(owner, name)
+
+        def slow(*args: Any, **kwargs: Any) -> Any:
+            entered.set()
+            saw_answer.append(answered.wait(timeout=5))
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, slow)
+        responses: list[Any] = []
+        waiting = threading.Thread(
+            target=lambda: responses.append(
+                client.post(path, data={**data, "csrf_token": token}, headers=HX)
+            )
+        )
+        waiting.start()
+        assert entered.wait(timeout=5)
+        assert client.get("/healthz").status_code == 200
+        answered.set()
+        waiting.join(timeout=10)
+        assert saw_answer == [True]
+        assert responses[0].status_code == 204
+
+
+class TestCsrf:
+    @pytest.mark.parametrize(
+        ("path", "data"),
+        [
+            (
+                "/admin/reminders/webhooks",
+                {"name": "群", "kind": "generic", "url": "https://8.8.8.8/h"},
+            ),
+            ("/admin/reminders/rules/task", {"days_before": "7", "enabled": "on"}),
+            ("/admin/reminders/test", {"channel": "email"}),
+        ],
+    )
+    @pytest.mark.parametrize("headers", [{}, HX], ids=["page", "htmx"])
+    def test_a_form_without_its_token_changes_nothing(
+        self,
+        client: TestClient,
+        session: Session,
+        path: str,
+        data: dict[str, str],
+        headers: dict[str, str],
+    ) -> None:
+        admin(client, session)
+        csrf(client)
+        response = client.post(path, data={**data, "csrf_token": "forged"}, headers=headers)
+        assert response.status_code == 403
+        assert channels(session) == []
+        assert (
+            session.exec(
+                select(ActivityEvent).where(
+                    col(ActivityEvent.object_type).in_(["webhook_channel", "reminder_rule"])
+                )
+            ).all()
+            == []
+        )

@@ -24,19 +24,24 @@ INTERNAL_URLS = [
     "http://2130706433/",
     "http://localhost:6379/",
     "http://[::1]/",
-    "http://0.0.0.0:22/",
     "http://10.0.0.8/robot",
     "http://172.16.1.1/",
     "http://192.168.1.10/",
+    "http://[fc00::1]/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://[2002:7f00:1::]/",  # 6to4 around 127.0.0.1
+]
+# Never reachable, whatever RONGHE_OUTBOUND_ALLOWED_HOSTS says.
+FORBIDDEN_URLS = [
+    "http://0.0.0.0:22/",  # reaches this server's own listeners
     "http://169.254.169.254/latest/meta-data/",  # AWS, Huawei, Baidu cloud metadata
     "http://169.254.0.23/",  # Tencent Cloud metadata
     "http://100.100.100.200/latest/meta-data/",  # Alibaba Cloud metadata
     "http://[fd00:ec2::254]/",  # AWS metadata over IPv6
+    "http://192.0.0.192/",  # Oracle Cloud metadata
+    "http://168.63.129.16/",  # Azure's platform endpoint, a public address
     "http://[fe80::1]/",
-    "http://[fc00::1]/",
-    "http://[::ffff:127.0.0.1]/",
     "http://[::ffff:a9fe:a9fe]/",  # 169.254.169.254, mapped
-    "http://[2002:7f00:1::]/",  # 6to4 around 127.0.0.1
     "http://[64:ff9b::a9fe:a9fe]/",  # NAT64 around 169.254.169.254
     "http://224.0.0.1/",
     "http://[ff02::1]/",
@@ -64,6 +69,16 @@ class TestCheckForSaving:
         with pytest.raises(outbound_url.Refused) as refused:
             outbound_url.check_for_saving(url, allowed=NOTHING)
         assert str(refused.value) == outbound_url.INTERNAL
+
+    @pytest.mark.parametrize("url", FORBIDDEN_URLS)
+    def test_metadata_link_local_and_non_unicast_addresses_are_refused_even_when_listed(
+        self, url: str
+    ) -> None:
+        listed = outbound_url.allowed_hosts(str(outbound_url.parse(url).host))
+        for allowed in (NOTHING, listed):
+            with pytest.raises(outbound_url.Refused) as refused:
+                outbound_url.check_for_saving(url, allowed=allowed)
+            assert str(refused.value) == outbound_url.FORBIDDEN
 
     @pytest.mark.parametrize("url", ["ftp://x/", "http:///path", "javascript:alert(1)", "http://"])
     def test_other_schemes_and_missing_hosts_are_refused(self, url: str) -> None:
@@ -138,6 +153,71 @@ class TestResolvedOnce:
         assert asked == ["robot.corp.example"]
         assert received.requests[0]["headers"]["Host"] == f"robot.corp.example:{port}"
         assert received.requests[0]["path"] == "/hook?key=k"
+
+
+ROBOT = "https://robot.corp.example/send"
+ROBOT_LISTED = frozenset({"robot.corp.example"})
+
+
+class TestAllowedHosts:
+    """A listed name opens internal addresses to that host, and nothing more: it cannot be
+    pointed (or rebound) at a cloud metadata service."""
+
+    @pytest.mark.parametrize(
+        "address",
+        [
+            "169.254.169.254",
+            "169.254.0.23",
+            "100.100.100.200",
+            "fd00:ec2::254",
+            "fe80::1",
+            "::ffff:169.254.169.254",
+            "0.0.0.0",  # noqa: S104 (an address refused, not bound)
+        ],
+    )
+    def test_a_listed_name_resolving_to_metadata_is_refused(
+        self, monkeypatch: pytest.MonkeyPatch, address: str
+    ) -> None:
+        fake_resolver(monkeypatch, {"robot.corp.example": [["10.0.8.20", address]]})
+        with pytest.raises(outbound_url.Refused) as refused:
+            outbound_url.check_for_saving(ROBOT, allowed=ROBOT_LISTED)
+        assert str(refused.value) == outbound_url.FORBIDDEN
+        with pytest.raises(outbound_url.Refused) as refused:
+            outbound_url.target(ROBOT, allowed=ROBOT_LISTED)
+        assert str(refused.value) == outbound_url.FORBIDDEN
+
+    def test_a_listed_name_rebound_to_metadata_after_saving_is_not_contacted(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        fake_resolver(monkeypatch, {"robot.corp.example": [["10.0.8.20"], ["169.254.169.254"]]})
+        outbound_url.check_for_saving(ROBOT, allowed=ROBOT_LISTED)
+        with pytest.raises(outbound_url.Refused) as refused:
+            outbound_url.post(ROBOT, content=b"{}", headers={}, allowed=ROBOT_LISTED, timeout=1)
+        assert str(refused.value) == outbound_url.FORBIDDEN
+
+    def test_a_listed_name_may_be_private(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        fake_resolver(monkeypatch, {"robot.corp.example": [["10.0.8.20", "fd12::20"]]})
+        outbound_url.check_for_saving(ROBOT, allowed=ROBOT_LISTED)
+        assert outbound_url.target(ROBOT, allowed=ROBOT_LISTED).addresses == (
+            "10.0.8.20",
+            "fd12::20",
+        )
+
+    def test_loopback_only_when_its_name_or_its_address_is_listed(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        fake_resolver(monkeypatch, {"relay.corp.example": [["127.0.0.1"]]})
+        url = "http://relay.corp.example:8025/hook"
+        with pytest.raises(outbound_url.Refused) as refused:
+            outbound_url.target(url, allowed=ROBOT_LISTED)
+        assert str(refused.value) == outbound_url.INTERNAL
+        for listed in ("relay.corp.example", "127.0.0.1"):
+            allowed = outbound_url.allowed_hosts(listed)
+            assert outbound_url.target(url, allowed=allowed).addresses == ("127.0.0.1",)
+        allowed = outbound_url.allowed_hosts("127.0.0.1")
+        outbound_url.check_for_saving("http://127.0.0.1:8025/hook", allowed=allowed)
+        with pytest.raises(outbound_url.Refused):
+            outbound_url.check_for_saving("http://127.0.0.2:8025/hook", allowed=allowed)
 
 
 def settings_allowing(hosts: str) -> Settings:
