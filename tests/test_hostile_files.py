@@ -42,7 +42,7 @@ from app.routers import evidence_excel as evidence_excel_router
 from app.routers import self_assessments as self_assessments_router
 from app.services import api_token as api_token_service
 from app.services import evidence as evidence_service
-from app.services import evidence_links
+from app.services import evidence_links, evidence_review
 from app.services.evidence import Upload, UploadLimits
 from app.settings import Settings
 from app.web import MULTIPART_OVERHEAD
@@ -187,11 +187,11 @@ class Restricted:
             upload=Upload("薪酬台账-2026.pdf", io.BytesIO(SECRET_PDF)),
             limits=UploadLimits.from_settings(settings),
         )
-        evidence_service.submit(
+        evidence_review.submit(
             session=session, now=NOW, actor_id=self.owner.id, evidence=self.evidence
         )
         executive = make_user(session, roles=[Role.executive])
-        evidence_service.approve(
+        evidence_review.approve(
             session=session,
             now=NOW,
             actor_id=executive.id or 0,
@@ -1061,7 +1061,7 @@ class TestInflatedSheets:
         assert "工作表超过 2000 行" in response.text
         assert time.monotonic() - started < 5
         imports = upload_settings.data_dir / "imports"
-        assert len(list(imports.glob("*.xlsx"))) == 1  # the first preview, waiting to confirm
+        assert len(list(imports.glob("*.json"))) == 1  # the first preview, waiting to confirm
 
     @pytest.mark.parametrize("kind", list(IMPORTS))
     def test_formulas_dragged_across_a_row_are_refused_before_reading(

@@ -1,22 +1,18 @@
 """Self-assessment (评估与诊断): the yearly results with their trend and six-view radar,
 entry by hand or from a spreadsheet, weak views linked to capabilities and goals, JSON API."""
 
-import secrets
 from io import BytesIO
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from openpyxl import Workbook
 from openpyxl.styles import Font
-from sqlalchemy.exc import IntegrityError
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from app.db import SessionDep, release_write_lock
+from app.db import SessionDep
 from app.deps import ApiViewer, CurrentViewer, Now, SettingsDep, Viewer, require
-from app.errors import Conflict, DomainError, Invalid, NotFound
-from app.forms import form_values, parse_id, save_upload, submit
+from app.errors import DomainError, Invalid
+from app.forms import form_values, parse_id, submit
 from app.i18n import gettext as _
 from app.labels import label
 from app.models.certification import (
@@ -26,10 +22,9 @@ from app.models.certification import (
     SelfAssessmentCreate,
 )
 from app.permissions import Permission
-from app.services import import_previews, self_assessment_excel
+from app.routers import import_flow
 from app.services import self_assessment as assessment_service
-from app.services.excel_reading import read_limits
-from app.settings import Settings
+from app.services import self_assessment_excel
 from app.templating import is_htmx, render
 from app.web import redirect, toast_header
 
@@ -193,17 +188,6 @@ async def create(request: Request, session: SessionDep, now: Now, viewer: Editor
 # --- spreadsheet import ----------------------------------------------------------------------
 
 
-def _imports_dir(settings: Settings) -> Path:
-    path = settings.data_dir / "imports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _preview_path(settings: Settings, viewer: Viewer, token: str) -> Path:
-    # Named after the uploader: a token alone never opens another user's preview.
-    return _imports_dir(settings) / f"{viewer.id}-sa-{token}.xlsx"
-
-
 def _import_page(
     request: Request,
     rows: list[self_assessment_excel.ImportRow] | None,
@@ -247,41 +231,47 @@ def template(viewer: EditorDep) -> Response:
     )
 
 
+RESULTS: import_flow.ExcelImport[self_assessment_excel.ImportRow] = import_flow.ExcelImport(
+    kind="sa-",
+    read=lambda path, limits: self_assessment_excel.read_sheet(path, limits=limits),
+    check=lambda session, sheet, _viewer: self_assessment_excel.check_rows(
+        session=session, sheet=sheet
+    ),
+    write=lambda session, now, actor_id, rows: self_assessment_excel.import_rows(
+        session=session, now=now, actor_id=actor_id, rows=rows
+    ),
+    expired=lambda: _(
+        "This file was already imported, or its preview has expired; "
+        "check the results before uploading it again."
+    ),
+    # A year recorded meanwhile by hand or by another import: the unique year refuses it.
+    clashed=lambda: _(
+        "A year in this file was recorded at the same time by someone else; "
+        "nothing was imported. Upload the file again to see which rows remain."
+    ),
+)
+
+
 @router.post("/import")
 async def import_preview(
     request: Request, session: SessionDep, settings: SettingsDep, viewer: EditorDep
 ) -> Response:
     """Read the uploaded sheet and show every row with its errors; nothing is written yet."""
-    release_write_lock(session)
-    form = await request.form(max_files=1)
-    errors: dict[str, str] = {}
-    status = 200
-    rows = None
-    token = secrets.token_hex(16)
-    target = _preview_path(settings, viewer, token)
-    try:
-        await save_upload(form, target, max_mb=IMPORT_MAX_MB)
-        # The sheet is read in a child process with a time limit (excel_reading); this thread
-        # only waits for it, and checks the rows against the database afterwards.
-        rows = await run_in_threadpool(
-            self_assessment_excel.read_rows,
-            session=session,
-            path=target,
-            limits=read_limits(settings),
-        )
-    except DomainError as exc:
-        errors[exc.field or "file"] = exc.message
-        status = exc.status_code
-        target.unlink(missing_ok=True)
-    else:
-        import_previews.keep_newest(
-            target.parent, user_id=viewer.id, keep=settings.import_previews_per_user, current=target
-        )
-    return _import_page(request, rows, token if rows else None, errors, status_code=status)
+    preview = await import_flow.preview(
+        RESULTS,
+        request=request,
+        session=session,
+        settings=settings,
+        viewer=viewer,
+        max_mb=IMPORT_MAX_MB,
+    )
+    return _import_page(
+        request, preview.rows, preview.token, preview.errors, status_code=preview.status_code
+    )
 
 
 @router.post("/import/confirm")
-def import_confirm(  # plain def: reading the sheet and writing its years is slow work
+def import_confirm(  # plain def: checking the sheet and writing its years is slow work
     request: Request,
     session: SessionDep,
     now: Now,
@@ -289,41 +279,9 @@ def import_confirm(  # plain def: reading the sheet and writing its years is slo
     viewer: EditorDep,
     token: Annotated[str, Form()] = "",
 ) -> Response:
-    if not token.isalnum() or len(token) != 32:
-        raise NotFound()
-    path = _preview_path(settings, viewer, token)
-    # Claim the preview before reading it: of two confirms sent together (a double click),
-    # only the one whose rename succeeds imports; the other finds the preview gone.
-    claimed = path.with_name(f"{path.stem}{import_previews.CLAIMED}.xlsx")
-    try:
-        path.rename(claimed)
-    except FileNotFoundError:
-        raise NotFound(
-            _(
-                "This file was already imported, or its preview has expired; "
-                "check the results before uploading it again."
-            )
-        ) from None
-    try:
-        rows = self_assessment_excel.read_rows(
-            session=session, path=claimed, limits=read_limits(settings)
-        )
-        created = self_assessment_excel.import_rows(
-            session=session, now=now, actor_id=viewer.id, rows=rows
-        )
-        session.commit()
-    except IntegrityError:
-        # A year recorded meanwhile by hand or by another import: the unique year refuses it.
-        session.rollback()
-        raise Conflict(
-            _(
-                "A year in this file was recorded at the same time by someone else; "
-                "nothing was imported. Upload the file again to see which rows remain."
-            )
-        ) from None
-    finally:
-        claimed.unlink(missing_ok=True)
-    skipped = sum(1 for r in rows if r.errors)
+    created, skipped = import_flow.confirm(
+        RESULTS, session=session, now=now, settings=settings, viewer=viewer, token=token
+    )
     return redirect(
         request,
         "/self-assessments",

@@ -22,7 +22,7 @@ from app.models.user import User
 from app.services import evidence as evidence_service
 from app.services import evidence_links, time_limited
 from app.services.evidence_access import visible_clause
-from app.services.excel_reading import sheet_rows
+from app.services.excel_reading import Sheet, sheet_rows
 
 MAX_ROWS = 2000
 COLUMNS = [
@@ -125,19 +125,13 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def read_rows(
-    *,
-    session: Session,
-    path: Path,
-    viewer: Viewer,
-    limits: time_limited.Limits = time_limited.Limits(),
-) -> list[ImportRow]:
+def read_sheet(path: Path, *, limits: time_limited.Limits) -> Sheet:
+    """The register's cells, read in a child process with a time limit (excel_reading)."""
+    return sheet_rows(path, columns=len(COLUMNS), max_rows=MAX_ROWS, limits=limits)
+
+
+def check_rows(*, session: Session, sheet: Sheet, viewer: Viewer) -> list[ImportRow]:
     """Validate every row without writing anything; each row carries its own errors."""
-    sheet = sheet_rows(path, columns=len(COLUMNS), max_rows=MAX_ROWS, limits=limits)
-    return _read(session, sheet, viewer)
-
-
-def _read(session: Session, sheet: list[tuple[int, list[Any]]], viewer: Viewer) -> list[ImportRow]:
     users = {email.lower(): uid for uid, email in session.exec(select(User.id, User.email)).all()}
     departments = {
         code.lower(): did
@@ -247,10 +241,15 @@ PREVIEW_MAX_AGE_SECONDS = 24 * 3600
 
 
 def sweep_previews(imports_dir: Path, now_timestamp: float) -> int:
-    """Delete import previews that were never confirmed; returns how many."""
+    """Delete import previews that were never confirmed, and workbooks left by a process that
+    died while reading one; returns how many."""
     removed = 0
-    for path in imports_dir.glob("*.xlsx") if imports_dir.exists() else []:
-        if now_timestamp - path.stat().st_mtime > PREVIEW_MAX_AGE_SECONDS:
+    for path in imports_dir.glob("*") if imports_dir.exists() else []:
+        try:
+            age = now_timestamp - path.stat().st_mtime
+        except FileNotFoundError:
+            continue  # confirmed, or replaced by a newer preview (keep_newest), meanwhile
+        if age > PREVIEW_MAX_AGE_SECONDS:
             path.unlink(missing_ok=True)
             removed += 1
     return removed

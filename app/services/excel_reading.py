@@ -26,6 +26,9 @@ from app.services import time_limited
 if TYPE_CHECKING:  # the reading child imports this module; settings would only slow it
     from app.settings import Settings
 
+# A sheet's rows below the header that are not empty: (row number, the cells an import reads).
+Sheet = list[tuple[int, list[Any]]]
+
 # zipfile never returns more than an entry's declared size (it then checks the CRC), so
 # refusing a large declared total bounds the time and memory of reading. 2,000 rows with long
 # texts unpack to about 5 MB.
@@ -67,9 +70,7 @@ def read_limits(settings: "Settings") -> time_limited.Limits:
     )
 
 
-def sheet_rows(
-    path: Path, *, columns: int, max_rows: int, limits: time_limited.Limits
-) -> list[tuple[int, list[Any]]]:
+def sheet_rows(path: Path, *, columns: int, max_rows: int, limits: time_limited.Limits) -> Sheet:
     """The first sheet's rows below the header that are not empty, as (row number, the first
     `columns` cells), or a clear refusal of a damaged file, one with more than `max_rows`, or
     one that takes longer to read than the limit allows."""
@@ -93,10 +94,10 @@ def sheet_rows(
         raise Invalid(_("This is not a readable Excel (.xlsx) file."), field="file") from None
 
 
-def _sheet_rows(path: Path, columns: int, max_rows: int) -> list[tuple[int, list[Any]]]:
+def _sheet_rows(path: Path, columns: int, max_rows: int) -> Sheet:
     """`sheet_rows` itself, run in the child process."""
     book = open_book(path)
-    found: list[tuple[int, list[Any]]] = []
+    found: Sheet = []
     try:
         sheet = book.worksheets[0]
         for number, raw in enumerate(sheet.iter_rows(min_row=2, values_only=True), start=2):

@@ -1,6 +1,7 @@
 """What an uploaded file may be called and contain: safe names, allowed types, honest content."""
 
 import codecs
+import re
 import unicodedata
 import zipfile
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ import puremagic
 
 from app.errors import Conflict, Invalid
 from app.i18n import gettext as _
+from app.services.file_store import HEAD_BYTES
 
 NAME_MAX = 255
 TEXT_EXTENSIONS = frozenset({"txt", "csv", "md"})
@@ -49,33 +51,49 @@ def check_name(name: str, allowed: frozenset[str]) -> tuple[str, str]:
     return name, extension
 
 
-# Text has no control characters but tab, line breaks and form feed. Neither UTF-8 nor GB18030
-# uses these bytes inside a multi-byte character, so they are found without decoding.
+# Text has no control characters but tab, line breaks and form feed.
 CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F])
+CONTROL_CHARACTER = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")
 TEXT_CHUNK = 1024 * 1024
-HEAD_BYTES = 65536  # as much as file_store keeps of the start of a file
+# Excel's "Unicode Text" export and Notepad's "Unicode" save UTF-16 and start it with a byte
+# order mark; without one, UTF-16 cannot be told from binary, and is not accepted.
+UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 def _is_text(head: bytes, path: Path) -> bool:
     """Whether the whole file is text in an encoding Chinese enterprises save in: UTF-8, with
-    or without a byte order mark, or GB18030 (which contains GBK and GB2312).
+    or without a byte order mark, GB18030 (which contains GBK and GB2312), or UTF-16 with a
+    byte order mark.
 
     Judged by decoding, not by magic numbers: a CSV whose first cell is "0000" looks like
     audio to a sniffer, and XML or JSON is still text in a .txt file."""
-    for encoding in ("utf-8", "gb18030"):
-        # Incremental: a chunk may end inside a multi-byte character, which the decoder holds
-        # back for the next one instead of refusing the file by where the chunk fell.
-        decoder = codecs.getincrementaldecoder(encoding)()
-        try:
-            for chunk in _chunks(head, path):
-                if len(chunk.translate(None, CONTROL_BYTES)) != len(chunk):
-                    return False  # (deleting is several times faster than a regex)
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-            return True
-        except UnicodeDecodeError:
-            continue
-    return False
+    if head.startswith(UTF16_BOMS):
+        return _decodes(head, path, "utf-16")
+    return _decodes(head, path, "utf-8") or _decodes(head, path, "gb18030")
+
+
+def _decodes(head: bytes, path: Path, encoding: str) -> bool:
+    """Whether the whole file decodes in `encoding` to text without control characters."""
+    # Incremental: a chunk may end inside a multi-byte character or a surrogate pair, which
+    # the decoder holds back for the next one instead of refusing the file by where the chunk
+    # fell.
+    decoder = codecs.getincrementaldecoder(encoding)()
+    # UTF-8 and GB18030 never use a control byte inside a multi-byte character, so their
+    # bytes are checked (deleting is several times faster than a regex); UTF-16 has such
+    # bytes in every other place, so its decoded text is.
+    by_text = encoding == "utf-16"
+    try:
+        for chunk in _chunks(head, path):
+            text = decoder.decode(chunk)
+            if (
+                CONTROL_CHARACTER.search(text)
+                if by_text
+                else len(chunk.translate(None, CONTROL_BYTES)) != len(chunk)
+            ):
+                return False
+        return not CONTROL_CHARACTER.search(decoder.decode(b"", final=True))
+    except UnicodeDecodeError:
+        return False
 
 
 def _chunks(head: bytes, path: Path) -> Iterator[bytes]:

@@ -16,6 +16,7 @@ from app.errors import DomainError, Invalid
 from app.i18n import gettext as _
 
 CHUNK = 1024 * 1024
+HEAD_BYTES = 65536  # kept of the start of every upload, for type detection (file_check)
 
 
 class TooLarge(DomainError):
@@ -52,8 +53,8 @@ def store(source: BinaryIO, files_dir: Path, max_bytes: int) -> Stored:
                         _("The file is larger than %(mb)d MB.", mb=max_bytes // (1024 * 1024)),
                         field="file",
                     )
-                if len(head) < 65536:
-                    head += chunk[: 65536 - len(head)]
+                if len(head) < HEAD_BYTES:
+                    head += chunk[: HEAD_BYTES - len(head)]
                 digest.update(chunk)
                 out.write(chunk)
             out.flush()

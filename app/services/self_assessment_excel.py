@@ -17,7 +17,7 @@ from app.labels import label
 from app.models.certification import DevelopmentStage, SelfAssessmentCreate
 from app.services import self_assessment as assessment_service
 from app.services import time_limited
-from app.services.excel_reading import sheet_rows
+from app.services.excel_reading import Sheet, sheet_rows
 
 MAX_ROWS = 200
 # The columns as the national platform's reports name them; the header row is not checked,
@@ -76,15 +76,20 @@ def _cell(value: Any) -> Any:
     return value
 
 
+def read_sheet(path: Path, *, limits: time_limited.Limits) -> Sheet:
+    """The results' cells, read in a child process with a time limit (excel_reading)."""
+    return sheet_rows(path, columns=len(COLUMNS), max_rows=MAX_ROWS, limits=limits)
+
+
 def read_rows(
     *, session: Session, path: Path, limits: time_limited.Limits = time_limited.Limits()
 ) -> list[ImportRow]:
+    """The workbook's rows, each checked and carrying its own errors; nothing is written."""
+    return check_rows(session=session, sheet=read_sheet(path, limits=limits))
+
+
+def check_rows(*, session: Session, sheet: Sheet) -> list[ImportRow]:
     """Validate every row without writing anything; each row carries its own errors."""
-    sheet = sheet_rows(path, columns=len(COLUMNS), max_rows=MAX_ROWS, limits=limits)
-    return _read(session, sheet)
-
-
-def _read(session: Session, sheet: list[tuple[int, list[Any]]]) -> list[ImportRow]:
     recorded = {a.year for a in assessment_service.all_years(session=session)}
     seen: set[int] = set()
     rows: list[ImportRow] = []

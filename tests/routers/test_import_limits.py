@@ -2,6 +2,9 @@
 and reading that neither blocks the event loop nor takes the machine's every core."""
 
 import io
+import os
+import shutil
+import sqlite3
 import threading
 import time
 from functools import cache
@@ -13,15 +16,21 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 from openpyxl import Workbook
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, func, select
 
 from app.main import create_app
 from app.models.certification import SelfAssessment
 from app.models.evidence import Evidence
 from app.models.user import Role, User
+from app.services import evidence as evidence_service
+from app.services import self_assessment as assessment_service
 from app.services import time_limited
+from app.services.activity_key import KEY_FILE
 from app.settings import Settings
-from tests.conftest import csrf, make_settings, make_user, sign_in
+from tests.conftest import NOW, csrf, make_settings, make_user, sign_in
 
 IMPORTS = {"register": "/evidence/import", "self-assessment": "/self-assessments/import"}
 QUOTA = 2
@@ -93,7 +102,7 @@ def _confirm(client: TestClient, url: str, token: str) -> Response:
 
 
 def _previews(settings: Settings, user: User) -> list[Path]:
-    return list((settings.data_dir / "imports").glob(f"{user.id}-*.xlsx"))
+    return list((settings.data_dir / "imports").glob(f"{user.id}-*.json"))
 
 
 def _files(settings: Settings) -> list[Path]:
@@ -238,3 +247,138 @@ class TestResponsiveness:
         assert len(answers) == 3
         assert set(answers) <= {422, 503}, answers
         assert _files(settings) == []
+
+
+ROWS = {"register": ["C-1", "确认时的文件"], "self-assessment": [2023, 48.5]}
+
+
+def _imported(session: Session, kind: str) -> int:
+    """How many of the rows in ROWS were imported."""
+    if kind == "register":
+        return _register_count(session, "C-")
+    return session.exec(select(func.count()).select_from(SelfAssessment)).one()
+
+
+class TestConfirm:
+    """A preview keeps the rows it showed: confirming reads no workbook again, so it neither
+    waits for a reader nor costs its CPU a second time, and a preview that was shown can
+    always be confirmed."""
+
+    @pytest.mark.parametrize("kind", list(IMPORTS))
+    def test_a_preview_is_confirmed_while_every_reader_is_busy(
+        self, client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch, kind: str
+    ) -> None:
+        sign_in(client, session, make_user(session, roles=[Role.admin]))
+        token = _token(_upload(client, IMPORTS[kind], _sheet(ROWS[kind])))
+
+        def busy(*_args: Any, **_kwargs: Any) -> Any:
+            raise time_limited.Busy
+
+        monkeypatch.setattr(time_limited, "run", busy)
+        assert _confirm(client, IMPORTS[kind], token).status_code == 303
+        assert _imported(session, kind) == 1
+
+    @pytest.mark.parametrize("kind", list(IMPORTS))
+    def test_a_confirm_that_meets_a_busy_database_can_be_confirmed_again(
+        self, client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch, kind: str
+    ) -> None:
+        sign_in(client, session, make_user(session, roles=[Role.admin]))
+        token = _token(_upload(client, IMPORTS[kind], _sheet(ROWS[kind])))
+        service = evidence_service if kind == "register" else assessment_service
+        create = service.create
+
+        def locked(**_kwargs: Any) -> Any:
+            raise OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
+
+        monkeypatch.setattr(service, "create", locked)
+        refused = _confirm(client, IMPORTS[kind], token)
+        assert refused.status_code == 503
+        assert "数据库正忙" in refused.text
+        assert _imported(session, kind) == 0
+
+        monkeypatch.setattr(service, "create", create)
+        assert _confirm(client, IMPORTS[kind], token).status_code == 303
+        assert _imported(session, kind) == 1
+
+    def test_a_year_recorded_meanwhile_is_a_409_page_and_the_preview_is_dropped(
+        self,
+        client: TestClient,
+        session: Session,
+        import_settings: Settings,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        user = make_user(session, roles=[Role.admin])
+        sign_in(client, session, user)
+        token = _token(_upload(client, IMPORTS["self-assessment"], _sheet([2023, 48.5])))
+        session.add(SelfAssessment(year=2023, overall_score=50, created_at=NOW, updated_at=NOW))
+        session.commit()
+        # The other transaction's row is not yet visible to this one's duplicate check.
+        monkeypatch.setattr(assessment_service, "by_year", lambda **_kw: None)
+        monkeypatch.setattr(assessment_service, "all_years", lambda **_kw: [])
+        response = _confirm(client, IMPORTS["self-assessment"], token)
+        assert response.status_code == 409
+        assert "刚被他人同时录入" in response.text
+        assert _previews(import_settings, user) == []
+
+
+@pytest.mark.skipif(
+    "TEST_DATABASE_URL" in os.environ, reason="the write lock of a whole database is SQLite's"
+)
+def test_other_writes_go_on_while_an_import_is_confirmed(
+    settings: Settings, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite every transaction holds the one write lock: a confirm that held it while it
+    read a workbook made every other save wait, and fail after the busy timeout."""
+    database = tmp_path / "confirm.db"
+    source, copy = (
+        sqlite3.connect(make_url(settings.database_url or "").database or ""),
+        (sqlite3.connect(database)),
+    )
+    source.backup(copy)
+    source.close()
+    copy.close()
+    own = make_settings(tmp_path / "data", f"sqlite:///{database}")
+    own.data_dir.mkdir()
+    shutil.copy2(settings.data_dir / KEY_FILE, own.data_dir / KEY_FILE)  # the copy's key
+    app = create_app(own)
+    with (
+        TestClient(app, base_url="http://testserver", follow_redirects=False) as client,
+        Session(app.state.engine, expire_on_commit=False) as session,
+    ):
+        user = make_user(session, roles=[Role.admin])
+        sign_in(client, session, user)  # and ends its transaction: this test holds no lock
+        token = _token(_upload(client, IMPORTS["register"], _sheet(["W-1", "确认中"])))
+        read = time_limited.run
+
+        def slow(*args: Any, **kwargs: Any) -> Any:
+            time.sleep(3)  # a workbook that takes long to read
+            return read(*args, **kwargs)
+
+        monkeypatch.setattr(time_limited, "run", slow)
+        answers: list[int] = []
+        confirm = threading.Thread(
+            target=lambda: answers.append(_confirm(client, IMPORTS["register"], token).status_code)
+        )
+        started = time.monotonic()
+        confirm.start()
+        refused: list[str] = []
+        while True:
+            # Another user's save, which gives up after half a second of waiting for the lock.
+            other = sqlite3.connect(database, timeout=0.5, isolation_level=None)
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                other.execute("UPDATE user_account SET name = '周敏' WHERE id = ?", (user.id,))
+                other.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                refused.append(str(exc))
+            finally:
+                other.close()
+            if not confirm.is_alive():
+                break
+            time.sleep(0.05)
+        confirm.join()
+        assert refused == []
+        assert answers == [303]
+        assert time.monotonic() - started < 2
+        assert _register_count(session, "W-") == 1
+    app.state.engine.dispose()

@@ -1,10 +1,10 @@
 """Self-assessment pages: charts with tables, entry by hand, import, weak-view links, API."""
 
 from io import BytesIO
-from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from openpyxl import Workbook
 from sqlmodel import Session, func, select
@@ -177,25 +177,31 @@ class TestImport:
         assert count(session) == 1
 
     def test_the_preview_is_claimed_before_it_is_imported(
-        self, client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+        self,
+        app: FastAPI,
+        client: TestClient,
+        session: Session,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         # Of two confirms sent together, the second must find the preview gone while the
         # first is still importing.
         editor(client, session)
         token = preview_token(client, [2023, 48.5])
-        seen: list[bool] = []
-        read_rows = excel.read_rows
+        imports = app.state.settings.data_dir / "imports"
+        unclaimed: list[str] = []
+        all_years = service.all_years
 
-        def reading(*, session: Session, path: Path, **limits: Any) -> list[excel.ImportRow]:
-            seen.extend(p.exists() for p in path.parent.glob(f"*{token}.xlsx"))
-            return read_rows(session=session, path=path, **limits)
+        def checking(**kwargs: Any) -> list[SelfAssessment]:
+            unclaimed.extend(p.name for p in imports.glob(f"*{token}.*"))
+            return all_years(**kwargs)
 
-        monkeypatch.setattr(excel, "read_rows", reading)
+        monkeypatch.setattr(service, "all_years", checking)
         confirmed = client.post(
             "/self-assessments/import/confirm", data={"token": token, "csrf_token": csrf(client)}
         )
         assert confirmed.status_code == 303
-        assert seen == []
+        assert unclaimed == []
+        assert not any(imports.glob(f"*{token}*"))  # and the claimed one is gone too
         assert count(session) == 1
 
     def test_a_year_recorded_meanwhile_is_a_409_and_imports_nothing(

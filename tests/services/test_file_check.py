@@ -10,6 +10,7 @@ import pytest
 
 from app.errors import Invalid
 from app.services.file_check import check_content
+from app.services.file_store import HEAD_BYTES
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -28,7 +29,7 @@ def _check(tmp_path: Path, name: str, content: bytes) -> str:
     path = tmp_path / "stored"
     path.write_bytes(content)
     extension = name.rsplit(".", 1)[1]
-    return check_content(name, extension, content[:65536], path).mime_type
+    return check_content(name, extension, content[:HEAD_BYTES], path).mime_type
 
 
 class TestTextByContent:
@@ -61,6 +62,27 @@ class TestTextByContent:
         mime = _check(tmp_path, name, content)
         assert mime.startswith("text/")
 
+    @pytest.mark.parametrize(
+        ("name", "content"),
+        [
+            # Excel's "Unicode Text" export: tab-separated, CRLF, UTF-16 LE with a BOM.
+            ("清单.txt", "\ufeff编号\t名称\r\nA-1\t文件控制程序\r\n".encode("utf-16-le")),
+            ("记事本.txt", "\ufeff质量方针\n持续改进\n".encode("utf-16-be")),
+            ("表.csv", "\ufeff编号,名称\r\n1,𠀀字\r\n".encode("utf-16-le")),
+        ],
+        ids=["excel unicode text", "utf-16 be", "utf-16 csv with a surrogate pair"],
+    )
+    def test_utf16_text_with_a_byte_order_mark_is_accepted(
+        self, tmp_path: Path, name: str, content: bytes
+    ) -> None:
+        assert _check(tmp_path, name, content).startswith("text/")
+
+    def test_a_long_utf16_file_whose_surrogate_pair_straddles_the_head_is_accepted(
+        self, tmp_path: Path
+    ) -> None:
+        content = ("\ufeff" + "a" + "𠀀" * 40000).encode("utf-16-le")
+        assert _check(tmp_path, "长.txt", content) == "text/plain"
+
     def test_a_utf8_file_whose_multibyte_character_straddles_the_head_is_accepted(
         self, tmp_path: Path
     ) -> None:
@@ -76,8 +98,27 @@ class TestTextByContent:
             ("程序.md", b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00"),
             ("控制.txt", b"abc\x01\x02\x03def\x1b[31m"),
             ("尾部.txt", b"plain text\n" * 10000 + PNG),
+            ("伪装.txt", b"\xff\xfe" + PNG),
+            ("伪装BE.txt", b"\xfe\xff" + _zip()),
+            ("控制16.txt", "\ufeffabc\x01\x02def".encode("utf-16-le")),
+            ("半个.txt", "\ufeff文件".encode("utf-16-le") + b"\x41"),
+            ("孤立代理.txt", b"\xff\xfe" + b"\x00\xd8" + "文".encode("utf-16-le")),
+            ("尾部16.txt", "\ufeff正文\n".encode("utf-16-le") * 20000 + b"\x00\x00"),
         ],
-        ids=["png", "zip as txt", "zip as csv", "executable", "control bytes", "binary tail"],
+        ids=[
+            "png",
+            "zip as txt",
+            "zip as csv",
+            "executable",
+            "control bytes",
+            "binary tail",
+            "png behind a utf-16 bom",
+            "zip behind a utf-16 be bom",
+            "utf-16 control characters",
+            "utf-16 odd length",
+            "utf-16 lone surrogate",
+            "utf-16 nul tail",
+        ],
     )
     def test_binary_content_is_refused(self, tmp_path: Path, name: str, content: bytes) -> None:
         with pytest.raises(Invalid) as refused:
