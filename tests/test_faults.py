@@ -100,6 +100,36 @@ def _database(root: Path, name: str, template: str | None = None) -> str:
     return make_url(base).set(database=name).render_as_string(hide_password=False)
 
 
+def _server_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a `ronghe serve` process on the settings' database and data."""
+    return {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+        "RONGHE_ENVIRONMENT": "test",
+        "RONGHE_DATA_DIR": str(settings.data_dir),
+        "RONGHE_DATABASE_URL": settings.effective_database_url,
+        "RONGHE_SECRET_KEY": SECRET,
+        "RONGHE_FAST_PASSWORD_HASHING": "true",
+        "RONGHE_SCHEDULER": "off",
+        **extra,
+    }
+
+
+def _add_admin(session: Session, name: str, email: str) -> User:
+    """An administrator who signs in with the test password."""
+    user = User(
+        name=name,
+        email=email,
+        password_hash=PASSWORD_HASH,
+        created_at=NOW,
+        password_changed_at=NOW,
+    )
+    session.add(user)
+    session.flush()
+    session.add(UserRole(user_id=user.id or 0, role=Role.admin))
+    return user
+
+
 @contextmanager
 def _sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
     """A session factory on the settings' database, as the scheduler gets one."""
@@ -139,16 +169,7 @@ def _evidence_database(root: Path, name: str) -> tuple[Settings, int]:
     engine = make_engine(settings)
     migrate(engine, settings)
     with Session(engine) as session:
-        user = User(
-            name="周敏",
-            email=EMAIL,
-            password_hash=PASSWORD_HASH,
-            created_at=NOW,
-            password_changed_at=NOW,
-        )
-        session.add(user)
-        session.flush()
-        session.add(UserRole(user_id=user.id or 0, role=Role.admin))
+        user = _add_admin(session, "周敏", EMAIL)
         evidence = evidence_service.create(
             session=session,
             now=NOW,
@@ -174,17 +195,7 @@ class Server:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
-            "TMPDIR": str(self.tmpdir),
-            "RONGHE_ENVIRONMENT": "test",
-            "RONGHE_DATA_DIR": str(self.settings.data_dir),
-            "RONGHE_DATABASE_URL": self.settings.effective_database_url,
-            "RONGHE_SECRET_KEY": SECRET,
-            "RONGHE_FAST_PASSWORD_HASHING": "true",
-            "RONGHE_SCHEDULER": "off",
-        }
+        env = _server_env(self.settings, TMPDIR=str(self.tmpdir))
         port = self.url.rsplit(":", 1)[1]
         with (self.root / "server.log").open("ab") as log:
             self.process = subprocess.Popen(

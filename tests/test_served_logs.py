@@ -6,7 +6,6 @@ says once that it was ignored).
 The server has a database of its own (a SQLite file, or a database on the PostgreSQL server
 of TEST_DATABASE_URL), because it really commits."""
 
-import os
 import re
 import subprocess
 import sys
@@ -19,11 +18,10 @@ import pytest
 from sqlmodel import Session
 
 from app.db import make_engine
-from app.models.user import Role, User, UserRole
 from app.security import new_token
 from app.services import notification as notification_service
-from tests.conftest import NOW, PASSWORD_HASH, SECRET, make_settings, migrate
-from tests.test_faults import _database, _free_port, _wait
+from tests.conftest import make_settings, migrate
+from tests.test_faults import _add_admin, _database, _free_port, _server_env, _wait
 
 EMAIL = "li.na@example.com"
 
@@ -54,32 +52,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     engine = make_engine(settings)
     migrate(engine, settings)
     with Session(engine) as session:
-        user = User(
-            name="李娜",
-            email=EMAIL,
-            password_hash=PASSWORD_HASH,
-            created_at=NOW,
-            password_changed_at=NOW,
-        )
-        session.add(user)
-        session.flush()
-        session.add(UserRole(user_id=user.id or 0, role=Role.admin))
+        user = _add_admin(session, "李娜", EMAIL)
         calendar = notification_service.reset_calendar_token(session=session, user_id=user.id or 0)
         session.commit()
     engine.dispose()
     url = f"http://127.0.0.1:{_free_port()}"
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
-        "PYTHONUNBUFFERED": "1",
-        "RONGHE_ENVIRONMENT": "test",
-        "RONGHE_DATA_DIR": str(settings.data_dir),
-        "RONGHE_DATABASE_URL": settings.effective_database_url,
-        "RONGHE_SECRET_KEY": SECRET,
-        "RONGHE_FAST_PASSWORD_HASHING": "true",
-        "RONGHE_SCHEDULER": "off",
-        "RONGHE_LOGIN_MAX_FAILURES_PER_ADDRESS": "3",
-    }
+    env = _server_env(settings, PYTHONUNBUFFERED="1", RONGHE_LOGIN_MAX_FAILURES_PER_ADDRESS="3")
     env.pop("RONGHE_TRUSTED_PROXIES", None)
     log = root / "server.log"
     with log.open("ab") as out:
