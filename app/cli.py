@@ -14,9 +14,9 @@ from alembic.config import Config
 from app.db import make_engine, session_scope
 from app.errors import DomainError
 from app.models.user import Role, UserCreate
-from app.services import framework as framework_service
-from app.services import user as user_service
-from app.services.activity_key import ChainKeyError, check_at_startup
+from app.services.accounts import users as user_service
+from app.services.activity.key import ChainKeyError, check_at_startup
+from app.services.requirements import framework as framework_service
 from app.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,7 +87,7 @@ def seed(
                 f"updated {report.updated}, unchanged {report.unchanged}"
             )
     if demo:
-        from app.services.evidence import UploadLimits
+        from app.services.evidence.service import UploadLimits
         from seed.demo import load_demo
 
         with session_scope(engine) as session:
@@ -244,12 +244,14 @@ def reminders_run(
     from sqlalchemy.orm import sessionmaker
     from sqlmodel import Session
 
-    from app.services import reminders
+    from app.jobs import reminder_pass
 
     settings = Settings()
     moment = (now or datetime.now(UTC)).replace(tzinfo=(now.tzinfo if now else UTC) or UTC)
     factory = sessionmaker(make_engine(settings), class_=Session, expire_on_commit=False)
-    report = reminders.run(session_factory=factory, now=moment, settings=settings, dry_run=dry_run)
+    report = reminder_pass.run(
+        session_factory=factory, now=moment, settings=settings, dry_run=dry_run
+    )
     verb = "would insert" if dry_run else "inserted"
     typer.echo(
         f"{moment.isoformat()}: planned {report.planned}, {verb} "
@@ -285,7 +287,8 @@ def activity_verify() -> None:
     altered event, or when events an anchor records are missing."""
     from sqlmodel import Session
 
-    from app.services import activity_chain, activity_key
+    from app.services.activity import chain as activity_chain
+    from app.services.activity import key as activity_key
 
     settings = Settings()
     try:
@@ -336,7 +339,7 @@ def files_verify() -> None:
     """Re-hash every stored file; exit 1 when one is missing or altered."""
     from sqlmodel import Session
 
-    from app.services.file_verify import verify
+    from app.services.files.verify import verify
 
     settings = Settings()
     with Session(make_engine(settings)) as session:
@@ -363,7 +366,7 @@ def backup(
     to: Annotated[Path, typer.Option("--to", help="A new (or empty) directory for the backup.")],
 ) -> None:
     """Back up the database and the evidence files while the app keeps running."""
-    from app.services import backup as backup_service
+    from app.jobs import backup as backup_service
 
     try:
         manifest = backup_service.backup(
@@ -386,7 +389,7 @@ def restore(
     ] = False,
 ) -> None:
     """Restore a backup into an empty data directory and database (stop the app first)."""
-    from app.services import backup as backup_service
+    from app.jobs import backup as backup_service
 
     try:
         manifest = backup_service.restore(

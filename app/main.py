@@ -3,14 +3,15 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 from starlette.middleware.gzip import GZipMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from app import clock, log_redaction, openapi
+from app import clock, log_redaction
 from app.db import make_engine
 from app.routers import (
     account,
@@ -40,15 +41,16 @@ from app.routers import (
     strategy,
     users,
 )
-from app.services import activity_key
+from app.services.activity import key as activity_key
 from app.settings import Settings
-from app.templating import TEMPLATES_DIR, env
-from app.web import (
+from app.web import openapi
+from app.web.error_pages import install_error_handlers
+from app.web.http import (
     BodyLimitMiddleware,
     WebContextMiddleware,
     csrf_protect,
-    install_error_handlers,
 )
+from app.web.rendering import TEMPLATES_DIR, env
 
 ROUTER_MODULES = (
     auth,
@@ -83,6 +85,15 @@ API_PREFIX = "/api/v1"
 API_DESCRIPTION = """Ronghe JSON API. Authenticate with a personal API token created on the
 account page: `Authorization: Bearer rh_…`. Errors come back as `{"detail": "…"}` in the
 token owner's language."""
+
+
+def _named(router: APIRouter, stem: str) -> APIRouter:
+    """Name each route "<router module>.<handler>" (e.g. `evidence.detail`): unique, so that
+    `url_for` in templates finds the one route it means."""
+    for route in router.routes:
+        if isinstance(route, APIRoute):
+            route.name = f"{stem}.{route.endpoint.__name__}"
+    return router
 
 
 @asynccontextmanager
@@ -136,8 +147,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=TEMPLATES_DIR.parent / "static"), name="static")
     install_error_handlers(app)
     for module in ROUTER_MODULES:
-        app.include_router(module.router)
+        stem = module.__name__.rpartition(".")[2]
+        app.include_router(_named(module.router, stem))
         if hasattr(module, "api_router"):
-            app.include_router(module.api_router, prefix=API_PREFIX)
+            app.include_router(_named(module.api_router, f"api.{stem}"), prefix=API_PREFIX)
+    # Templates link by route name; the path comes from the one route table.
+    env.globals["url_for"] = lambda name, **params: str(app.url_path_for(name, **params))
     openapi.install(app)
     return app

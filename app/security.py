@@ -12,8 +12,6 @@ _strong = PasswordHash((Argon2Hasher(),))
 # Tests create many users; a cheap argon2 keeps the suite fast without a different algorithm.
 _fast = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
 
-PASSWORD_MIN_LENGTH = 10
-
 
 def hash_password(password: str, *, fast: bool = False) -> str:
     return (_fast if fast else _strong).hash(password)

@@ -30,8 +30,8 @@ class Settings(BaseSettings):
     # Set behind an HTTPS reverse proxy so that cookies carry the Secure flag.
     secure_cookies: bool = False
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
-    # Login throttling (app/services/auth.py). After the account's free failures in a row (a
-    # pause of the window ends the row), the next try (from any address) waits the delay,
+    # Login throttling (app/services/accounts/auth.py). After the account's free failures in a
+    # row (a pause of the window ends the row), the next try (from any address) waits the delay,
     # doubled with each further failure up to the maximum; a browser that signed in to the
     # account before counts only its own failures. An address (IPv6: its /64) is stopped for
     # the window after its own failures on any accounts, except for such a browser.
@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     # IM robots and webhooks may only be reached at public addresses; these comma-separated
     # host names (or addresses) may be internal too, e.g. "robot.corp.example,10.0.8.20"
-    # (never link-local or a cloud metadata service: see app/services/outbound_url.py).
+    # (never link-local or a cloud metadata service: see app/services/reminders/outbound_url.py).
     outbound_allowed_hosts: str = ""
     # "embedded": the web process runs the reminder scheduler (one leader across processes);
     # "off": run `ronghe scheduler` as its own process instead.

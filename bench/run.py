@@ -116,8 +116,8 @@ def signed_in_client(settings: Settings) -> Iterator[tuple[TestClient, Engine, s
     """A client with a live login session of the data set's first administrator, and an API
     token of the same user."""
     from app.models.user import Role, UserRole
-    from app.services import api_token
-    from app.services import auth as auth_service
+    from app.services.accounts import api_tokens as api_token
+    from app.services.accounts import auth as auth_service
 
     app = create_app(settings)
     engine: Engine = app.state.engine
@@ -225,8 +225,9 @@ def throughput_rows(means: dict[str, float]) -> list[Row]:
 
 
 def measure_reminders(settings: Settings, generated_at: datetime | None) -> list[Row]:
+    from app.jobs import reminder_delivery
     from app.models.notification import Notification
-    from app.services import reminder_delivery, reminders
+    from app.services.reminders import service as reminders
 
     app_engine = create_app(settings).state.engine
     if generated_at is not None:
@@ -276,8 +277,8 @@ def dossier_child(settings: Settings) -> None:
     import tracemalloc
 
     from app.i18n import use_locale
-    from app.services import dossier as dossier_service
-    from app.services import dossier_build
+    from app.jobs import dossier_build
+    from app.services.dossiers import service as dossier_service
 
     # The app's own session factory: dossier_build.run is given it, and it does not expire
     # loaded rows on the progress commits.

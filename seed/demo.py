@@ -12,9 +12,9 @@ from sqlmodel import Session, col, select
 from app.models.department import DepartmentCreate
 from app.models.requirement import ImplementationStatus, Requirement, RequirementStatus
 from app.models.user import Locale, Role, UserCreate
-from app.services import department as department_service
-from app.services import user as user_service
-from app.services.evidence import UploadLimits
+from app.services.accounts import departments as department_service
+from app.services.accounts import users as user_service
+from app.services.evidence.service import UploadLimits
 from seed.demo_audits import load_audit_demo
 from seed.demo_certification import load_certification_demo
 from seed.demo_evidence import load_evidence_demo

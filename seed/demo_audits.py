@@ -20,9 +20,9 @@ from app.models.audit import (
 from app.models.department import Department
 from app.models.nonconformity import CorrectiveActionCreate, RootCauseMethod
 from app.models.requirement import Requirement
-from app.services import audit as audit_service
-from app.services import audit_checklist
-from app.services import nonconformity as nonconformity_service
+from app.services.audits import checklist as audit_checklist
+from app.services.audits import service as audit_service
+from app.services.nonconformities import service as nonconformity_service
 
 PROGRAMME_TITLE = "2026年度两化融合管理体系内部审核方案"
 

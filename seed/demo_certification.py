@@ -9,17 +9,16 @@ from sqlmodel import Session, col, select
 
 from app.clock import local_date
 from app.models.capability import Capability
-from app.models.certification import (
+from app.models.certification import Certification, CertificationCreate
+from app.models.self_assessment import (
     AssessmentView,
-    Certification,
-    CertificationCreate,
     DevelopmentStage,
     SelfAssessmentCreate,
     ViewLink,
 )
-from app.services import certification as certification_service
-from app.services import certification_plan
-from app.services import self_assessment as assessment_service
+from app.services.certification import plan as certification_plan
+from app.services.certification import service as certification_service
+from app.services.self_assessments import service as assessment_service
 
 BODY = "中国电子技术标准化研究院（示例）"
 

@@ -10,9 +10,10 @@ from sqlmodel import Session, select
 
 from app.models.evidence import Confidentiality, Evidence, EvidenceCreate, EvidenceKind
 from app.models.requirement import Requirement
-from app.services import evidence as evidence_service
-from app.services import evidence_links, evidence_review
-from app.services.evidence import Upload, UploadLimits
+from app.services.evidence import approval as evidence_review
+from app.services.evidence import links as evidence_links
+from app.services.evidence import service as evidence_service
+from app.services.evidence.service import Upload, UploadLimits
 
 # reference, title, kind, requirement keys, state ("approved", "stale", "review", "draft")
 DOCUMENTS = [

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from sqlmodel import Session, select
 
 from app.models.review import ManagementReview, ManagementReviewCreate, ReviewActionCreate
-from app.services import review as review_service
+from app.services.reviews import service as review_service
 
 MINUTES = """会议由总经理李志强主持，管理者代表汇报了两化融合管理体系年度运行情况。
 与会人员审议了新型能力目标达成情况、内部审核结果、不符合项整改进展和文件化信息的有效性。

@@ -23,7 +23,7 @@ from app.models.initiative import Element, Initiative, Task, TaskStatus
 from app.models.pdca import PdcaCycle, Phase, PhaseChange
 from app.models.requirement import Requirement
 from app.models.strategy import CompetitiveAdvantage, Strategy, StrategyStatus
-from app.services.goal_status import expected_share
+from app.services.strategy.goal_status import expected_share
 
 STRATEGY_TITLE = "以数据驱动成为精密传动部件细分领域首选供应商"
 ADVANTAGES = ["快速定制交付优势", "高一致性质量优势", "精益成本优势"]

@@ -49,8 +49,11 @@ from app.models.review import ManagementReview, ReviewAction, ReviewAttendee
 from app.models.strategy import CompetitiveAdvantage, Strategy
 from app.models.user import User, UserRole
 from app.security import hash_password
-from app.services import activity, activity_key, file_store, review_inputs
-from app.services import evidence as evidence_service
+from app.services.activity import key as activity_key
+from app.services.activity import service as activity
+from app.services.evidence import service as evidence_service
+from app.services.files import store as file_store
+from app.services.reviews import inputs as review_inputs
 from seed.large_text import (
     DEPARTMENT_NAMES,
     DOCUMENT_KINDS,

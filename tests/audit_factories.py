@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 from app.models.audit import Audit, AuditCreate, AuditStatus
 from app.models.requirement import Requirement
 from app.models.user import Role, User
-from app.services import audit as audit_service
+from app.services.audits import service as audit_service
 from tests.conftest import NOW, make_department, make_user
 
 

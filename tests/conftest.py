@@ -26,10 +26,10 @@ from app.models.goal import Goal
 from app.models.requirement import Requirement
 from app.models.user import Role, User, UserRole
 from app.security import csrf_token_for, hash_password
-from app.services import auth as auth_service
-from app.services import framework as framework_service
+from app.services.accounts import auth as auth_service
+from app.services.requirements import framework as framework_service
 from app.settings import Settings
-from app.web import CSRF_COOKIE
+from app.web.http import CSRF_COOKIE
 
 SECRET = "test-secret-" + "x" * 40
 PASSWORD = "correct horse battery"
@@ -84,7 +84,7 @@ def prepare_database(settings: Settings, *, demo: bool = False) -> Engine:
                 session=session, now=NOW, catalogue=framework_service.parse(path)
             )
         if demo:
-            from app.services.evidence import UploadLimits
+            from app.services.evidence.service import UploadLimits
             from seed.demo import load_demo
 
             list(load_demo(session=session, now=NOW, limits=UploadLimits.from_settings(settings)))

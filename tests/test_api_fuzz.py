@@ -1,5 +1,5 @@
 """Property-based fuzzing of the JSON API from its own OpenAPI schema: no input gives a 5xx,
-and every answer matches what the schema publishes (app/openapi.py corrects the 422 body).
+and every answer matches what the schema publishes (app/web/openapi.py corrects the 422 body).
 
 Schemathesis generates valid and invalid requests for every operation under /api/v1 and sends
 them in-process to the app bound to the per-test rolled-back connection, authenticated as an
@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from app.main import create_app
 from app.models.user import Role
-from app.services import api_token as api_token_service
+from app.services.accounts import api_tokens as api_token_service
 from tests.conftest import NOW, make_settings, make_user
 from tests.routers.test_permissions import owned_objects
 

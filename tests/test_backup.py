@@ -15,11 +15,13 @@ from typer.testing import CliRunner, Result
 
 from app.cli import cli
 from app.db import make_engine
+from app.jobs import backup as backup_service
 from app.models.evidence import EvidenceCreate, EvidenceKind, StoredFile
-from app.services import activity_chain, activity_key, file_store
-from app.services import backup as backup_service
-from app.services import evidence as evidence_service
-from app.services.evidence import Upload, UploadLimits
+from app.services.activity import chain as activity_chain
+from app.services.activity import key as activity_key
+from app.services.evidence import service as evidence_service
+from app.services.evidence.service import Upload, UploadLimits
+from app.services.files import store as file_store
 from app.settings import Settings
 from tests.conftest import NOW, make_settings, migrate
 

@@ -10,7 +10,7 @@ from app.cli import cli
 from app.db import make_engine
 from app.models.requirement import Requirement
 from app.models.user import Role, User
-from app.services import user as user_service
+from app.services.accounts import users as user_service
 from app.settings import Settings
 
 runner = CliRunner()
@@ -141,7 +141,7 @@ def test_activity_verify_detects_a_chain_recomputed_without_the_key(
     from sqlalchemy import update
 
     from app.models.activity import ActivityEvent
-    from tests.services.test_activity_chain import _rewrite_from
+    from tests.services.activity.test_chain import _rewrite_from
 
     _demo_with_anchor(data_dir, tmp_path_factory.mktemp("backup") / "b")
     with _session(data_dir) as session:
@@ -189,7 +189,7 @@ def test_a_host_with_another_key_is_refused_at_startup(
     from fastapi.testclient import TestClient
 
     from app.main import create_app
-    from app.services.activity_key import ChainKeyError
+    from app.services.activity.key import ChainKeyError
 
     served: list[object] = []
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: served.append(args))
@@ -253,7 +253,7 @@ def test_a_read_only_data_directory_stops_migrate_with_its_reason(
 def test_activity_verify_detects_a_chain_rewritten_entirely_without_the_key(
     data_dir: Path,
 ) -> None:
-    from tests.services.test_activity_chain import _rewrite_from
+    from tests.services.activity.test_chain import _rewrite_from
 
     assert runner.invoke(cli, ["seed", "--demo"]).exit_code == 0
     assert not (data_dir / "activity_anchors.jsonl").exists()

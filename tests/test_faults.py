@@ -42,7 +42,9 @@ from sqlmodel import Session, col, func, select
 
 from app.db import make_engine
 from app.errors import Conflict
-from app.jobs.scheduler import LEASE_TTL, housekeeping, reminder_pass
+from app.jobs import housekeeping
+from app.jobs.reminder_delivery import CLAIM_TIMEOUT
+from app.jobs.scheduler import LEASE_TTL, reminder_pass
 from app.models.activity import ActivityEvent
 from app.models.capability import Capability
 from app.models.department import Department
@@ -50,11 +52,10 @@ from app.models.evidence import Evidence, EvidenceCreate, EvidenceKind, Evidence
 from app.models.initiative import Element, Initiative, Task
 from app.models.notification import Channel, DeliveryStatus, Notification, SchedulerLease
 from app.models.user import Role, User, UserRole
-from app.services import evidence as evidence_service
-from app.services import file_store
-from app.services.evidence import Upload, UploadLimits
-from app.services.file_verify import sweep_orphans, verify
-from app.services.reminder_delivery import CLAIM_TIMEOUT
+from app.services.evidence import service as evidence_service
+from app.services.evidence.service import Upload, UploadLimits
+from app.services.files import store as file_store
+from app.services.files.verify import sweep_orphans, verify
 from app.settings import Settings
 from tests.conftest import NOW, PASSWORD, PASSWORD_HASH, SECRET, make_settings, migrate
 
@@ -417,10 +418,10 @@ def test_killed_after_storing_the_file_before_its_rows_commit_housekeeping_remov
             assert client.get(f"/evidence/{evidence_id}").status_code == 200
             now = datetime.now(UTC)
             with _sessions(settings) as factory:
-                housekeeping(settings, factory, now=now)
+                housekeeping.run(settings, factory, now=now)
                 assert stored.exists()  # for an hour it may be an upload about to commit
                 later = now + timedelta(seconds=file_store.PARTIAL_MAX_AGE_SECONDS + 60)
-                housekeeping(settings, factory, now=later)
+                housekeeping.run(settings, factory, now=later)
             assert _files(settings) == []
             _no_errors_logged(caplog)
             _upload_succeeds(client, settings, evidence_id)

@@ -29,7 +29,6 @@ from sqlmodel import Session, col, func, select
 
 from app.main import create_app
 from app.models.audit import ChecklistEvidence, ChecklistItem
-from app.models.certification import SelfAssessment
 from app.models.evidence import (
     Confidentiality,
     Evidence,
@@ -37,15 +36,17 @@ from app.models.evidence import (
     EvidenceRequirement,
     EvidenceRevision,
 )
+from app.models.self_assessment import SelfAssessment
 from app.models.user import Role, User
 from app.routers import evidence_excel as evidence_excel_router
 from app.routers import self_assessments as self_assessments_router
-from app.services import api_token as api_token_service
-from app.services import evidence as evidence_service
-from app.services import evidence_links, evidence_review
-from app.services.evidence import Upload, UploadLimits
+from app.services.accounts import api_tokens as api_token_service
+from app.services.evidence import approval as evidence_review
+from app.services.evidence import links as evidence_links
+from app.services.evidence import service as evidence_service
+from app.services.evidence.service import Upload, UploadLimits
 from app.settings import Settings
-from app.web import MULTIPART_OVERHEAD
+from app.web.http import MULTIPART_OVERHEAD
 from tests.audit_factories import clauses, make_audit
 from tests.conftest import (
     HX,

@@ -32,8 +32,9 @@ from sqlalchemy import Engine, create_engine, make_url, text
 from sqlmodel import Session, SQLModel, select
 from sqlmodel.sql.sqltypes import AutoString
 
+from app.jobs import dossier_build
 from app.main import API_PREFIX, ROUTER_MODULES, create_app
-from app.models.certification import Dossier, DossierStatus
+from app.models.dossier import Dossier, DossierStatus
 from app.models.notification import (
     CalendarDay,
     Channel,
@@ -45,10 +46,10 @@ from app.models.notification import (
 )
 from app.models.user import Role, User
 from app.security import csrf_token_for
-from app.services import api_token as api_token_service
-from app.services import assessor_access, dossier_build
-from app.services import auth as auth_service
-from app.web import CSRF_COOKIE
+from app.services.accounts import api_tokens as api_token_service
+from app.services.accounts import auth as auth_service
+from app.services.certification import assessor_access
+from app.web.http import CSRF_COOKIE
 from tests.conftest import (
     HX,
     NOW,

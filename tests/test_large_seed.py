@@ -11,7 +11,9 @@ from app.models.evidence import EvidenceRevision, StoredFile
 from app.models.nonconformity import CorrectiveAction, Nonconformity
 from app.models.notification import Notification
 from app.models.user import User
-from app.services import activity_chain, activity_key, file_store
+from app.services.activity import chain as activity_chain
+from app.services.activity import key as activity_key
+from app.services.files import store as file_store
 from seed.large import Counts, generate
 from tests.conftest import NOW
 

@@ -14,7 +14,7 @@ from uvicorn.logging import AccessFormatter
 from app import log_redaction
 from app.models.notification import WebhookChannel, WebhookKind
 from app.security import new_token
-from app.services import notify_channels
+from app.services.reminders import channels as notify_channels
 from app.settings import Settings
 from tests.jobs.conftest import LISTENER_HOST, Received, webhook_server  # noqa: F401
 
@@ -130,8 +130,8 @@ WEBHOOK_URLS = {
 def test_webhook_addresses_lose_their_keys(caplog: pytest.LogCaptureFixture, url: str) -> None:
     log_redaction.install()
     with caplog.at_level(logging.INFO):
-        logging.getLogger("app.services.reminder_delivery").warning("posting to %s", url)
-        logging.getLogger("app.services.reminder_delivery").warning(f"posting to {url}")
+        logging.getLogger("app.jobs.reminder_delivery").warning("posting to %s", url)
+        logging.getLogger("app.jobs.reminder_delivery").warning(f"posting to {url}")
     secrets = WEBHOOK_URLS[url]
     for secret in (secrets,) if isinstance(secrets, str) else secrets:
         assert secret not in caplog.text
@@ -162,7 +162,7 @@ def test_app_errors_tracebacks_and_webhook_urls_are_blanked(
     log_redaction.install()
     # An operator who turns httpx's request log back on still gets no keys.
     with caplog.at_level(logging.INFO), caplog.at_level(logging.INFO, logger="httpx"):
-        logging.getLogger("app.web").error(
+        logging.getLogger("app.web.http").error(
             "unhandled error on %s %s", "GET", f"/assessor/{ASSESSOR}/file"
         )
         for url in WEBHOOK_URLS:

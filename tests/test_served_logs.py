@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from app.db import make_engine
 from app.security import new_token
-from app.services import notification as notification_service
+from app.services.reminders import notifications as notification_service
 from tests.conftest import make_settings, migrate
 from tests.test_faults import _add_admin, _database, _free_port, _server_env, _wait
 

@@ -5,7 +5,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.settings import Settings
-from app.web import same_site_path
+from app.web.http import same_site_path
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,10 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from app.services import activity_chain, reminders
+from app.jobs import housekeeping
+from app.jobs.reminder_pass import run as run_reminders
+from app.services.activity import chain as activity_chain
+from app.services.reminders import service as reminders
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,7 +36,7 @@ def reminder_pass(session_factory: Any, settings: Settings, now: datetime | None
         if not leader:
             return
         anchor_activity(session_factory, settings, now)
-        report = reminders.run(session_factory=session_factory, now=now, settings=settings)
+        report = run_reminders(session_factory=session_factory, now=now, settings=settings)
         log.info("reminders: %s", report)
     except Exception:
         # A failing pass must never stop the scheduler; the next pass catches up by window.
@@ -51,33 +54,6 @@ def anchor_activity(session_factory: Any, settings: Settings, now: datetime) -> 
         log.exception("anchoring the activity log failed")
 
 
-def housekeeping(
-    settings: Settings, session_factory: Any = None, now: datetime | None = None
-) -> None:
-    """Remove Excel import previews nobody confirmed (they may hold personal data), uploads
-    cut off by a crash (partial files, and stored files whose rows never committed), and the
-    files of superseded dossiers."""
-    from app.services import dossier as dossier_service
-    from app.services.dossier_build import dossiers_dir
-    from app.services.evidence_excel import sweep_previews
-    from app.services.file_store import sweep_partial_uploads
-    from app.services.file_verify import sweep_orphans
-
-    now = now or datetime.now(UTC)
-    try:
-        sweep_previews(settings.data_dir / "imports", now.timestamp())
-        sweep_partial_uploads(settings.files_dir, now.timestamp())
-        if session_factory is not None:
-            with session_factory() as session:
-                sweep_orphans(session=session, files_dir=settings.files_dir, now=now)
-                session.commit()  # releases the lock that uploads of the same content wait for
-            with session_factory() as session:
-                dossier_service.sweep(session=session, dossiers_dir=dossiers_dir(settings), now=now)
-                session.commit()
-    except Exception:  # housekeeping must never stop the scheduler
-        log.exception("housekeeping failed")
-
-
 def _configure(scheduler: Any, session_factory: Any, settings: Settings) -> Any:
     scheduler.add_job(
         reminder_pass,
@@ -90,7 +66,7 @@ def _configure(scheduler: Any, session_factory: Any, settings: Settings) -> Any:
         coalesce=True,
     )
     scheduler.add_job(
-        housekeeping,
+        housekeeping.run,
         "interval",
         hours=1,
         args=[settings, session_factory],

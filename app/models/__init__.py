@@ -24,13 +24,11 @@ from app.models.certification import (
     AssessorVisit,
     Certification,
     CertificationGrade,
-    Dossier,
     Milestone,
     MilestoneRule,
-    SelfAssessment,
-    ViewLink,
 )
 from app.models.department import Department, DepartmentCreate
+from app.models.dossier import Dossier
 from app.models.evidence import (
     Evidence,
     EvidenceCapability,
@@ -66,6 +64,7 @@ from app.models.review import (
     ReviewAttendee,
     ReviewEvidence,
 )
+from app.models.self_assessment import SelfAssessment, ViewLink
 from app.models.strategy import CompetitiveAdvantage, Strategy
 from app.models.user import Role, User, UserRole
 

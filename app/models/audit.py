@@ -24,14 +24,6 @@ class AuditKind(StrEnum):
     reassessment = "reassessment"  # 再评定 (external)
 
 
-EXTERNAL_AUDIT_KINDS = (
-    AuditKind.stage1,
-    AuditKind.stage2,
-    AuditKind.surveillance,
-    AuditKind.reassessment,
-)
-
-
 class AuditStatus(StrEnum):
     planned = "planned"
     in_progress = "in_progress"

@@ -21,7 +21,7 @@ class UserSession(SQLModel, table=True):
 
 
 class LoginAttempt(SQLModel, table=True):
-    """One sign-in try, kept for throttling (app/services/auth.py)."""
+    """One sign-in try, kept for throttling (app/services/accounts/auth.py)."""
 
     __tablename__ = "login_attempt"
     id: int | None = Field(default=None, primary_key=True)

@@ -12,7 +12,7 @@ TEXT_MAX = 4000
 
 
 class DueKind(StrEnum):
-    """What can fall due, each with its source in app/services/due_items.py."""
+    """What can fall due, each with its source in app/services/reminders/due_items.py."""
 
     task = "task"
     evidence_review = "evidence_review"

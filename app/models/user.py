@@ -10,6 +10,7 @@ from app.models.base import utc_field
 
 NAME_MAX = 100
 EMAIL_MAX = 254
+PASSWORD_MIN_LENGTH = 10
 
 
 class Role(StrEnum):
@@ -50,7 +51,7 @@ class UserRole(SQLModel, table=True):
 
 
 class UserCreate(UserBase):
-    password: str = Field(min_length=10, max_length=128)
+    password: str = Field(min_length=PASSWORD_MIN_LENGTH, max_length=128)
     roles: list[Role] = Field(default_factory=list)
 
 

@@ -6,14 +6,14 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
 from app.db import SessionDep
-from app.deps import CurrentViewer, Now, SettingsDep
 from app.errors import DomainError
 from app.i18n import gettext as _
-from app.services import api_token as api_token_service
-from app.services import notification as notification_service
-from app.services import user as user_service
-from app.templating import render
-from app.web import redirect
+from app.services.accounts import api_tokens as api_token_service
+from app.services.accounts import users as user_service
+from app.services.reminders import notifications as notification_service
+from app.web.deps import CurrentActor, Now, SettingsDep
+from app.web.http import redirect
+from app.web.rendering import render
 
 router = APIRouter(prefix="/account", tags=["account"], include_in_schema=False)
 TOKEN_FRAGMENTS = {"api-tokens": "api_tokens"}
@@ -22,13 +22,13 @@ TOKEN_FRAGMENTS = {"api-tokens": "api_tokens"}
 def account_response(
     request: Request,
     session: SessionDep,
-    viewer: CurrentViewer,
+    actor: CurrentActor,
     status_code: int = 200,
     **extra: object,
 ) -> Response:
     context = {
-        "tokens": api_token_service.get_all(session=session, user_id=viewer.id),
-        "preference": notification_service.preference(session=session, user_id=viewer.id),
+        "tokens": api_token_service.get_all(session=session, user_id=actor.id),
+        "preference": notification_service.preference(session=session, user_id=actor.id),
         "password_errors": {},
         "token_errors": {},
         "reminder_errors": {},
@@ -42,10 +42,8 @@ def account_response(
 
 
 @router.get("")
-def accountaccount_response(
-    request: Request, session: SessionDep, viewer: CurrentViewer
-) -> Response:
-    return account_response(request, session, viewer)
+def page(request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    return account_response(request, session, actor)
 
 
 @router.post("/password")
@@ -54,7 +52,7 @@ def change_password(
     session: SessionDep,
     now: Now,
     settings: SettingsDep,
-    viewer: CurrentViewer,
+    actor: CurrentActor,
     current_password: Annotated[str, Form(max_length=256)] = "",
     new_password: Annotated[str, Form(max_length=128)] = "",
     new_password_confirm: Annotated[str, Form(max_length=128)] = "",
@@ -67,17 +65,17 @@ def change_password(
             user_service.change_password(
                 session=session,
                 now=now,
-                user=viewer.user,
+                user=actor.user,
                 current=current_password,
                 new=new_password,
-                keep_session_id=viewer.session_id,
+                keep_session_id=actor.session_id,
                 fast_hash=settings.fast_password_hashing,
             )
         except DomainError as exc:
             errors[exc.field or "__all__"] = exc.message
     if errors:
         session.rollback()
-        return account_response(request, session, viewer, status_code=422, password_errors=errors)
+        return account_response(request, session, actor, status_code=422, password_errors=errors)
     session.commit()
     return redirect(
         request,
@@ -94,30 +92,30 @@ def create_token(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: CurrentViewer,
+    actor: CurrentActor,
     name: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     try:
         _token, secret = api_token_service.create(
-            session=session, now=now, user_id=viewer.id, name=name
+            session=session, now=now, user_id=actor.id, name=name
         )
     except DomainError as exc:
         session.rollback()
         return account_response(
             request,
             session,
-            viewer,
+            actor,
             status_code=422,
             token_errors={exc.field or "name": exc.message},
         )
     session.commit()
-    return account_response(request, session, viewer, new_token=secret)
+    return account_response(request, session, actor, new_token=secret)
 
 
 @router.post("/tokens/{token_id}/revoke")
 def revoke_token(
-    request: Request, session: SessionDep, now: Now, viewer: CurrentViewer, token_id: int
+    request: Request, session: SessionDep, now: Now, actor: CurrentActor, token_id: int
 ) -> Response:
-    api_token_service.revoke(session=session, now=now, user_id=viewer.id, token_id=token_id)
+    api_token_service.revoke(session=session, now=now, user_id=actor.id, token_id=token_id)
     session.commit()
-    return account_response(request, session, viewer)
+    return account_response(request, session, actor)

@@ -8,14 +8,15 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.db import SessionDep
-from app.deps import Now, SettingsDep
 from app.errors import Forbidden, NotFound
 from app.i18n import gettext as _
-from app.models.certification import Dossier
+from app.jobs import dossier_build
+from app.models.dossier import Dossier
 from app.routers.dossiers import zip_response
-from app.services import assessor_access, dossier_build
-from app.services import dossier as dossier_service
-from app.templating import render
+from app.services.certification import assessor_access
+from app.services.dossiers import service as dossier_service
+from app.web.deps import Now, SettingsDep
+from app.web.rendering import render
 
 router = APIRouter(prefix="/assessor", tags=["assessor"], include_in_schema=False)
 

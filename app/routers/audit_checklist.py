@@ -6,25 +6,27 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
-from app import reports
+from app.actor import Actor
 from app.db import SessionDep
-from app.deps import CurrentViewer, Now, Viewer, require
 from app.errors import DomainError, Invalid
-from app.forms import filter_id, parse_id
 from app.i18n import gettext as _
 from app.models.audit import Audit, ChecklistItem, ChecklistResult
 from app.pagination import Page
 from app.permissions import Permission
 from app.routers.audits import require_team
-from app.services import audit as audit_service
-from app.services import audit_checklist, audit_report
-from app.services import department as department_service
-from app.templating import is_htmx, render
-from app.web import redirect, toast_header
+from app.services.accounts import departments as department_service
+from app.services.audits import checklist as audit_checklist
+from app.services.audits import report as audit_report
+from app.services.audits import service as audit_service
+from app.web import documents
+from app.web.deps import CurrentActor, Now, require
+from app.web.forms import filter_id, parse_id
+from app.web.http import redirect, toast_header
+from app.web.rendering import render, wants_fragment
 
 router = APIRouter(prefix="/audits", tags=["audits"], include_in_schema=False)
 
-AuditorDep = Annotated[Viewer, Depends(require(Permission.conduct_audits))]
+AuditorDep = Annotated[Actor, Depends(require(Permission.conduct_audits))]
 CHECKLIST_FRAGMENTS = {"checklist-rows": "checklist_rows"}
 
 
@@ -39,11 +41,11 @@ def checklist_page(
 ChecklistPageDep = Annotated[Page, Depends(checklist_page)]
 
 
-def _may_record(session: SessionDep, viewer: Viewer, audit: Audit) -> bool:
-    if not viewer.can(Permission.conduct_audits):
+def _may_record(session: SessionDep, actor: Actor, audit: Audit) -> bool:
+    if not actor.can(Permission.conduct_audits):
         return False
-    return viewer.can(Permission.manage_audits) or audit_service.is_on_team(
-        session=session, audit=audit, user_id=viewer.id
+    return actor.can(Permission.manage_audits) or audit_service.is_on_team(
+        session=session, audit=audit, user_id=actor.id
     )
 
 
@@ -51,7 +53,7 @@ def _may_record(session: SessionDep, viewer: Viewer, audit: Audit) -> bool:
 def checklist(
     request: Request,
     session: SessionDep,
-    viewer: CurrentViewer,
+    actor: CurrentActor,
     audit_id: int,
     page: ChecklistPageDep,
 ) -> Response:
@@ -63,7 +65,7 @@ def checklist(
     rows, total = audit_checklist.page(
         session=session,
         audit=audit,
-        viewer=viewer,
+        actor=actor,
         filters=filters,
         offset=page.offset,
         limit=page.size,
@@ -84,9 +86,9 @@ def checklist(
             "page": page,
             "query": query,
             "offer": audit_checklist.offered(
-                session=session, audit=audit, viewer=viewer, requirement_ids=on_page
+                session=session, audit=audit, actor=actor, requirement_ids=on_page
             ),
-            "may_record": _may_record(session, viewer, audit),
+            "may_record": _may_record(session, actor, audit),
             "results": list(ChecklistResult),
             "departments": departments,
             "department_id": filters.department_id,
@@ -103,13 +105,13 @@ def _row(
     session: SessionDep,
     audit: Audit,
     item: ChecklistItem,
-    viewer: Viewer,
+    actor: Actor,
     errors: dict[str, str] | None = None,
     values: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
     (row,) = audit_checklist.rows(
-        session=session, audit=audit, viewer=viewer, item_ids=[item.id or 0]
+        session=session, audit=audit, actor=actor, item_ids=[item.id or 0]
     )
     return render(
         request,
@@ -118,9 +120,9 @@ def _row(
             "audit": audit,
             "row": row,
             "offer": audit_checklist.offered(
-                session=session, audit=audit, viewer=viewer, requirement_ids=[item.requirement_id]
+                session=session, audit=audit, actor=actor, requirement_ids=[item.requirement_id]
             ),
-            "may_record": _may_record(session, viewer, audit),
+            "may_record": _may_record(session, actor, audit),
             "results": list(ChecklistResult),
             "row_errors": {item.id: errors or {}},
             "row_values": {item.id: values} if values else {},
@@ -131,10 +133,10 @@ def _row(
 
 @router.post("/{audit_id}/checklist/{item_id}")
 async def record(
-    request: Request, session: SessionDep, now: Now, viewer: AuditorDep, audit_id: int, item_id: int
+    request: Request, session: SessionDep, now: Now, actor: AuditorDep, audit_id: int, item_id: int
 ) -> Response:
     audit = audit_service.get(session=session, audit_id=audit_id)
-    require_team(session, viewer, audit)
+    require_team(session, actor, audit)
     item = audit_checklist.get_item(session=session, audit=audit, item_id=item_id)
     form = await request.form()
     raw_result = str(form.get("result") or "")
@@ -150,7 +152,7 @@ async def record(
         audit_checklist.record(
             session=session,
             now=now,
-            actor_id=viewer.id,
+            actor_id=actor.id,
             audit=audit,
             item=item,
             result=ChecklistResult(raw_result),
@@ -158,7 +160,7 @@ async def record(
             revision_ids=[r for r in revision_ids if r is not None],
         )
     except DomainError as exc:
-        if not is_htmx(request):
+        if not wants_fragment(request):
             raise  # the error page; nothing was committed
         session.rollback()
         return _row(
@@ -166,28 +168,28 @@ async def record(
             session,
             audit,
             item,
-            viewer,
+            actor,
             errors={exc.field or "__all__": exc.message},
             values=values,
             status_code=exc.status_code,
         )
     session.commit()
-    if not is_htmx(request):
+    if not wants_fragment(request):
         return redirect(request, f"/audits/{audit_id}/checklist#item-{item_id}", toast=_("Saved."))
-    response = _row(request, session, audit, item, viewer)
+    response = _row(request, session, audit, item, actor)
     response.headers.update(toast_header(_("Saved.")))
     return response
 
 
 @router.get("/{audit_id}/report")
-def report(request: Request, session: SessionDep, viewer: CurrentViewer, audit_id: int) -> Response:
+def report(request: Request, session: SessionDep, actor: CurrentActor, audit_id: int) -> Response:
     audit = audit_service.get(session=session, audit_id=audit_id)
     kind = request.query_params.get("format") or "html"
     if kind not in ("html", "pdf", "docx"):
         raise Invalid(_("Choose one of the offered options."), field="format")
     outline = audit_report.build(session=session, audit=audit)
     if kind == "pdf":
-        return reports.pdf(request, outline)
+        return documents.pdf(request, outline)
     if kind == "docx":
-        return reports.docx(outline)
-    return reports.page(request, outline)
+        return documents.docx(outline)
+    return documents.page(request, outline)

@@ -7,13 +7,12 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from starlette.responses import Response
 
+from app.actor import Actor
 from app.db import SessionDep
-from app.deps import ApiViewer, CurrentViewer, Now, PageDep, Viewer, require
 from app.errors import Forbidden, Invalid
-from app.forms import filter_id, form_values, parse_id, submit
 from app.i18n import N_
 from app.i18n import gettext as _
-from app.labels import label
+from app.i18n.labels import label
 from app.models.audit import (
     NEXT_AUDIT_STATUS,
     Audit,
@@ -24,19 +23,22 @@ from app.models.audit import (
 )
 from app.models.user import User
 from app.permissions import Permission
-from app.services import audit as audit_service
-from app.services import audit_checklist, audit_coverage
-from app.services import department as department_service
-from app.services import requirement as requirement_service
-from app.services import user as user_service
-from app.templating import is_htmx, render
-from app.web import redirect, toast_header
+from app.services.accounts import departments as department_service
+from app.services.accounts import users as user_service
+from app.services.audits import checklist as audit_checklist
+from app.services.audits import coverage as audit_coverage
+from app.services.audits import service as audit_service
+from app.services.requirements import service as requirement_service
+from app.web.deps import ApiActor, CurrentActor, Now, PageDep, require
+from app.web.forms import filter_id, form_values, parse_id, submit
+from app.web.http import redirect, toast_header
+from app.web.rendering import render, wants_fragment
 
 router = APIRouter(prefix="/audits", tags=["audits"], include_in_schema=False)
 api_router = APIRouter(tags=["audits"])
 
-PlannerDep = Annotated[Viewer, Depends(require(Permission.manage_audits))]
-AuditorDep = Annotated[Viewer, Depends(require(Permission.conduct_audits))]
+PlannerDep = Annotated[Actor, Depends(require(Permission.manage_audits))]
+AuditorDep = Annotated[Actor, Depends(require(Permission.conduct_audits))]
 SCOPE_LISTS = ("member_ids", "requirement_ids", "department_ids")
 LIST_FRAGMENTS = {"audit-list": "audit_list"}
 ADVANCE_LABELS = {
@@ -46,11 +48,11 @@ ADVANCE_LABELS = {
 }
 
 
-def require_team(session: SessionDep, viewer: Viewer, audit: Audit) -> None:
+def require_team(session: SessionDep, actor: Actor, audit: Audit) -> None:
     """Auditors act on the audits whose team they are on; administrators on any."""
-    if viewer.can(Permission.manage_audits):
+    if actor.can(Permission.manage_audits):
         return
-    if not audit_service.is_on_team(session=session, audit=audit, user_id=viewer.id):
+    if not audit_service.is_on_team(session=session, audit=audit, user_id=actor.id):
         raise Forbidden(_("Only the audit team works on this audit."))
 
 
@@ -63,7 +65,7 @@ def _list_filters(params: Any) -> dict[str, Any]:
 
 @router.get("")
 def audit_list(
-    request: Request, session: SessionDep, viewer: CurrentViewer, page: PageDep
+    request: Request, session: SessionDep, actor: CurrentActor, page: PageDep
 ) -> Response:
     filters = _list_filters(request.query_params)
     query = select(Audit)
@@ -106,14 +108,14 @@ def _names(session: SessionDep, user_ids: set[int]) -> dict[int, str]:
 
 @router.post("/programmes")
 async def create_programme(
-    request: Request, session: SessionDep, now: Now, viewer: PlannerDep, page: PageDep
+    request: Request, session: SessionDep, now: Now, actor: PlannerDep, page: PageDep
 ) -> Response:
     values = form_values(await request.form())
     programme, errors, status = submit(
         AuditProgrammeCreate,
         values,
         lambda data: audit_service.create_programme(
-            session=session, now=now, actor_id=viewer.id, data=data
+            session=session, now=now, actor_id=actor.id, data=data
         ),
     )
     if programme is None:
@@ -143,7 +145,7 @@ async def create_programme(
 
 @router.get("/programmes/{programme_id}")
 def programme_page(
-    request: Request, session: SessionDep, viewer: CurrentViewer, programme_id: int
+    request: Request, session: SessionDep, actor: CurrentActor, programme_id: int
 ) -> Response:
     programme = audit_service.get_programme(session=session, programme_id=programme_id)
     audits = session.exec(
@@ -199,7 +201,7 @@ def _scope(values: dict[str, Any]) -> tuple[audit_service.Scope | None, dict[str
 
 
 @router.get("/new")
-def new_page(request: Request, session: SessionDep, viewer: PlannerDep) -> Response:
+def new_page(request: Request, session: SessionDep, actor: PlannerDep) -> Response:
     values: dict[str, Any] = {
         "kind": "internal",
         "programme_id": request.query_params.get("programme", ""),
@@ -209,7 +211,7 @@ def new_page(request: Request, session: SessionDep, viewer: PlannerDep) -> Respo
 
 
 async def _save(
-    request: Request, session: SessionDep, now: Now, viewer: Viewer, audit: Audit | None
+    request: Request, session: SessionDep, now: Now, actor: Actor, audit: Audit | None
 ) -> Response:
     values = form_values(await request.form(), lists=SCOPE_LISTS)
     scope, errors = _scope(values)
@@ -223,14 +225,14 @@ async def _save(
                 audit_service.update(
                     session=session,
                     now=now,
-                    actor_id=viewer.id,
+                    actor_id=actor.id,
                     audit=audit,
                     data=data,
                     scope=scope,
                 )
                 if audit is not None
                 else audit_service.create(
-                    session=session, now=now, actor_id=viewer.id, data=data, scope=scope
+                    session=session, now=now, actor_id=actor.id, data=data, scope=scope
                 )
             ),
         )
@@ -246,12 +248,12 @@ async def _save(
 
 
 @router.post("")
-async def create(request: Request, session: SessionDep, now: Now, viewer: PlannerDep) -> Response:
-    return await _save(request, session, now, viewer, None)
+async def create(request: Request, session: SessionDep, now: Now, actor: PlannerDep) -> Response:
+    return await _save(request, session, now, actor, None)
 
 
 @router.get("/{audit_id}/edit")
-def edit_page(request: Request, session: SessionDep, viewer: PlannerDep, audit_id: int) -> Response:
+def edit_page(request: Request, session: SessionDep, actor: PlannerDep, audit_id: int) -> Response:
     audit = audit_service.get(session=session, audit_id=audit_id)
     scope = audit_service.current_scope(session=session, audit=audit)
     values = {
@@ -265,16 +267,16 @@ def edit_page(request: Request, session: SessionDep, viewer: PlannerDep, audit_i
 
 @router.post("/{audit_id}")
 async def update(
-    request: Request, session: SessionDep, now: Now, viewer: PlannerDep, audit_id: int
+    request: Request, session: SessionDep, now: Now, actor: PlannerDep, audit_id: int
 ) -> Response:
     audit = audit_service.get(session=session, audit_id=audit_id)
-    return await _save(request, session, now, viewer, audit)
+    return await _save(request, session, now, actor, audit)
 
 
 def detail_response(
     request: Request,
     session: SessionDep,
-    viewer: Viewer,
+    actor: Actor,
     audit: Audit,
     status_code: int = 200,
     errors: dict[str, str] | None = None,
@@ -304,10 +306,8 @@ def detail_response(
             "values": values or {},
             "statuses": list(AuditStatus),
             # Computed here: a {% set %} in the page would not reach the conclusion fragment.
-            "on_team": viewer.can(Permission.manage_audits)
-            or (
-                viewer.can(Permission.conduct_audits) and any(m.user.id == viewer.id for m in team)
-            ),
+            "on_team": actor.can(Permission.manage_audits)
+            or (actor.can(Permission.conduct_audits) and any(m.user.id == actor.id for m in team)),
             "next_status": NEXT_AUDIT_STATUS.get(audit.status),
             "advance_label": _(ADVANCE_LABELS[audit.status])
             if audit.status in ADVANCE_LABELS
@@ -319,23 +319,23 @@ def detail_response(
 
 
 @router.get("/{audit_id}")
-def detail(request: Request, session: SessionDep, viewer: CurrentViewer, audit_id: int) -> Response:
+def detail(request: Request, session: SessionDep, actor: CurrentActor, audit_id: int) -> Response:
     return detail_response(
-        request, session, viewer, audit_service.get(session=session, audit_id=audit_id)
+        request, session, actor, audit_service.get(session=session, audit_id=audit_id)
     )
 
 
 @router.post("/{audit_id}/status")
 async def advance(
-    request: Request, session: SessionDep, now: Now, viewer: AuditorDep, audit_id: int
+    request: Request, session: SessionDep, now: Now, actor: AuditorDep, audit_id: int
 ) -> Response:
     audit = audit_service.get(session=session, audit_id=audit_id)
-    require_team(session, viewer, audit)
+    require_team(session, actor, audit)
     raw = (await request.form()).get("status")
     if raw not in AuditStatus.__members__:
         raise Invalid(_("Choose one of the offered options."), field="status")
     audit_service.advance(
-        session=session, now=now, actor_id=viewer.id, audit=audit, to=AuditStatus(str(raw))
+        session=session, now=now, actor_id=actor.id, audit=audit, to=AuditStatus(str(raw))
     )
     session.commit()
     return redirect(request, f"/audits/{audit_id}", toast=_("Audit status updated."))
@@ -343,12 +343,12 @@ async def advance(
 
 @router.post("/{audit_id}/independence/{user_id}")
 async def override_independence(
-    request: Request, session: SessionDep, now: Now, viewer: PlannerDep, audit_id: int, user_id: int
+    request: Request, session: SessionDep, now: Now, actor: PlannerDep, audit_id: int, user_id: int
 ) -> Response:
     audit = audit_service.get(session=session, audit_id=audit_id)
     reason = str((await request.form()).get("reason") or "")
     audit_service.override_independence(
-        session=session, now=now, actor_id=viewer.id, audit=audit, user_id=user_id, reason=reason
+        session=session, now=now, actor_id=actor.id, audit=audit, user_id=user_id, reason=reason
     )
     session.commit()
     return redirect(request, f"/audits/{audit_id}", toast=_("Override recorded."))
@@ -356,18 +356,18 @@ async def override_independence(
 
 @router.post("/{audit_id}/summary")
 async def save_summary(
-    request: Request, session: SessionDep, now: Now, viewer: AuditorDep, audit_id: int
+    request: Request, session: SessionDep, now: Now, actor: AuditorDep, audit_id: int
 ) -> Response:
     audit = audit_service.get(session=session, audit_id=audit_id)
-    require_team(session, viewer, audit)
+    require_team(session, actor, audit)
     summary = str((await request.form()).get("summary") or "").strip()
     audit_service.set_summary(
-        session=session, now=now, actor_id=viewer.id, audit=audit, summary=summary
+        session=session, now=now, actor_id=actor.id, audit=audit, summary=summary
     )
     session.commit()
-    if not is_htmx(request):
+    if not wants_fragment(request):
         return redirect(request, f"/audits/{audit_id}", toast=_("Conclusion saved."))
-    response = detail_response(request, session, viewer, audit)
+    response = detail_response(request, session, actor, audit)
     response.headers.update(toast_header(_("Conclusion saved.")))
     return response
 
@@ -380,7 +380,7 @@ def _public(audit: Audit, counts: dict[Any, int]) -> dict[str, Any]:
 
 
 @api_router.get("/audits", summary="Audits, newest first")
-def api_list(session: SessionDep, viewer: ApiViewer, page: PageDep) -> dict[str, Any]:
+def api_list(session: SessionDep, actor: ApiActor, page: PageDep) -> dict[str, Any]:
     total = session.exec(select(func.count()).select_from(Audit)).one()
     audits = session.exec(
         select(Audit)
@@ -396,7 +396,7 @@ def api_list(session: SessionDep, viewer: ApiViewer, page: PageDep) -> dict[str,
 
 
 @api_router.get("/audits/{audit_id}", summary="One audit with its checklist results")
-def api_detail(session: SessionDep, viewer: ApiViewer, audit_id: int) -> dict[str, Any]:
+def api_detail(session: SessionDep, actor: ApiActor, audit_id: int) -> dict[str, Any]:
     audit = audit_service.get(session=session, audit_id=audit_id)
     counts = audit_checklist.result_counts(session=session, audit_id=audit_id)
     return _public(audit, counts)

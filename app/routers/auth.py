@@ -10,24 +10,24 @@ from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from app.db import SessionDep
-from app.deps import SESSION_COOKIE, Now, OptionalViewer, SettingsDep
 from app.errors import DomainError, NotFound
-from app.forms import form_values, validate
 from app.i18n import LOCALES, current_locale
 from app.i18n import gettext as _
 from app.models.user import Role, User, UserCreate
-from app.services import auth as auth_service
-from app.services import user as user_service
-from app.services.auth import SignInThrottled, ThrottlePolicy
-from app.templating import render
-from app.web import LOCALE_COOKIE, cookie_options, redirect, rotate_csrf, same_site_path
+from app.services.accounts import auth as auth_service
+from app.services.accounts import users as user_service
+from app.services.accounts.auth import SignInThrottled, ThrottlePolicy
+from app.web.deps import SESSION_COOKIE, Now, OptionalActor, SettingsDep
+from app.web.forms import form_values, validate
+from app.web.http import LOCALE_COOKIE, cookie_options, redirect, rotate_csrf, same_site_path
+from app.web.rendering import render
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["auth"], include_in_schema=False)
 
 # Proves an earlier sign-in from this browser, so that sign-in throttling counts it apart
-# (app/services/auth.py). It signs nobody in; signing out keeps it.
+# (app/services/accounts/auth.py). It signs nobody in; signing out keeps it.
 DEVICE_COOKIE = "ronghe_device"
 DEVICE_COOKIE_SECONDS = 365 * 86400
 
@@ -77,11 +77,11 @@ def _warn_if_forwarded_for_is_ignored(request: Request) -> None:
 
 @router.get("/login")
 def login_page(
-    request: Request, session: SessionDep, viewer: OptionalViewer, next: str | None = None
+    request: Request, session: SessionDep, actor: OptionalActor, next: str | None = None
 ) -> Response:
     if user_service.count_users(session=session) == 0:
         return RedirectResponse("/setup", status_code=303)
-    if viewer is not None:
+    if actor is not None:
         return RedirectResponse(same_site_path(next), status_code=303)
     expired = request.query_params.get("expired") == "1"
     return render(
@@ -198,14 +198,14 @@ async def setup(request: Request, session: SessionDep, now: Now, settings: Setti
 def switch_locale(
     request: Request,
     session: SessionDep,
-    viewer: OptionalViewer,
+    actor: OptionalActor,
     locale: Annotated[str, Form()] = "",
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
     if locale not in LOCALES:
         raise NotFound()
-    if viewer is not None:
-        user_service.set_locale(session=session, user=viewer.user, locale=locale)
+    if actor is not None:
+        user_service.set_locale(session=session, user=actor.user, locale=locale)
         session.commit()
     response = redirect(request, same_site_path(next))
     response.set_cookie(LOCALE_COOKIE, locale, max_age=365 * 86400, **cookie_options(request))

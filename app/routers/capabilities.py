@@ -5,33 +5,34 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from app import charts
+from app.actor import Actor
 from app.clock import local_date
 from app.db import SessionDep
-from app.deps import ApiViewer, CurrentViewer, Now, Viewer, require
 from app.errors import DomainError, Invalid
-from app.forms import form_values, submit
 from app.i18n import gettext as _
 from app.models.capability import STAGE_TRANSITIONS, Capability, CapabilityCreate, Grade, Stage
 from app.models.goal import Direction, Frequency
 from app.models.initiative import Element, TaskStatus
 from app.models.user import User
 from app.permissions import Permission
-from app.services import capability as capability_service
-from app.services import department as department_service
-from app.services import goal as goal_service
-from app.services import initiative as initiative_service
-from app.services import pdca as pdca_service
-from app.services import requirement as requirement_service
-from app.services import strategy as strategy_service
-from app.services import user as user_service
-from app.templating import render
-from app.web import redirect, toast_header
+from app.services.accounts import departments as department_service
+from app.services.accounts import users as user_service
+from app.services.requirements import service as requirement_service
+from app.services.strategy import capabilities as capability_service
+from app.services.strategy import goals as goal_service
+from app.services.strategy import initiatives as initiative_service
+from app.services.strategy import pdca as pdca_service
+from app.services.strategy import service as strategy_service
+from app.web import charts
+from app.web.deps import ApiActor, CurrentActor, Now, require
+from app.web.forms import form_values, submit
+from app.web.http import redirect, toast_header
+from app.web.rendering import render
 
 router = APIRouter(prefix="/capabilities", tags=["capabilities"], include_in_schema=False)
 api_router = APIRouter(tags=["capabilities"])
 
-ManagerDep = Annotated[Viewer, Depends(require(Permission.manage_capabilities))]
+ManagerDep = Annotated[Actor, Depends(require(Permission.manage_capabilities))]
 DETAIL_FRAGMENTS = {"initiatives": "initiatives", "stage": "stage"}
 
 
@@ -46,7 +47,7 @@ def _choices(session: SessionDep) -> dict[str, Any]:
 
 
 @router.get("")
-def list_page(request: Request, session: SessionDep, now: Now, viewer: CurrentViewer) -> Response:
+def list_page(request: Request, session: SessionDep, now: Now, actor: CurrentActor) -> Response:
     capabilities = capability_service.get_all(session=session)
     goals = goal_service.for_capabilities(
         session=session, capability_ids=[c.id for c in capabilities if c.id]
@@ -86,7 +87,7 @@ def _form_page(
 
 
 @router.get("/new")
-def new_page(request: Request, session: SessionDep, viewer: ManagerDep) -> Response:
+def new_page(request: Request, session: SessionDep, actor: ManagerDep) -> Response:
     return _form_page(request, session, None, {"current_grade": "CL1", "target_grade": "CL2"}, {})
 
 
@@ -99,13 +100,13 @@ def _values(form: Any) -> dict[str, Any]:
 
 
 @router.post("")
-async def create(request: Request, session: SessionDep, now: Now, viewer: ManagerDep) -> Response:
+async def create(request: Request, session: SessionDep, now: Now, actor: ManagerDep) -> Response:
     values = _values(await request.form())
     result, errors, status = submit(
         CapabilityCreate,
         values,
         lambda data: capability_service.create(
-            session=session, now=now, actor_id=viewer.id, data=data
+            session=session, now=now, actor_id=actor.id, data=data
         ),
     )
     if result is None:
@@ -167,7 +168,7 @@ def detail_response(
 
 @router.get("/{capability_id}")
 def detail_page(
-    request: Request, session: SessionDep, now: Now, viewer: CurrentViewer, capability_id: int
+    request: Request, session: SessionDep, now: Now, actor: CurrentActor, capability_id: int
 ) -> Response:
     capability = capability_service.get(session=session, capability_id=capability_id)
     return detail_response(request, session, now, capability)
@@ -175,7 +176,7 @@ def detail_page(
 
 @router.get("/{capability_id}/edit")
 def edit_page(
-    request: Request, session: SessionDep, viewer: ManagerDep, capability_id: int
+    request: Request, session: SessionDep, actor: ManagerDep, capability_id: int
 ) -> Response:
     capability = capability_service.get(session=session, capability_id=capability_id)
     values = {
@@ -194,7 +195,7 @@ def edit_page(
 
 @router.post("/{capability_id}")
 async def update(
-    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, capability_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, capability_id: int
 ) -> Response:
     capability = capability_service.get(session=session, capability_id=capability_id)
     values = _values(await request.form())
@@ -202,7 +203,7 @@ async def update(
         CapabilityCreate,
         values,
         lambda data: capability_service.update(
-            session=session, now=now, actor_id=viewer.id, capability=capability, data=data
+            session=session, now=now, actor_id=actor.id, capability=capability, data=data
         ),
     )
     if result is None:
@@ -214,7 +215,7 @@ async def update(
 
 @router.post("/{capability_id}/stage")
 async def change_stage(
-    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, capability_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, capability_id: int
 ) -> Response:
     capability = capability_service.get(session=session, capability_id=capability_id)
     form = await request.form()
@@ -226,7 +227,7 @@ async def change_stage(
         capability_service.change_stage(
             session=session,
             now=now,
-            actor_id=viewer.id,
+            actor_id=actor.id,
             capability=capability,
             to=Stage(str(raw)),
             note=note,
@@ -249,28 +250,28 @@ async def change_stage(
 
 @router.post("/{capability_id}/archive")
 def archive(
-    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, capability_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, capability_id: int
 ) -> Response:
     capability = capability_service.get(session=session, capability_id=capability_id)
-    capability_service.archive(session=session, now=now, actor_id=viewer.id, capability=capability)
+    capability_service.archive(session=session, now=now, actor_id=actor.id, capability=capability)
     session.commit()
     return redirect(request, "/capabilities", toast=_("Capability archived."))
 
 
 @router.post("/{capability_id}/delete")
 def delete(
-    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, capability_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, capability_id: int
 ) -> Response:
     capability = capability_service.get(session=session, capability_id=capability_id)
     capability_service.delete_or_refuse(
-        session=session, now=now, actor_id=viewer.id, capability=capability
+        session=session, now=now, actor_id=actor.id, capability=capability
     )
     session.commit()
     return redirect(request, "/capabilities", toast=_("Capability deleted."))
 
 
 @api_router.get("/capabilities", summary="Capabilities with their goals' status")
-def api_list(session: SessionDep, now: Now, viewer: ApiViewer) -> list[dict[str, Any]]:
+def api_list(session: SessionDep, now: Now, actor: ApiActor) -> list[dict[str, Any]]:
     capabilities = capability_service.get_all(session=session)
     goals = goal_service.for_capabilities(
         session=session, capability_ids=[c.id for c in capabilities if c.id]
@@ -290,7 +291,7 @@ def api_list(session: SessionDep, now: Now, viewer: ApiViewer) -> list[dict[str,
 
 
 @api_router.get("/capabilities/{capability_id}", summary="One capability")
-def api_detail(session: SessionDep, viewer: ApiViewer, capability_id: int) -> dict[str, Any]:
+def api_detail(session: SessionDep, actor: ApiActor, capability_id: int) -> dict[str, Any]:
     capability = capability_service.get(session=session, capability_id=capability_id)
     return {
         **capability.model_dump(mode="json"),

@@ -9,13 +9,12 @@ from pydantic import BaseModel
 from sqlmodel import col, select
 from starlette.responses import Response
 
+from app.actor import Actor
 from app.clock import local_date
 from app.db import SessionDep
-from app.deps import ApiViewer, CurrentViewer, Now, Viewer, require
 from app.errors import DomainError, Invalid
-from app.forms import form_values, submit
 from app.i18n import gettext as _
-from app.labels import label
+from app.i18n.labels import label
 from app.models.certification import (
     Certification,
     CertificationCreate,
@@ -24,17 +23,19 @@ from app.models.certification import (
 )
 from app.models.user import User
 from app.permissions import Permission
-from app.services import certification as certification_service
-from app.services import certification_plan as plan
-from app.services import user as user_service
-from app.services.certification import MilestoneUpdate
-from app.templating import is_htmx, render
-from app.web import redirect, toast_header
+from app.services.accounts import users as user_service
+from app.services.certification import plan
+from app.services.certification import service as certification_service
+from app.services.certification.service import MilestoneUpdate
+from app.web.deps import ApiActor, CurrentActor, Now, require
+from app.web.forms import form_values, submit
+from app.web.http import redirect, toast_header
+from app.web.rendering import render, wants_fragment
 
 router = APIRouter(prefix="/certification", tags=["certification"], include_in_schema=False)
 api_router = APIRouter(tags=["certification"])
 
-ManagerDep = Annotated[Viewer, Depends(require(Permission.manage_certification))]
+ManagerDep = Annotated[Actor, Depends(require(Permission.manage_certification))]
 PAGE_FRAGMENTS = {"cert-record": "record", "cert-milestones": "milestones"}
 SETTINGS_FRAGMENTS = {"cert-grades": "grades", "cert-rules": "rules"}
 
@@ -54,7 +55,7 @@ def _page(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: Viewer,
+    actor: Actor,
     certification: Certification | None,
     *,
     status_code: int = 200,
@@ -86,7 +87,7 @@ def _page(
         "names": names,
         "today": today,
         "history": certification_service.history(session=session),
-        "may_manage": viewer.can(Permission.manage_certification),
+        "may_manage": actor.can(Permission.manage_certification),
         "may_start_new": latest is None or latest.status not in certification_service.OPEN_STATUSES,
         "next_statuses": certification_service.next_statuses(certification)
         if certification
@@ -118,14 +119,14 @@ def _saved(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: Viewer,
+    actor: Actor,
     certification: Certification,
     message: str,
 ) -> Response:
     """htmx redraws the region it targets with a toast; a plain form redirects."""
     session.commit()
-    if is_htmx(request) and request.headers.get("hx-target") in PAGE_FRAGMENTS:
-        return _page(request, session, now, viewer, certification, headers=toast_header(message))
+    if wants_fragment(request) and request.headers.get("hx-target") in PAGE_FRAGMENTS:
+        return _page(request, session, now, actor, certification, headers=toast_header(message))
     return redirect(request, _url(session, certification), toast=message)
 
 
@@ -133,7 +134,7 @@ def _rejected(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: Viewer,
+    actor: Actor,
     certification_id: int,
     form: str,
     errors: dict[str, str],
@@ -147,7 +148,7 @@ def _rejected(
         request,
         session,
         now,
-        viewer,
+        actor,
         certification,
         status_code=status_code,
         errors={form: errors},
@@ -156,8 +157,8 @@ def _rejected(
 
 
 @router.get("")
-def page(request: Request, session: SessionDep, now: Now, viewer: CurrentViewer) -> Response:
-    return _page(request, session, now, viewer, certification_service.current(session=session))
+def page(request: Request, session: SessionDep, now: Now, actor: CurrentActor) -> Response:
+    return _page(request, session, now, actor, certification_service.current(session=session))
 
 
 def _new_page(
@@ -182,7 +183,7 @@ def _new_page(
 
 
 @router.get("/new")
-def new_page(request: Request, session: SessionDep, viewer: ManagerDep) -> Response:
+def new_page(request: Request, session: SessionDep, actor: ManagerDep) -> Response:
     previous = certification_service.current(session=session)
     values: dict[str, Any] = {}
     if previous is not None:
@@ -196,13 +197,13 @@ def new_page(request: Request, session: SessionDep, viewer: ManagerDep) -> Respo
 
 
 @router.post("")
-async def create(request: Request, session: SessionDep, now: Now, viewer: ManagerDep) -> Response:
+async def create(request: Request, session: SessionDep, now: Now, actor: ManagerDep) -> Response:
     values = form_values(await request.form())
     result, errors, status = submit(
         CertificationCreate,
         values,
         lambda data: certification_service.create(
-            session=session, now=now, actor_id=viewer.id, data=data
+            session=session, now=now, actor_id=actor.id, data=data
         ),
     )
     if result is None:
@@ -218,7 +219,7 @@ async def create(request: Request, session: SessionDep, now: Now, viewer: Manage
 def _settings_page(
     request: Request,
     session: SessionDep,
-    viewer: Viewer,
+    actor: Actor,
     *,
     errors: dict[str, dict[str, str]] | None = None,
     values: dict[str, dict[str, Any]] | None = None,
@@ -243,7 +244,7 @@ def _settings_page(
             "rule_values": rule_values,
             "grade_values": (values or {}).get("grade", {}),
             "errors": errors or {},
-            "may_manage": viewer.can(Permission.manage_certification),
+            "may_manage": actor.can(Permission.manage_certification),
             "days_min": plan.DAYS_MIN,
         },
         fragments=SETTINGS_FRAGMENTS,
@@ -252,19 +253,17 @@ def _settings_page(
     )
 
 
-def _settings_saved(
-    request: Request, session: SessionDep, viewer: Viewer, message: str
-) -> Response:
+def _settings_saved(request: Request, session: SessionDep, actor: Actor, message: str) -> Response:
     session.commit()
-    if is_htmx(request) and request.headers.get("hx-target") in SETTINGS_FRAGMENTS:
-        return _settings_page(request, session, viewer, headers=toast_header(message))
+    if wants_fragment(request) and request.headers.get("hx-target") in SETTINGS_FRAGMENTS:
+        return _settings_page(request, session, actor, headers=toast_header(message))
     return redirect(request, "/certification/settings", toast=message)
 
 
 def _settings_rejected(
     request: Request,
     session: SessionDep,
-    viewer: Viewer,
+    actor: Actor,
     form: str,
     error: DomainError,
     values: dict[str, Any] | None = None,
@@ -273,7 +272,7 @@ def _settings_rejected(
     return _settings_page(
         request,
         session,
-        viewer,
+        actor,
         errors={form: {error.field or "__all__": error.message}},
         values={form: values or {}},
         status_code=error.status_code,
@@ -281,70 +280,66 @@ def _settings_rejected(
 
 
 @router.get("/settings")
-def settings_page(request: Request, session: SessionDep, viewer: CurrentViewer) -> Response:
-    return _settings_page(request, session, viewer)
+def settings_page(request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    return _settings_page(request, session, actor)
 
 
 @router.post("/grades")
-async def add_grade(
-    request: Request, session: SessionDep, now: Now, viewer: ManagerDep
-) -> Response:
+async def add_grade(request: Request, session: SessionDep, now: Now, actor: ManagerDep) -> Response:
     values = form_values(await request.form())
     try:
         certification_service.add_grade(
-            session=session, now=now, actor_id=viewer.id, code=str(values.get("code", ""))
+            session=session, now=now, actor_id=actor.id, code=str(values.get("code", ""))
         )
     except DomainError as exc:
-        return _settings_rejected(request, session, viewer, "grade", exc, values)
-    return _settings_saved(request, session, viewer, _("Grade added."))
+        return _settings_rejected(request, session, actor, "grade", exc, values)
+    return _settings_saved(request, session, actor, _("Grade added."))
 
 
 @router.post("/grades/{code}/delete")
 def remove_grade(
-    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, code: str
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, code: str
 ) -> Response:
     try:
-        certification_service.remove_grade(session=session, now=now, actor_id=viewer.id, code=code)
+        certification_service.remove_grade(session=session, now=now, actor_id=actor.id, code=code)
     except DomainError as exc:
         if exc.status_code == 404:
             raise
-        return _settings_rejected(request, session, viewer, "grade", exc)
-    return _settings_saved(request, session, viewer, _("Grade removed."))
+        return _settings_rejected(request, session, actor, "grade", exc)
+    return _settings_saved(request, session, actor, _("Grade removed."))
 
 
 @router.post("/grades/{code}/move")
 async def move_grade(
-    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, code: str
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, code: str
 ) -> Response:
     direction = (await request.form()).get("direction")
     if direction not in ("up", "down"):
         raise Invalid(_("Choose one of the offered options."))
     certification_service.move_grade(
-        session=session, now=now, actor_id=viewer.id, code=code, up=direction == "up"
+        session=session, now=now, actor_id=actor.id, code=code, up=direction == "up"
     )
-    return _settings_saved(request, session, viewer, _("Order saved."))
+    return _settings_saved(request, session, actor, _("Order saved."))
 
 
 @router.post("/rules")
 async def save_rules(
-    request: Request, session: SessionDep, now: Now, viewer: ManagerDep
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep
 ) -> Response:
     form = await request.form()
     submitted = {k: str(v) for k, v in form.items() if k.startswith("days-")}
-    errors = plan.save_rules(
-        session=session, now=now, actor_id=viewer.id, submitted=dict(submitted)
-    )
+    errors = plan.save_rules(session=session, now=now, actor_id=actor.id, submitted=dict(submitted))
     if errors:
         session.rollback()
         return _settings_page(
             request,
             session,
-            viewer,
+            actor,
             errors={"rules": errors},
             values={"rules": submitted},
             status_code=422,
         )
-    return _settings_saved(request, session, viewer, _("Milestone rules saved."))
+    return _settings_saved(request, session, actor, _("Milestone rules saved."))
 
 
 # --- milestones -----------------------------------------------------------------------------
@@ -352,7 +347,7 @@ async def save_rules(
 
 @router.post("/milestones/{milestone_id}")
 async def update_milestone(
-    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, milestone_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, milestone_id: int
 ) -> Response:
     milestone = certification_service.get_milestone(session=session, milestone_id=milestone_id)
     certification = certification_service.get(
@@ -365,7 +360,7 @@ async def update_milestone(
         lambda data: certification_service.update_milestone(
             session=session,
             now=now,
-            actor_id=viewer.id,
+            actor_id=actor.id,
             milestone=milestone,
             data=data,
             today=local_date(now),
@@ -376,14 +371,14 @@ async def update_milestone(
             request,
             session,
             now,
-            viewer,
+            actor,
             milestone.certification_id,
             f"milestone-{milestone_id}",
             errors,
             status,
             values,
         )
-    return _saved(request, session, now, viewer, certification, _("Milestone saved."))
+    return _saved(request, session, now, actor, certification, _("Milestone saved."))
 
 
 # --- one record -----------------------------------------------------------------------------
@@ -391,15 +386,15 @@ async def update_milestone(
 
 @router.get("/{certification_id}")
 def detail(
-    request: Request, session: SessionDep, now: Now, viewer: CurrentViewer, certification_id: int
+    request: Request, session: SessionDep, now: Now, actor: CurrentActor, certification_id: int
 ) -> Response:
     certification = certification_service.get(session=session, certification_id=certification_id)
-    return _page(request, session, now, viewer, certification)
+    return _page(request, session, now, actor, certification)
 
 
 @router.post("/{certification_id}")
 async def update(
-    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, certification_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, certification_id: int
 ) -> Response:
     certification = certification_service.get(session=session, certification_id=certification_id)
     values = form_values(await request.form())
@@ -407,19 +402,19 @@ async def update(
         CertificationCreate,
         values,
         lambda data: certification_service.update(
-            session=session, now=now, actor_id=viewer.id, certification=certification, data=data
+            session=session, now=now, actor_id=actor.id, certification=certification, data=data
         ),
     )
     if result is None:
         return _rejected(
-            request, session, now, viewer, certification_id, "record", errors, status, values
+            request, session, now, actor, certification_id, "record", errors, status, values
         )
-    return _saved(request, session, now, viewer, certification, _("Changes saved."))
+    return _saved(request, session, now, actor, certification, _("Changes saved."))
 
 
 @router.post("/{certification_id}/status")
 async def change_status(
-    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, certification_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, certification_id: int
 ) -> Response:
     certification = certification_service.get(session=session, certification_id=certification_id)
     values = form_values(await request.form())
@@ -429,18 +424,18 @@ async def change_status(
         lambda data: certification_service.set_status(
             session=session,
             now=now,
-            actor_id=viewer.id,
+            actor_id=actor.id,
             certification=certification,
             status=data.status,
         ),
     )
     if result is None:
-        return _rejected(request, session, now, viewer, certification_id, "status", errors, status)
+        return _rejected(request, session, now, actor, certification_id, "status", errors, status)
     return _saved(
         request,
         session,
         now,
-        viewer,
+        actor,
         certification,
         _("Status changed to “%(status)s”.", status=label(result.status)),
     )
@@ -448,7 +443,7 @@ async def change_status(
 
 @router.post("/{certification_id}/plan")
 async def generate_plan(
-    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, certification_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, certification_id: int
 ) -> Response:
     certification = certification_service.get(session=session, certification_id=certification_id)
     values = form_values(await request.form())
@@ -458,7 +453,7 @@ async def generate_plan(
         lambda data: plan.generate(
             session=session,
             now=now,
-            actor_id=viewer.id,
+            actor_id=actor.id,
             certification=certification,
             milestones=certification_service.milestones(
                 session=session, certification_id=certification_id
@@ -468,21 +463,21 @@ async def generate_plan(
     )
     if result is None:
         return _rejected(
-            request, session, now, viewer, certification_id, "plan", errors, status, values
+            request, session, now, actor, certification_id, "plan", errors, status, values
         )
     message = (
         _("%(n)d planned dates filled; dates set by hand were kept.", n=result)
         if result
         else _("Every planned date is already set; nothing was changed.")
     )
-    return _saved(request, session, now, viewer, certification, message)
+    return _saved(request, session, now, actor, certification, message)
 
 
 # --- JSON API -------------------------------------------------------------------------------
 
 
 @api_router.get("/certification", summary="The current certification record and its milestones")
-def api_current(session: SessionDep, now: Now, viewer: ApiViewer) -> dict[str, Any]:
+def api_current(session: SessionDep, now: Now, actor: ApiActor) -> dict[str, Any]:
     certification = certification_service.current(session=session)
     if certification is None:
         return {"certification": None, "milestones": []}

@@ -5,17 +5,17 @@ from collections import Counter
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from app import charts
 from app.clock import local_date
 from app.db import SessionDep
-from app.deps import CurrentViewer, Now
 from app.models.capability import Grade, Stage
 from app.models.goal import GoalStatus
 from app.models.initiative import Element
-from app.services import capability as capability_service
-from app.services import goal as goal_service
-from app.services import pdca as pdca_service
-from app.templating import render
+from app.services.strategy import capabilities as capability_service
+from app.services.strategy import goals as goal_service
+from app.services.strategy import pdca as pdca_service
+from app.web import charts
+from app.web.deps import CurrentActor, Now
+from app.web.rendering import render
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
 
@@ -23,7 +23,7 @@ DECISION_STATUSES = (GoalStatus.off_track, GoalStatus.missing_data)
 
 
 @router.get("/dashboard")
-def dashboard(request: Request, session: SessionDep, now: Now, viewer: CurrentViewer) -> Response:
+def dashboard(request: Request, session: SessionDep, now: Now, actor: CurrentActor) -> Response:
     capabilities = capability_service.get_all(session=session)
     goals = goal_service.for_capabilities(
         session=session, capability_ids=[c.id for c in capabilities if c.id]

@@ -5,21 +5,22 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from app.actor import Actor
 from app.db import SessionDep
-from app.deps import ApiViewer, Now, Viewer, require
-from app.forms import form_values, submit
 from app.i18n import gettext as _
 from app.models.department import DepartmentCreate
 from app.permissions import Permission
-from app.services import department as department_service
-from app.services import user as user_service
-from app.templating import render
-from app.web import redirect
+from app.services.accounts import departments as department_service
+from app.services.accounts import users as user_service
+from app.web.deps import ApiActor, Now, require
+from app.web.forms import form_values, submit
+from app.web.http import redirect
+from app.web.rendering import render
 
 router = APIRouter(prefix="/admin/departments", tags=["departments"], include_in_schema=False)
 api_router = APIRouter(tags=["departments"])
 
-AdminDep = Annotated[Viewer, Depends(require(Permission.manage_departments))]
+AdminDep = Annotated[Actor, Depends(require(Permission.manage_departments))]
 
 
 def _page(
@@ -41,26 +42,26 @@ def _page(
 
 
 @router.get("")
-def list_page(request: Request, session: SessionDep, viewer: AdminDep) -> Response:
+def list_page(request: Request, session: SessionDep, actor: AdminDep) -> Response:
     return _page(request, session)
 
 
 @router.get("/{department_id}")
 def edit_page(
-    request: Request, session: SessionDep, viewer: AdminDep, department_id: int
+    request: Request, session: SessionDep, actor: AdminDep, department_id: int
 ) -> Response:
     department = department_service.get(session=session, department_id=department_id)
     return _page(request, session, editing=department, values=department.model_dump())
 
 
 @router.post("")
-async def create(request: Request, session: SessionDep, now: Now, viewer: AdminDep) -> Response:
+async def create(request: Request, session: SessionDep, now: Now, actor: AdminDep) -> Response:
     values = form_values(await request.form())
     result, errors, status_code = submit(
         DepartmentCreate,
         values,
         lambda data: department_service.create(
-            session=session, now=now, actor_id=viewer.id, data=data
+            session=session, now=now, actor_id=actor.id, data=data
         ),
     )
     if result is None:
@@ -72,7 +73,7 @@ async def create(request: Request, session: SessionDep, now: Now, viewer: AdminD
 
 @router.post("/{department_id}")
 async def update(
-    request: Request, session: SessionDep, now: Now, viewer: AdminDep, department_id: int
+    request: Request, session: SessionDep, now: Now, actor: AdminDep, department_id: int
 ) -> Response:
     department = department_service.get(session=session, department_id=department_id)
     values = form_values(await request.form())
@@ -80,7 +81,7 @@ async def update(
         DepartmentCreate,
         values,
         lambda data: department_service.update(
-            session=session, now=now, actor_id=viewer.id, department=department, data=data
+            session=session, now=now, actor_id=actor.id, department=department, data=data
         ),
     )
     if result is None:
@@ -94,15 +95,15 @@ async def update(
 
 @router.post("/{department_id}/delete")
 def delete(
-    request: Request, session: SessionDep, now: Now, viewer: AdminDep, department_id: int
+    request: Request, session: SessionDep, now: Now, actor: AdminDep, department_id: int
 ) -> Response:
     department = department_service.get(session=session, department_id=department_id)
-    department_service.delete(session=session, now=now, actor_id=viewer.id, department=department)
+    department_service.delete(session=session, now=now, actor_id=actor.id, department=department)
     session.commit()
     return redirect(request, "/admin/departments", toast=_("Department deleted."))
 
 
 @api_router.get("/departments", summary="The department tree, flattened in tree order")
-def api_departments(session: SessionDep, viewer: ApiViewer) -> list[dict[str, Any]]:
+def api_departments(session: SessionDep, actor: ApiActor) -> list[dict[str, Any]]:
     tree = department_service.as_tree(department_service.get_all(session=session))
     return [{**d.model_dump(), "depth": depth} for d, depth in tree]

@@ -7,27 +7,29 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from fastapi.responses import FileResponse
 from starlette.responses import Response
 
+from app.actor import Actor
 from app.db import SessionDep
-from app.deps import Now, SettingsDep, Viewer, require
 from app.errors import Conflict, Invalid, NotFound
-from app.forms import parse_id
 from app.i18n import gettext as _
-from app.models.certification import Dossier, DossierStatus
+from app.jobs import dossier_build
+from app.models.dossier import Dossier, DossierStatus
 from app.permissions import Permission
-from app.services import assessor_access, dossier_build
-from app.services import dossier as dossier_service
-from app.templating import render
-from app.web import redirect
+from app.services.certification import assessor_access
+from app.services.dossiers import service as dossier_service
+from app.web.deps import Now, SettingsDep, require
+from app.web.forms import parse_id
+from app.web.http import redirect
+from app.web.rendering import render
 
 router = APIRouter(prefix="/dossiers", tags=["dossiers"], include_in_schema=False)
 
-BuilderDep = Annotated[Viewer, Depends(require(Permission.build_dossiers))]
-SharerDep = Annotated[Viewer, Depends(require(Permission.manage_assessor_access))]
+BuilderDep = Annotated[Actor, Depends(require(Permission.build_dossiers))]
+SharerDep = Annotated[Actor, Depends(require(Permission.manage_assessor_access))]
 PROGRESS_FRAGMENTS = {"dossier-progress": "progress"}
 
 
 @router.get("")
-def dossier_list(request: Request, session: SessionDep, viewer: BuilderDep) -> Response:
+def dossier_list(request: Request, session: SessionDep, actor: BuilderDep) -> Response:
     return render(
         request, "dossiers/list.html", {"dossiers": dossier_service.recent(session=session)}
     )
@@ -39,10 +41,10 @@ def request_build(
     session: SessionDep,
     now: Now,
     settings: SettingsDep,
-    viewer: BuilderDep,
+    actor: BuilderDep,
     tasks: BackgroundTasks,
 ) -> Response:
-    dossier = dossier_service.request(session=session, now=now, actor_id=viewer.id)
+    dossier = dossier_service.request(session=session, now=now, actor_id=actor.id)
     session.commit()
     # Runs after the response is sent; the page polls the progress meanwhile.
     tasks.add_task(dossier_build.run, request.app.state.session_factory, settings, dossier.id or 0)
@@ -80,13 +82,13 @@ def _page(
 
 
 @router.get("/{dossier_id}")
-def detail(request: Request, session: SessionDep, viewer: BuilderDep, dossier_id: int) -> Response:
+def detail(request: Request, session: SessionDep, actor: BuilderDep, dossier_id: int) -> Response:
     return _page(request, session, dossier_service.get(session=session, dossier_id=dossier_id))
 
 
 @router.get("/{dossier_id}/download")
 def download(
-    session: SessionDep, settings: SettingsDep, viewer: BuilderDep, dossier_id: int
+    session: SessionDep, settings: SettingsDep, actor: BuilderDep, dossier_id: int
 ) -> Response:
     dossier = dossier_service.get(session=session, dossier_id=dossier_id)
     return zip_response(settings, dossier)
@@ -108,7 +110,7 @@ def zip_response(settings: SettingsDep, dossier: Dossier) -> Response:
 
 @router.post("/{dossier_id}/assessors")
 async def share(
-    request: Request, session: SessionDep, now: Now, viewer: SharerDep, dossier_id: int
+    request: Request, session: SessionDep, now: Now, actor: SharerDep, dossier_id: int
 ) -> Response:
     dossier = dossier_service.get(session=session, dossier_id=dossier_id)
     form = await request.form()
@@ -117,7 +119,7 @@ async def share(
         _access, secret = assessor_access.create(
             session=session,
             now=now,
-            actor_id=viewer.id,
+            actor_id=actor.id,
             dossier=dossier,
             name=str(form.get("name") or ""),
             days=days if days is not None else 0,
@@ -134,10 +136,10 @@ async def share(
 
 @router.post("/assessors/{access_id}/revoke")
 def revoke(
-    request: Request, session: SessionDep, now: Now, viewer: SharerDep, access_id: int
+    request: Request, session: SessionDep, now: Now, actor: SharerDep, access_id: int
 ) -> Response:
     access = assessor_access.revoke(
-        session=session, now=now, actor_id=viewer.id, access_id=access_id
+        session=session, now=now, actor_id=actor.id, access_id=access_id
     )
     session.commit()
     return redirect(request, f"/dossiers/{access.dossier_id}", toast=_("The link was withdrawn."))

@@ -7,18 +7,10 @@ from fastapi import APIRouter, Depends, Form, Request
 from sqlmodel import col, select
 from starlette.responses import Response
 
+from app.actor import Actor
 from app.clock import local_date
 from app.db import SessionDep
-from app.deps import (
-    ApiViewer,
-    CurrentViewer,
-    Now,
-    PageDep,
-    Viewer,
-    require,
-)
 from app.errors import Invalid
-from app.forms import filter_id, form_values, parse_id, submit
 from app.i18n import gettext as _
 from app.models.evidence import (
     Confidentiality,
@@ -31,22 +23,25 @@ from app.models.evidence import (
 )
 from app.models.user import User
 from app.permissions import Permission
-from app.services import department as department_service
-from app.services import evidence as evidence_service
-from app.services import evidence_links, evidence_review
-from app.services import requirement as requirement_service
-from app.services import user as user_service
-from app.services.evidence_access import require_view
-from app.services.evidence_register import RegisterFilter, Sort
-from app.services.evidence_register import search as register_search
-from app.templating import is_htmx, render
-from app.web import redirect, same_site_path
+from app.services.accounts import departments as department_service
+from app.services.accounts import users as user_service
+from app.services.evidence import approval as evidence_review
+from app.services.evidence import links as evidence_links
+from app.services.evidence import service as evidence_service
+from app.services.evidence.access import require_view
+from app.services.evidence.register import RegisterFilter, Sort
+from app.services.evidence.register import search as register_search
+from app.services.requirements import service as requirement_service
+from app.web.deps import ApiActor, CurrentActor, Now, PageDep, require
+from app.web.forms import filter_id, form_values, parse_id, submit
+from app.web.http import redirect, same_site_path
+from app.web.rendering import render, wants_fragment
 
 router = APIRouter(prefix="/evidence", tags=["evidence"], include_in_schema=False)
 api_router = APIRouter(tags=["evidence"])
 
-EditorDep = Annotated[Viewer, Depends(require(Permission.manage_evidence))]
-ApproverDep = Annotated[Viewer, Depends(require(Permission.approve_evidence))]
+EditorDep = Annotated[Actor, Depends(require(Permission.manage_evidence))]
+ApproverDep = Annotated[Actor, Depends(require(Permission.approve_evidence))]
 LIST_FRAGMENTS = {"evidence-list": "evidence_list"}
 DETAIL_FRAGMENTS = {"evidence-revisions": "revisions"}
 
@@ -94,16 +89,16 @@ def _choices(session: SessionDep) -> dict[str, Any]:
 
 
 def _list_only(request: Request) -> bool:
-    return is_htmx(request) and request.headers.get("hx-target") in LIST_FRAGMENTS
+    return wants_fragment(request) and request.headers.get("hx-target") in LIST_FRAGMENTS
 
 
 @router.get("")
 def register(
-    request: Request, session: SessionDep, now: Now, viewer: CurrentViewer, page: PageDep
+    request: Request, session: SessionDep, now: Now, actor: CurrentActor, page: PageDep
 ) -> Response:
     filters = _filters(request.query_params)
     rows, total = register_search(
-        session=session, viewer=viewer, filters=filters, page=page, today=local_date(now)
+        session=session, actor=actor, filters=filters, page=page, today=local_date(now)
     )
     query = urlencode(
         [(k, v) for k, v in request.query_params.items() if k not in ("page", "size") and v]
@@ -155,27 +150,27 @@ def _form(
 
 
 @router.get("/new")
-def new_page(request: Request, session: SessionDep, viewer: EditorDep) -> Response:
+def new_page(request: Request, session: SessionDep, actor: EditorDep) -> Response:
     return _form(
         request,
         session,
         None,
-        {"kind": "document", "owner_id": viewer.id, "department_id": viewer.user.department_id},
+        {"kind": "document", "owner_id": actor.id, "department_id": actor.user.department_id},
         {},
     )
 
 
 @router.post("")
 def create(
-    request: Request, session: SessionDep, now: Now, viewer: EditorDep, values: FormValues
+    request: Request, session: SessionDep, now: Now, actor: EditorDep, values: FormValues
 ) -> Response:
-    if not viewer.may_touch(None):
-        values["owner_id"] = str(viewer.id)  # owners create evidence they own
+    if not actor.may_touch(None):
+        values["owner_id"] = str(actor.id)  # owners create evidence they own
     result, errors, status = submit(
         EvidenceCreate,
         values,
         lambda data: evidence_service.create(
-            session=session, now=now, actor_id=viewer.id, data=data
+            session=session, now=now, actor_id=actor.id, data=data
         ),
     )
     if result is None:
@@ -187,15 +182,15 @@ def create(
     )
 
 
-def visible_evidence(session: SessionDep, viewer: Viewer, evidence_id: int) -> Evidence:
+def visible_evidence(session: SessionDep, actor: Actor, evidence_id: int) -> Evidence:
     evidence = evidence_service.get(session=session, evidence_id=evidence_id)
-    require_view(viewer, evidence)
+    require_view(actor, evidence)
     return evidence
 
 
-def editable_evidence(session: SessionDep, viewer: Viewer, evidence_id: int) -> Evidence:
-    evidence = visible_evidence(session, viewer, evidence_id)
-    viewer.require_owner(evidence.owner_id)
+def editable_evidence(session: SessionDep, actor: Actor, evidence_id: int) -> Evidence:
+    evidence = visible_evidence(session, actor, evidence_id)
+    actor.require_owner(evidence.owner_id)
     return evidence
 
 
@@ -217,7 +212,7 @@ def detail_response(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: Viewer,
+    actor: Actor,
     evidence: Evidence,
     status_code: int = 200,
     **extra: Any,
@@ -247,7 +242,7 @@ def detail_response(
         "expired": evidence_service.is_expired(evidence, local_date(now)),
         "links": evidence_links.linked(session=session, evidence_id=evidence.id),
         "link_labels": {name: spec.label for name, spec in evidence_links.KINDS.items()},
-        "may_edit": viewer.can(Permission.manage_evidence) and viewer.may_touch(evidence.owner_id),
+        "may_edit": actor.can(Permission.manage_evidence) and actor.may_touch(evidence.owner_id),
         "upload_errors": {},
         "limit_mb": request.app.state.settings.upload_max_mb,
         "extensions": sorted(request.app.state.settings.allowed_extensions),
@@ -265,18 +260,18 @@ def detail_response(
 
 @router.get("/{evidence_id}")
 def detail(
-    request: Request, session: SessionDep, now: Now, viewer: CurrentViewer, evidence_id: int
+    request: Request, session: SessionDep, now: Now, actor: CurrentActor, evidence_id: int
 ) -> Response:
     return detail_response(
-        request, session, now, viewer, visible_evidence(session, viewer, evidence_id)
+        request, session, now, actor, visible_evidence(session, actor, evidence_id)
     )
 
 
 @router.get("/{evidence_id}/edit")
 def edit_page(
-    request: Request, session: SessionDep, viewer: EditorDep, evidence_id: int
+    request: Request, session: SessionDep, actor: EditorDep, evidence_id: int
 ) -> Response:
-    evidence = editable_evidence(session, viewer, evidence_id)
+    evidence = editable_evidence(session, actor, evidence_id)
     values = evidence.model_dump(mode="json")
     latest = evidence_service.latest_revision(session=session, evidence_id=evidence_id)
     if latest is not None:
@@ -292,21 +287,21 @@ def update(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: EditorDep,
+    actor: EditorDep,
     evidence_id: int,
     values: FormValues,
 ) -> Response:
-    evidence = editable_evidence(session, viewer, evidence_id)
+    evidence = editable_evidence(session, actor, evidence_id)
     result, errors, status = submit(
         EvidenceUpdate,
         values,
         lambda data: evidence_review.update(
             session=session,
             now=now,
-            actor_id=viewer.id,
+            actor_id=actor.id,
             evidence=evidence,
             data=data,
-            overseer=viewer.may_touch(None),
+            overseer=actor.may_touch(None),
         ),
     )
     if result is None:
@@ -331,10 +326,10 @@ def _workflow(request: Request, session: SessionDep, evidence: Evidence, message
 
 @router.post("/{evidence_id}/submit")
 def submit_for_review(
-    request: Request, session: SessionDep, now: Now, viewer: EditorDep, evidence_id: int
+    request: Request, session: SessionDep, now: Now, actor: EditorDep, evidence_id: int
 ) -> Response:
-    evidence = editable_evidence(session, viewer, evidence_id)
-    evidence_review.submit(session=session, now=now, actor_id=viewer.id, evidence=evidence)
+    evidence = editable_evidence(session, actor, evidence_id)
+    evidence_review.submit(session=session, now=now, actor_id=actor.id, evidence=evidence)
     return _workflow(request, session, evidence, _("Sent for review."))
 
 
@@ -343,16 +338,16 @@ def approve(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: ApproverDep,
+    actor: ApproverDep,
     evidence_id: int,
     revision_id: Annotated[str, Form()] = "",
 ) -> Response:
-    evidence = visible_evidence(session, viewer, evidence_id)
+    evidence = visible_evidence(session, actor, evidence_id)
     # The form names the revision the approver was shown; a newer one is refused.
     evidence_review.approve(
         session=session,
         now=now,
-        actor_id=viewer.id,
+        actor_id=actor.id,
         evidence=evidence,
         revision_id=parse_id(revision_id),
     )
@@ -364,16 +359,16 @@ def return_to_author(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: ApproverDep,
+    actor: ApproverDep,
     evidence_id: int,
     reason: Annotated[str, Form()] = "",
     revision_id: Annotated[str, Form()] = "",
 ) -> Response:
-    evidence = visible_evidence(session, viewer, evidence_id)
+    evidence = visible_evidence(session, actor, evidence_id)
     evidence_review.return_to_draft(
         session=session,
         now=now,
-        actor_id=viewer.id,
+        actor_id=actor.id,
         evidence=evidence,
         reason=reason[:4000],
         revision_id=parse_id(revision_id),
@@ -383,10 +378,10 @@ def return_to_author(
 
 @router.post("/{evidence_id}/obsolete")
 def obsolete(
-    request: Request, session: SessionDep, now: Now, viewer: EditorDep, evidence_id: int
+    request: Request, session: SessionDep, now: Now, actor: EditorDep, evidence_id: int
 ) -> Response:
-    evidence = editable_evidence(session, viewer, evidence_id)
-    evidence_service.make_obsolete(session=session, now=now, actor_id=viewer.id, evidence=evidence)
+    evidence = editable_evidence(session, actor, evidence_id)
+    evidence_service.make_obsolete(session=session, now=now, actor_id=actor.id, evidence=evidence)
     return _workflow(request, session, evidence, _("Marked obsolete; it stays readable."))
 
 
@@ -395,21 +390,21 @@ def link(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: EditorDep,
+    actor: EditorDep,
     evidence_id: int,
     target_id: Annotated[str, Form()] = "",
     kind: Annotated[str, Form()] = "",
     next_path: Annotated[str, Form(alias="next")] = "",
 ) -> Response:
     """Link from either side: the form says the kind, the target and where to go back."""
-    evidence = editable_evidence(session, viewer, evidence_id)
+    evidence = editable_evidence(session, actor, evidence_id)
     target = filter_id(target_id)
     if target is None:
         raise Invalid(_("Choose what to link."), field="target_id")
     evidence_links.link(
         session=session,
         now=now,
-        actor_id=viewer.id,
+        actor_id=actor.id,
         evidence=evidence,
         kind_name=kind,
         target_id=target,
@@ -425,17 +420,17 @@ def unlink(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: EditorDep,
+    actor: EditorDep,
     evidence_id: int,
     kind: str,
     target_id: int,
     next_path: Annotated[str, Form(alias="next")] = "",
 ) -> Response:
-    evidence = editable_evidence(session, viewer, evidence_id)
+    evidence = editable_evidence(session, actor, evidence_id)
     evidence_links.unlink(
         session=session,
         now=now,
-        actor_id=viewer.id,
+        actor_id=actor.id,
         evidence=evidence,
         kind_name=kind,
         target_id=target_id,
@@ -453,11 +448,11 @@ def unlink(
     "/evidence", summary="Search the evidence register (what the token's owner may see)"
 )
 def api_register(
-    request: Request, session: SessionDep, now: Now, viewer: ApiViewer, page: PageDep
+    request: Request, session: SessionDep, now: Now, actor: ApiActor, page: PageDep
 ) -> dict[str, Any]:
     rows, total = register_search(
         session=session,
-        viewer=viewer,
+        actor=actor,
         filters=_filters(request.query_params),
         page=page,
         today=local_date(now),
@@ -480,8 +475,8 @@ def api_register(
 
 
 @api_router.get("/evidence/{evidence_id}", summary="One evidence item with its revisions and links")
-def api_detail(session: SessionDep, viewer: ApiViewer, evidence_id: int) -> dict[str, Any]:
-    evidence = visible_evidence(session, viewer, evidence_id)
+def api_detail(session: SessionDep, actor: ApiActor, evidence_id: int) -> dict[str, Any]:
+    evidence = visible_evidence(session, actor, evidence_id)
     return {
         **evidence.model_dump(mode="json"),
         "revisions": [

@@ -8,13 +8,13 @@ from starlette.responses import Response
 
 from app.clock import local_date
 from app.db import SessionDep
-from app.deps import Now, SettingsDep
 from app.i18n import gettext as _
 from app.routers import import_flow
 from app.routers.evidence import EditorDep
-from app.services import evidence_excel
-from app.templating import render
-from app.web import redirect
+from app.services.evidence import excel as evidence_excel
+from app.web.deps import Now, SettingsDep
+from app.web.http import redirect
+from app.web.rendering import render
 
 router = APIRouter(prefix="/evidence", tags=["evidence"], include_in_schema=False)
 
@@ -22,9 +22,9 @@ IMPORT_MAX_MB = 10
 
 
 @router.get("/export.xlsx")
-def export(session: SessionDep, now: Now, viewer: EditorDep) -> Response:
+def export(session: SessionDep, now: Now, actor: EditorDep) -> Response:
     buffer = BytesIO()
-    evidence_excel.export_register(session=session, viewer=viewer).save(buffer)
+    evidence_excel.export_register(session=session, actor=actor).save(buffer)
     return Response(
         buffer.getvalue(),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -37,7 +37,7 @@ def export(session: SessionDep, now: Now, viewer: EditorDep) -> Response:
 
 
 @router.get("/import")
-def import_page(request: Request, viewer: EditorDep) -> Response:
+def import_page(request: Request, actor: EditorDep) -> Response:
     return render(
         request,
         "evidence/import.html",
@@ -48,8 +48,8 @@ def import_page(request: Request, viewer: EditorDep) -> Response:
 REGISTER: import_flow.ExcelImport[evidence_excel.ImportRow] = import_flow.ExcelImport(
     kind="",
     read=lambda path, limits: evidence_excel.read_sheet(path, limits=limits),
-    check=lambda session, sheet, viewer: evidence_excel.check_rows(
-        session=session, sheet=sheet, viewer=viewer
+    check=lambda session, sheet, actor: evidence_excel.check_rows(
+        session=session, sheet=sheet, actor=actor
     ),
     write=lambda session, now, actor_id, rows: evidence_excel.import_rows(
         session=session, now=now, actor_id=actor_id, rows=rows
@@ -63,7 +63,7 @@ REGISTER: import_flow.ExcelImport[evidence_excel.ImportRow] = import_flow.ExcelI
 
 @router.post("/import")
 async def import_preview(
-    request: Request, session: SessionDep, settings: SettingsDep, viewer: EditorDep
+    request: Request, session: SessionDep, settings: SettingsDep, actor: EditorDep
 ) -> Response:
     """Read the uploaded register and show every row with its errors; nothing is written yet."""
     preview = await import_flow.preview(
@@ -71,7 +71,7 @@ async def import_preview(
         request=request,
         session=session,
         settings=settings,
-        viewer=viewer,
+        actor=actor,
         max_mb=IMPORT_MAX_MB,
     )
     return render(
@@ -93,11 +93,11 @@ def import_confirm(  # plain def: checking and inserting up to 2,000 items is sl
     session: SessionDep,
     now: Now,
     settings: SettingsDep,
-    viewer: EditorDep,
+    actor: EditorDep,
     token: Annotated[str, Form()] = "",
 ) -> Response:
     created, skipped = import_flow.confirm(
-        REGISTER, session=session, now=now, settings=settings, viewer=viewer, token=token
+        REGISTER, session=session, now=now, settings=settings, actor=actor, token=token
     )
     return redirect(
         request,

@@ -12,19 +12,21 @@ from starlette.datastructures import FormData
 from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.responses import Response
 
+from app.actor import Actor
 from app.db import SessionDep, release_write_lock
-from app.deps import ApiViewer, CurrentViewer, Now, SettingsDep, Viewer, api_require
 from app.errors import DomainError, Invalid, NotFound
-from app.forms import describe_errors, form_values
 from app.i18n import gettext as _
 from app.models.evidence import Evidence
 from app.permissions import Permission
 from app.routers.evidence import EditorDep, detail_response, editable_evidence, visible_evidence
-from app.services import evidence as evidence_service
-from app.services import file_store
-from app.services.evidence import Upload, UploadLimits
+from app.services.evidence import service as evidence_service
+from app.services.evidence.service import Upload, UploadLimits
+from app.services.files import store as file_store
+from app.services.validation import describe_errors
 from app.settings import Settings
-from app.web import MULTIPART_OVERHEAD, toast_header
+from app.web.deps import ApiActor, CurrentActor, Now, SettingsDep, api_require
+from app.web.forms import form_values
+from app.web.http import MULTIPART_OVERHEAD, toast_header
 
 router = APIRouter(prefix="/evidence", tags=["evidence"], include_in_schema=False)
 api_router = APIRouter(tags=["evidence"])
@@ -45,17 +47,17 @@ async def upload(
     session: SessionDep,
     now: Now,
     settings: SettingsDep,
-    viewer: EditorDep,
+    actor: EditorDep,
     evidence_id: int,
 ) -> Response:
     """A new revision from a multipart upload (streamed to disk by the form parser)."""
-    evidence = editable_evidence(session, viewer, evidence_id)
+    evidence = editable_evidence(session, actor, evidence_id)
     if _too_large(request, settings):
         return detail_response(
             request,
             session,
             now,
-            viewer,
+            actor,
             evidence,
             413,
             upload_errors={
@@ -67,7 +69,7 @@ async def upload(
     # Copying and hashing the file (up to the upload limit) and the database work go to the
     # threadpool like any plain route's: on the event loop they held up every other request.
     return await run_in_threadpool(
-        _add_revision, request, session, now, settings, viewer, evidence, form
+        _add_revision, request, session, now, settings, actor, evidence, form
     )
 
 
@@ -76,7 +78,7 @@ def _add_revision(
     session: Session,
     now: datetime,
     settings: Settings,
-    viewer: Viewer,
+    actor: Actor,
     evidence: Evidence,
     form: FormData,
 ) -> Response:
@@ -90,7 +92,7 @@ def _add_revision(
         revision, stored = evidence_service.add_revision(
             session=session,
             now=now,
-            actor_id=viewer.id,
+            actor_id=actor.id,
             evidence=evidence,
             limits=UploadLimits.from_settings(settings),
             upload=Upload(
@@ -103,7 +105,7 @@ def _add_revision(
             request,
             session,
             now,
-            viewer,
+            actor,
             evidence,
             422,
             upload_errors=describe_errors(exc.errors()),
@@ -114,7 +116,7 @@ def _add_revision(
             request,
             session,
             now,
-            viewer,
+            actor,
             evidence,
             exc.status_code,
             upload_errors={exc.field or "file": exc.message},
@@ -124,7 +126,7 @@ def _add_revision(
     except BaseException:
         file_store.discard(stored)  # no file without its row
         raise
-    response = detail_response(request, session, now, viewer, evidence)
+    response = detail_response(request, session, now, actor, evidence)
     response.headers.update(toast_header(_("Revision %(n)d uploaded.", n=revision.number)))
     return response
 
@@ -141,11 +143,11 @@ class _UploadMeta(BaseModel):
 def download(
     session: SessionDep,
     settings: SettingsDep,
-    viewer: CurrentViewer,
+    actor: CurrentActor,
     evidence_id: int,
     revision_id: int,
 ) -> Response:
-    visible_evidence(session, viewer, evidence_id)
+    visible_evidence(session, actor, evidence_id)
     return _file_response(session, settings, evidence_id, revision_id)
 
 
@@ -175,19 +177,19 @@ def api_upload(  # plain def: the copy and hash run in the threadpool, off the e
     session: SessionDep,
     now: Now,
     settings: SettingsDep,
-    viewer: Annotated[Viewer, Depends(api_require(Permission.manage_evidence))],
+    actor: Annotated[Actor, Depends(api_require(Permission.manage_evidence))],
     evidence_id: int,
     file: UploadFile,
     period_from: Annotated[date | None, Query()] = None,
     period_to: Annotated[date | None, Query()] = None,
     change_note: Annotated[str, Query(max_length=4000)] = "",
 ) -> dict[str, Any]:
-    evidence = visible_evidence(session, viewer, evidence_id)
-    viewer.require_owner(evidence.owner_id)
+    evidence = visible_evidence(session, actor, evidence_id)
+    actor.require_owner(evidence.owner_id)
     revision, stored = evidence_service.add_revision(
         session=session,
         now=now,
-        actor_id=viewer.id,
+        actor_id=actor.id,
         evidence=evidence,
         limits=UploadLimits.from_settings(settings),
         upload=Upload(file.filename or "", file.file, period_from, period_to, change_note),
@@ -206,9 +208,9 @@ def api_upload(  # plain def: the copy and hash run in the threadpool, off the e
 def api_download(
     session: SessionDep,
     settings: SettingsDep,
-    viewer: ApiViewer,
+    actor: ApiActor,
     evidence_id: int,
     revision_id: int,
 ) -> Response:
-    visible_evidence(session, viewer, evidence_id)
+    visible_evidence(session, actor, evidence_id)
     return _file_response(session, settings, evidence_id, revision_id)

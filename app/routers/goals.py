@@ -10,30 +10,31 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from starlette.responses import Response
 
-from app import charts
+from app.actor import Actor
 from app.clock import local_date
 from app.db import SessionDep
-from app.deps import ApiViewer, CurrentViewer, Now, PageDep, Viewer, api_require, require
-from app.forms import form_values, submit
 from app.i18n import gettext as _
 from app.models.capability import Capability
 from app.models.goal import Goal, GoalCreate, Measurement
 from app.models.user import User
 from app.permissions import Permission
 from app.routers.capabilities import detail_response
-from app.services import capability as capability_service
-from app.services import goal as goal_service
-from app.services import user as user_service
-from app.services.goal import Reading
-from app.services.goal_register import goal_register_xlsx
-from app.templating import render
-from app.web import redirect, toast_header
+from app.services.accounts import users as user_service
+from app.services.strategy import capabilities as capability_service
+from app.services.strategy import goals as goal_service
+from app.services.strategy.goal_register import goal_register_xlsx
+from app.services.strategy.goals import Reading
+from app.web import charts
+from app.web.deps import ApiActor, CurrentActor, Now, PageDep, api_require, require
+from app.web.forms import form_values, submit
+from app.web.http import redirect, toast_header
+from app.web.rendering import render
 
 router = APIRouter(tags=["goals"], include_in_schema=False)
 api_router = APIRouter(tags=["goals"])
 
-ManagerDep = Annotated[Viewer, Depends(require(Permission.manage_capabilities))]
-RecorderDep = Annotated[Viewer, Depends(require(Permission.record_measurements))]
+ManagerDep = Annotated[Actor, Depends(require(Permission.manage_capabilities))]
+RecorderDep = Annotated[Actor, Depends(require(Permission.record_measurements))]
 GOAL_FRAGMENTS = {"measurements": "measurements"}
 
 
@@ -50,14 +51,14 @@ class CorrectionForm(BaseModel):
 
 @router.post("/capabilities/{capability_id}/goals")
 async def create(
-    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, capability_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, capability_id: int
 ) -> Response:
     capability = capability_service.get(session=session, capability_id=capability_id)
     values = form_values(await request.form())
     result, errors, status = submit(
         GoalCreate,
         {**values, "capability_id": capability_id},
-        lambda data: goal_service.create(session=session, now=now, actor_id=viewer.id, data=data),
+        lambda data: goal_service.create(session=session, now=now, actor_id=actor.id, data=data),
     )
     if result is None:
         session.rollback()
@@ -110,7 +111,7 @@ def goal_page(
         "names": names,
         "values": {"period": local_date(now).replace(day=1).isoformat()},
         "errors": {},
-        "may_record": viewer_may_record(request, goal, _goal_owners(session, goal)),
+        "may_record": actor_may_record(request, goal, _goal_owners(session, goal)),
         "edit_values": goal.model_dump(mode="json"),
         "edit_errors": {},
         "owner_options": user_service.options(session=session),
@@ -121,13 +122,13 @@ def goal_page(
     )
 
 
-def viewer_may_record(request: Request, goal: Goal, owners: tuple[int | None, int | None]) -> bool:
-    viewer: Viewer | None = getattr(request.state, "viewer", None)
-    return bool(viewer and viewer.can(Permission.record_measurements) and viewer.may_touch(*owners))
+def actor_may_record(request: Request, goal: Goal, owners: tuple[int | None, int | None]) -> bool:
+    actor: Actor | None = getattr(request.state, "actor", None)
+    return bool(actor and actor.can(Permission.record_measurements) and actor.may_touch(*owners))
 
 
 @router.get("/goals/export.xlsx")
-def export(session: SessionDep, now: Now, viewer: CurrentViewer) -> Response:
+def export(session: SessionDep, now: Now, actor: CurrentActor) -> Response:
     """The goal register with every measurement, as an Excel workbook."""
     buffer = BytesIO()
     goal_register_xlsx(session=session, today=local_date(now)).save(buffer)
@@ -141,14 +142,14 @@ def export(session: SessionDep, now: Now, viewer: CurrentViewer) -> Response:
 
 @router.get("/goals/{goal_id}")
 def detail(
-    request: Request, session: SessionDep, now: Now, viewer: CurrentViewer, goal_id: int
+    request: Request, session: SessionDep, now: Now, actor: CurrentActor, goal_id: int
 ) -> Response:
     return goal_page(request, session, now, goal_service.get(session=session, goal_id=goal_id))
 
 
 @router.post("/goals/{goal_id}")
 async def update(
-    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, goal_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, goal_id: int
 ) -> Response:
     goal = goal_service.get(session=session, goal_id=goal_id)
     values = form_values(await request.form())
@@ -156,7 +157,7 @@ async def update(
         GoalCreate,
         {**values, "capability_id": goal.capability_id},
         lambda data: goal_service.update(
-            session=session, now=now, actor_id=viewer.id, goal=goal, data=data
+            session=session, now=now, actor_id=actor.id, goal=goal, data=data
         ),
     )
     if result is None:
@@ -170,10 +171,10 @@ async def update(
 
 @router.post("/goals/{goal_id}/measurements")
 async def record(
-    request: Request, session: SessionDep, now: Now, viewer: RecorderDep, goal_id: int
+    request: Request, session: SessionDep, now: Now, actor: RecorderDep, goal_id: int
 ) -> Response:
     goal = goal_service.get(session=session, goal_id=goal_id)
-    viewer.require_owner(*_goal_owners(session, goal))
+    actor.require_owner(*_goal_owners(session, goal))
     values = form_values(await request.form())
     result, errors, status = submit(
         ReadingForm,
@@ -181,7 +182,7 @@ async def record(
         lambda data: goal_service.record(
             session=session,
             now=now,
-            actor_id=viewer.id,
+            actor_id=actor.id,
             goal=goal,
             reading=Reading(data.period, data.value, data.note),
         ),
@@ -197,11 +198,11 @@ async def record(
 
 @router.post("/measurements/{measurement_id}/correct")
 async def correct(
-    request: Request, session: SessionDep, now: Now, viewer: RecorderDep, measurement_id: int
+    request: Request, session: SessionDep, now: Now, actor: RecorderDep, measurement_id: int
 ) -> Response:
     measurement = goal_service.get_measurement(session=session, measurement_id=measurement_id)
     goal = goal_service.get(session=session, goal_id=measurement.goal_id)
-    viewer.require_owner(*_goal_owners(session, goal))
+    actor.require_owner(*_goal_owners(session, goal))
     values = form_values(await request.form())
     result, errors, status = submit(
         CorrectionForm,
@@ -209,7 +210,7 @@ async def correct(
         lambda data: goal_service.correct(
             session=session,
             now=now,
-            actor_id=viewer.id,
+            actor_id=actor.id,
             measurement=measurement,
             value=data.value,
             note=data.note,
@@ -240,7 +241,7 @@ async def correct(
 
 @api_router.get("/goals", summary="Goals with their status by the documented rule, paginated")
 def api_list(
-    session: SessionDep, now: Now, viewer: ApiViewer, page: PageDep, capability: int | None = None
+    session: SessionDep, now: Now, actor: ApiActor, page: PageDep, capability: int | None = None
 ) -> dict[str, Any]:
     conditions = [] if capability is None else [col(Goal.capability_id) == capability]
     goals = list(
@@ -271,7 +272,7 @@ def api_list(
 
 
 @api_router.get("/goals/{goal_id}", summary="One goal with the values in force")
-def api_detail(session: SessionDep, now: Now, viewer: ApiViewer, goal_id: int) -> dict[str, Any]:
+def api_detail(session: SessionDep, now: Now, actor: ApiActor, goal_id: int) -> dict[str, Any]:
     goal = goal_service.get(session=session, goal_id=goal_id)
     series = goal_service.current_series(session=session, goal_ids=[goal_id])[goal_id]
     assessment = goal_service.assessments(session=session, goals=[goal], today=local_date(now))[
@@ -290,16 +291,16 @@ def api_detail(session: SessionDep, now: Now, viewer: ApiViewer, goal_id: int) -
 def api_record(
     session: SessionDep,
     now: Now,
-    viewer: Annotated[Viewer, Depends(api_require(Permission.record_measurements))],
+    actor: Annotated[Actor, Depends(api_require(Permission.record_measurements))],
     goal_id: int,
     data: ReadingForm,
 ) -> dict[str, Any]:
     goal = goal_service.get(session=session, goal_id=goal_id)
-    viewer.require_owner(*_goal_owners(session, goal))
+    actor.require_owner(*_goal_owners(session, goal))
     measurement: Measurement = goal_service.record(
         session=session,
         now=now,
-        actor_id=viewer.id,
+        actor_id=actor.id,
         goal=goal,
         reading=Reading(data.period, data.value, data.note),
     )

@@ -6,12 +6,12 @@ from starlette.responses import Response
 
 from app.clock import local_date
 from app.db import SessionDep
-from app.deps import CurrentViewer, Now
 from app.models.requirement import Requirement, RequirementStatus
-from app.services import coverage as coverage_service
-from app.services import requirement as requirement_service
-from app.services.coverage import ChapterCoverage
-from app.templating import render
+from app.services.requirements import coverage as coverage_service
+from app.services.requirements import service as requirement_service
+from app.services.requirements.coverage import ChapterCoverage
+from app.web.deps import CurrentActor, Now
+from app.web.rendering import render
 
 router = APIRouter(tags=["home"], include_in_schema=False)
 
@@ -32,7 +32,7 @@ def api_docs(request: Request) -> Response:
 
 
 @router.get("/")
-def home(request: Request, session: SessionDep, now: Now, viewer: CurrentViewer) -> Response:
+def home(request: Request, session: SessionDep, now: Now, actor: CurrentActor) -> Response:
     framework = requirement_service.get_framework(session=session, framework_id=None)
     chapters = []
     coverage: dict[int, ChapterCoverage] = {}
@@ -50,7 +50,7 @@ def home(request: Request, session: SessionDep, now: Now, viewer: CurrentViewer)
     mine = session.exec(
         select(Requirement, RequirementStatus)
         .join(RequirementStatus, col(RequirementStatus.requirement_id) == Requirement.id)
-        .where(RequirementStatus.owner_id == viewer.id, col(RequirementStatus.applicable))
+        .where(RequirementStatus.owner_id == actor.id, col(RequirementStatus.applicable))
         .order_by(col(Requirement.position))
         .limit(MY_REQUIREMENTS_LIMIT)
     ).all()

@@ -18,14 +18,15 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from app.actor import Actor
 from app.db import release_write_lock
-from app.deps import Viewer
 from app.errors import Conflict, DomainError, NotFound, Unavailable
-from app.forms import save_upload
 from app.i18n import gettext as _
-from app.services import import_previews, time_limited
-from app.services.excel_reading import Sheet, read_limits
+from app.services.imports import previews as import_previews
+from app.services.imports import time_limited
+from app.services.imports.excel_reading import Sheet, read_limits
 from app.settings import Settings
+from app.web.forms import save_upload
 
 
 class CheckedRow(Protocol):
@@ -42,7 +43,7 @@ class ExcelImport(Generic[Row]):
 
     kind: str  # in the names of its preview files, so that two kinds never share a token
     read: Callable[[Path, time_limited.Limits], Sheet]
-    check: Callable[[Session, Sheet, Viewer], list[Row]]
+    check: Callable[[Session, Sheet, Actor], list[Row]]
     write: Callable[[Session, datetime, int | None, list[Row]], int]
     expired: Callable[[], str]
     clashed: Callable[[], str]
@@ -62,7 +63,7 @@ async def preview(
     request: Request,
     session: Session,
     settings: Settings,
-    viewer: Viewer,
+    actor: Actor,
     max_mb: int,
 ) -> Preview[Row]:
     """Read the uploaded workbook and check its rows; nothing is written to the database."""
@@ -70,7 +71,7 @@ async def preview(
     form = await request.form(max_files=1)
     imports = import_previews.imports_dir(settings.data_dir)
     token = import_previews.new_token()
-    path = import_previews.preview_path(imports, user_id=viewer.id, kind=spec.kind, token=token)
+    path = import_previews.preview_path(imports, user_id=actor.id, kind=spec.kind, token=token)
     workbook = path.with_suffix(".xlsx")
     try:
         try:
@@ -79,12 +80,12 @@ async def preview(
             sheet = await run_in_threadpool(spec.read, workbook, read_limits(settings))
         finally:
             workbook.unlink(missing_ok=True)  # the preview keeps the cells, not the file
-        rows = await run_in_threadpool(spec.check, session, sheet, viewer)
+        rows = await run_in_threadpool(spec.check, session, sheet, actor)
     except DomainError as exc:
         return Preview(None, None, {exc.field or "file": exc.message}, exc.status_code)
     import_previews.save(path, sheet)
     import_previews.keep_newest(
-        imports, user_id=viewer.id, keep=settings.import_previews_per_user, current=path
+        imports, user_id=actor.id, keep=settings.import_previews_per_user, current=path
     )
     return Preview(rows, token, {}, 200)
 
@@ -95,7 +96,7 @@ def confirm(
     session: Session,
     now: datetime,
     settings: Settings,
-    viewer: Viewer,
+    actor: Actor,
     token: str,
 ) -> tuple[int, int]:
     """Write the previewed rows that have no errors; returns how many were created and how
@@ -104,7 +105,7 @@ def confirm(
         raise NotFound()
     path = import_previews.preview_path(
         import_previews.imports_dir(settings.data_dir),
-        user_id=viewer.id,  # only the uploader's own
+        user_id=actor.id,  # only the uploader's own
         kind=spec.kind,
         token=token,
     )
@@ -117,8 +118,8 @@ def confirm(
         # signed-in user that the error page shows stays loaded (a rollback of the whole
         # transaction would expire it, and the page is drawn after the session is closed).
         with session.begin_nested():
-            rows = spec.check(session, import_previews.load(claimed), viewer)
-            created = spec.write(session, now, viewer.id, rows)
+            rows = spec.check(session, import_previews.load(claimed), actor)
+            created = spec.write(session, now, actor.id, rows)
         session.commit()
     except IntegrityError:
         # A unique key taken meanwhile by another transaction, which this one's checks could

@@ -5,22 +5,23 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from app.actor import Actor
 from app.db import SessionDep
-from app.deps import Now, Viewer, require
 from app.errors import Invalid
-from app.forms import form_values, submit
 from app.i18n import gettext as _
 from app.models.initiative import InitiativeCreate, TaskCreate, TaskStatus
 from app.permissions import Permission
 from app.routers.capabilities import detail_response
-from app.services import capability as capability_service
-from app.services import initiative as initiative_service
-from app.web import toast_header
+from app.services.strategy import capabilities as capability_service
+from app.services.strategy import initiatives as initiative_service
+from app.web.deps import Now, require
+from app.web.forms import form_values, submit
+from app.web.http import toast_header
 
 router = APIRouter(tags=["initiatives"], include_in_schema=False)
 
-ManagerDep = Annotated[Viewer, Depends(require(Permission.manage_capabilities))]
-TaskEditorDep = Annotated[Viewer, Depends(require(Permission.update_tasks))]
+ManagerDep = Annotated[Actor, Depends(require(Permission.manage_capabilities))]
+TaskEditorDep = Annotated[Actor, Depends(require(Permission.update_tasks))]
 
 
 def _saved(response: Response, message: str) -> Response:
@@ -30,7 +31,7 @@ def _saved(response: Response, message: str) -> Response:
 
 @router.post("/capabilities/{capability_id}/initiatives")
 async def create_initiative(
-    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, capability_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, capability_id: int
 ) -> Response:
     capability = capability_service.get(session=session, capability_id=capability_id)
     values = form_values(await request.form())
@@ -38,7 +39,7 @@ async def create_initiative(
         InitiativeCreate,
         {**values, "capability_id": capability_id},
         lambda data: initiative_service.create(
-            session=session, now=now, actor_id=viewer.id, data=data
+            session=session, now=now, actor_id=actor.id, data=data
         ),
     )
     if result is None:
@@ -58,7 +59,7 @@ async def create_initiative(
 
 @router.post("/initiatives/{initiative_id}/tasks")
 async def create_task(
-    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, initiative_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, initiative_id: int
 ) -> Response:
     initiative = initiative_service.get(session=session, initiative_id=initiative_id)
     capability = capability_service.get(session=session, capability_id=initiative.capability_id)
@@ -67,7 +68,7 @@ async def create_task(
         TaskCreate,
         {**values, "initiative_id": initiative_id},
         lambda data: initiative_service.create_task(
-            session=session, now=now, actor_id=viewer.id, data=data
+            session=session, now=now, actor_id=actor.id, data=data
         ),
     )
     if result is None:
@@ -87,17 +88,17 @@ async def create_task(
 
 @router.post("/tasks/{task_id}/status")
 async def set_status(
-    request: Request, session: SessionDep, now: Now, viewer: TaskEditorDep, task_id: int
+    request: Request, session: SessionDep, now: Now, actor: TaskEditorDep, task_id: int
 ) -> Response:
     task = initiative_service.get_task(session=session, task_id=task_id)
     initiative = initiative_service.get(session=session, initiative_id=task.initiative_id)
     capability = capability_service.get(session=session, capability_id=initiative.capability_id)
-    viewer.require_owner(task.owner_id, initiative.owner_id, capability.owner_id)
+    actor.require_owner(task.owner_id, initiative.owner_id, capability.owner_id)
     raw = (await request.form()).get("status")
     if raw not in TaskStatus.__members__:
         raise Invalid(_("Choose one of the offered options."), field="status")
     initiative_service.set_task_status(
-        session=session, now=now, actor_id=viewer.id, task=task, status=TaskStatus(str(raw))
+        session=session, now=now, actor_id=actor.id, task=task, status=TaskStatus(str(raw))
     )
     session.commit()
     return _saved(detail_response(request, session, now, capability), _("Task updated."))

@@ -12,14 +12,13 @@ from pydantic import BaseModel, Field
 from sqlmodel import col, select
 from starlette.responses import Response
 
+from app.actor import Actor
 from app.clock import local_date
 from app.db import SessionDep
-from app.deps import ApiViewer, CurrentViewer, Now, PageDep, Viewer, require
 from app.errors import DomainError, Forbidden, Invalid
-from app.forms import filter_id, form_values, submit
 from app.i18n import gettext as _
 from app.i18n import localized
-from app.labels import label
+from app.i18n.labels import label
 from app.models.department import Department
 from app.models.nonconformity import (
     TEXT_MAX,
@@ -37,29 +36,31 @@ from app.models.nonconformity import (
 from app.models.requirement import Requirement
 from app.models.user import User
 from app.permissions import Permission
-from app.services import department as department_service
-from app.services import nonconformity as nc_service
-from app.services import nonconformity_deadline as deadline_service
-from app.services import requirement as requirement_service
-from app.services import user as user_service
-from app.services.nonconformity_board import (
+from app.services.accounts import departments as department_service
+from app.services.accounts import users as user_service
+from app.services.nonconformities import deadline as deadline_service
+from app.services.nonconformities import service as nc_service
+from app.services.nonconformities.board import (
     ALL,
     BoardFilter,
     overdue_actions,
     overdue_nonconformities,
     search,
 )
-from app.templating import is_htmx, render
-from app.web import redirect, toast_header
+from app.services.requirements import service as requirement_service
+from app.web.deps import ApiActor, CurrentActor, Now, PageDep, require
+from app.web.forms import filter_id, form_values, submit
+from app.web.http import redirect, toast_header
+from app.web.rendering import render, wants_fragment
 
 router = APIRouter(prefix="/nonconformities", tags=["nonconformities"], include_in_schema=False)
 api_router = APIRouter(tags=["nonconformities"])
 
-RaiserDep = Annotated[Viewer, Depends(require(Permission.raise_nonconformities))]
-WorkerDep = Annotated[Viewer, Depends(require(Permission.work_on_nonconformities))]
-VerifierDep = Annotated[Viewer, Depends(require(Permission.verify_nonconformities))]
+RaiserDep = Annotated[Actor, Depends(require(Permission.raise_nonconformities))]
+WorkerDep = Annotated[Actor, Depends(require(Permission.work_on_nonconformities))]
+VerifierDep = Annotated[Actor, Depends(require(Permission.verify_nonconformities))]
 # The deadline table is part of the management system's rules, kept by its administrator.
-DeadlineEditorDep = Annotated[Viewer, Depends(require(Permission.manage_audits))]
+DeadlineEditorDep = Annotated[Actor, Depends(require(Permission.manage_audits))]
 
 LIST_FRAGMENTS = {"nc-list": "nc_list"}
 DETAIL_FRAGMENTS = {"nc-work": "work"}
@@ -134,7 +135,7 @@ def _choices(session: SessionDep) -> dict[str, Any]:
 
 @router.get("")
 def board(
-    request: Request, session: SessionDep, now: Now, viewer: CurrentViewer, page: PageDep
+    request: Request, session: SessionDep, now: Now, actor: CurrentActor, page: PageDep
 ) -> Response:
     filters = _filters(request.query_params)
     today = local_date(now)
@@ -150,7 +151,7 @@ def board(
         "query": query,
         "today": today,
     }
-    if not (is_htmx(request) and request.headers.get("hx-target") in LIST_FRAGMENTS):
+    if not (wants_fragment(request) and request.headers.get("hx-target") in LIST_FRAGMENTS):
         # The counts, overdue lists and filter choices are only drawn with the whole page.
         context.update(
             counts=nc_service.status_counts(session=session),
@@ -186,17 +187,17 @@ def _new_form(
 
 
 @router.get("/new")
-def new_page(request: Request, session: SessionDep, viewer: RaiserDep) -> Response:
+def new_page(request: Request, session: SessionDep, actor: RaiserDep) -> Response:
     return _new_form(request, session, {"source": "internal_audit", "grade": "minor"}, {})
 
 
 @router.post("")
-async def create(request: Request, session: SessionDep, now: Now, viewer: RaiserDep) -> Response:
+async def create(request: Request, session: SessionDep, now: Now, actor: RaiserDep) -> Response:
     values = form_values(await request.form())
     result, errors, status = submit(
         NonconformityCreate,
         values,
-        lambda data: nc_service.create(session=session, now=now, actor_id=viewer.id, data=data),
+        lambda data: nc_service.create(session=session, now=now, actor_id=actor.id, data=data),
     )
     if result is None:
         session.rollback()
@@ -211,7 +212,7 @@ async def create(request: Request, session: SessionDep, now: Now, viewer: Raiser
 def _deadlines_page(
     request: Request,
     session: SessionDep,
-    viewer: Viewer,
+    actor: Actor,
     errors: dict[str, str],
     values: dict[str, Any] | None = None,
     status_code: int = 200,
@@ -230,7 +231,7 @@ def _deadlines_page(
                 for r in rows
             },
             "field_name": deadline_service.field_name,
-            "may_edit": viewer.can(Permission.manage_audits),
+            "may_edit": actor.can(Permission.manage_audits),
             "days_min": deadline_service.DAYS_MIN,
             "days_max": deadline_service.DAYS_MAX,
         },
@@ -241,28 +242,26 @@ def _deadlines_page(
 
 
 @router.get("/deadlines")
-def deadlines(request: Request, session: SessionDep, viewer: CurrentViewer) -> Response:
-    return _deadlines_page(request, session, viewer, {})
+def deadlines(request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    return _deadlines_page(request, session, actor, {})
 
 
 @router.post("/deadlines")
 async def save_deadlines(
-    request: Request, session: SessionDep, now: Now, viewer: DeadlineEditorDep
+    request: Request, session: SessionDep, now: Now, actor: DeadlineEditorDep
 ) -> Response:
     form = await request.form()
     submitted = {k: str(v) for k, v in form.items() if k.startswith("days-")}
     errors = deadline_service.save(
-        session=session, now=now, actor_id=viewer.id, submitted=dict(submitted)
+        session=session, now=now, actor_id=actor.id, submitted=dict(submitted)
     )
     if errors:
         session.rollback()
-        return _deadlines_page(request, session, viewer, errors, submitted, 422)
+        return _deadlines_page(request, session, actor, errors, submitted, 422)
     session.commit()
-    if not is_htmx(request):
+    if not wants_fragment(request):
         return redirect(request, "/nonconformities/deadlines", toast=_("Deadlines saved."))
-    return _deadlines_page(
-        request, session, viewer, {}, headers=toast_header(_("Deadlines saved."))
-    )
+    return _deadlines_page(request, session, actor, {}, headers=toast_header(_("Deadlines saved.")))
 
 
 # --- the detail page ------------------------------------------------------------------------
@@ -272,7 +271,7 @@ def detail_response(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: Viewer,
+    actor: Actor,
     nonconformity: Nonconformity,
     status_code: int = 200,
     errors: dict[str, dict[str, str]] | None = None,
@@ -293,7 +292,7 @@ def detail_response(
         ).all()
     )
     is_open = nonconformity.status != NcStatus.closed
-    may_work = viewer.can(Permission.work_on_nonconformities)
+    may_work = actor.can(Permission.work_on_nonconformities)
     context = {
         "nc": nonconformity,
         "actions": planned,
@@ -311,19 +310,19 @@ def detail_response(
         ),
         "overdue": nc_service.is_overdue(nonconformity, local_date(now)),
         "today": local_date(now),
-        "may_edit": is_open and viewer.can(Permission.raise_nonconformities),
-        "may_work": is_open and may_work and viewer.may_touch(nonconformity.owner_id),
+        "may_edit": is_open and actor.can(Permission.raise_nonconformities),
+        "may_work": is_open and may_work and actor.may_touch(nonconformity.owner_id),
         "may_work_on": {
             a.id
             for a in planned
-            if is_open and may_work and viewer.may_touch(a.owner_id, nonconformity.owner_id)
+            if is_open and may_work and actor.may_touch(a.owner_id, nonconformity.owner_id)
         },
         "may_verify": (
             nonconformity.status == NcStatus.verification
-            and viewer.can(Permission.verify_nonconformities)
+            and actor.can(Permission.verify_nonconformities)
         ),
         "independent": nc_service.may_verify(
-            session=session, nonconformity=nonconformity, user_id=viewer.id
+            session=session, nonconformity=nonconformity, user_id=actor.id
         ),
         "errors": errors or {},
         "values": values or {},
@@ -353,15 +352,15 @@ def _saved(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: Viewer,
+    actor: Actor,
     nonconformity: Nonconformity,
     message: str,
 ) -> Response:
     """After a change: htmx redraws the working area with a toast; a plain form redirects."""
     session.commit()
-    if is_htmx(request) and request.headers.get("hx-target") in DETAIL_FRAGMENTS:
+    if wants_fragment(request) and request.headers.get("hx-target") in DETAIL_FRAGMENTS:
         return detail_response(
-            request, session, now, viewer, nonconformity, headers=toast_header(message)
+            request, session, now, actor, nonconformity, headers=toast_header(message)
         )
     return redirect(request, f"/nonconformities/{nonconformity.id}", toast=message)
 
@@ -370,7 +369,7 @@ def _rejected(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: Viewer,
+    actor: Actor,
     nonconformity: Nonconformity,
     form: str,
     errors: dict[str, str],
@@ -379,7 +378,7 @@ def _rejected(
 ) -> Response:
     """Nothing is kept; the form comes back with the messages next to its fields."""
     session.rollback()
-    if status_code == 403 and is_htmx(request):
+    if status_code == 403 and wants_fragment(request):
         # htmx swaps no 403 answer; the plain-text error becomes a toast instead.
         raise Forbidden(next(iter(errors.values()), None))
     session.refresh(nonconformity)
@@ -387,7 +386,7 @@ def _rejected(
         request,
         session,
         now,
-        viewer,
+        actor,
         nonconformity,
         status_code,
         errors={form: errors},
@@ -399,7 +398,7 @@ def _step(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: Viewer,
+    actor: Actor,
     nonconformity: Nonconformity,
     form: str,
     call: Callable[[], object],
@@ -410,23 +409,21 @@ def _step(
         call()
     except DomainError as exc:
         errors = {exc.field or "__all__": exc.message}
-        return _rejected(
-            request, session, now, viewer, nonconformity, form, errors, exc.status_code
-        )
-    return _saved(request, session, now, viewer, nonconformity, message)
+        return _rejected(request, session, now, actor, nonconformity, form, errors, exc.status_code)
+    return _saved(request, session, now, actor, nonconformity, message)
 
 
 @router.get("/{nonconformity_id}")
 def detail(
-    request: Request, session: SessionDep, now: Now, viewer: CurrentViewer, nonconformity_id: int
+    request: Request, session: SessionDep, now: Now, actor: CurrentActor, nonconformity_id: int
 ) -> Response:
     nonconformity = nc_service.get(session=session, nonconformity_id=nonconformity_id)
-    return detail_response(request, session, now, viewer, nonconformity)
+    return detail_response(request, session, now, actor, nonconformity)
 
 
 @router.post("/{nonconformity_id}")
 async def update(
-    request: Request, session: SessionDep, now: Now, viewer: RaiserDep, nonconformity_id: int
+    request: Request, session: SessionDep, now: Now, actor: RaiserDep, nonconformity_id: int
 ) -> Response:
     nonconformity = nc_service.get(session=session, nonconformity_id=nonconformity_id)
     values = form_values(await request.form())
@@ -434,36 +431,36 @@ async def update(
         NonconformityCreate,
         values,
         lambda data: nc_service.update(
-            session=session, now=now, actor_id=viewer.id, nonconformity=nonconformity, data=data
+            session=session, now=now, actor_id=actor.id, nonconformity=nonconformity, data=data
         ),
     )
     if result is None:
         return _rejected(
-            request, session, now, viewer, nonconformity, "header", errors, status, values
+            request, session, now, actor, nonconformity, "header", errors, status, values
         )
-    return _saved(request, session, now, viewer, nonconformity, _("Changes saved."))
+    return _saved(request, session, now, actor, nonconformity, _("Changes saved."))
 
 
-def _workable(session: SessionDep, viewer: Viewer, nonconformity_id: int) -> Nonconformity:
+def _workable(session: SessionDep, actor: Actor, nonconformity_id: int) -> Nonconformity:
     nonconformity = nc_service.get(session=session, nonconformity_id=nonconformity_id)
-    viewer.require_owner(nonconformity.owner_id)
+    actor.require_owner(nonconformity.owner_id)
     return nonconformity
 
 
 @router.post("/{nonconformity_id}/start")
 def start(
-    request: Request, session: SessionDep, now: Now, viewer: WorkerDep, nonconformity_id: int
+    request: Request, session: SessionDep, now: Now, actor: WorkerDep, nonconformity_id: int
 ) -> Response:
-    nonconformity = _workable(session, viewer, nonconformity_id)
+    nonconformity = _workable(session, actor, nonconformity_id)
     return _step(
         request,
         session,
         now,
-        viewer,
+        actor,
         nonconformity,
         "status",
         lambda: nc_service.start(
-            session=session, now=now, actor_id=viewer.id, nonconformity=nonconformity
+            session=session, now=now, actor_id=actor.id, nonconformity=nonconformity
         ),
         _("Work started."),
     )
@@ -471,9 +468,9 @@ def start(
 
 @router.post("/{nonconformity_id}/correction")
 async def correction(
-    request: Request, session: SessionDep, now: Now, viewer: WorkerDep, nonconformity_id: int
+    request: Request, session: SessionDep, now: Now, actor: WorkerDep, nonconformity_id: int
 ) -> Response:
-    nonconformity = _workable(session, viewer, nonconformity_id)
+    nonconformity = _workable(session, actor, nonconformity_id)
     values = form_values(await request.form())
     result, errors, status = submit(
         CorrectionForm,
@@ -481,7 +478,7 @@ async def correction(
         lambda data: nc_service.record_correction(
             session=session,
             now=now,
-            actor_id=viewer.id,
+            actor_id=actor.id,
             nonconformity=nonconformity,
             correction=data.correction,
             done_on=data.correction_done_on,
@@ -489,16 +486,16 @@ async def correction(
     )
     if result is None:
         return _rejected(
-            request, session, now, viewer, nonconformity, "correction", errors, status, values
+            request, session, now, actor, nonconformity, "correction", errors, status, values
         )
-    return _saved(request, session, now, viewer, nonconformity, _("Correction saved."))
+    return _saved(request, session, now, actor, nonconformity, _("Correction saved."))
 
 
 @router.post("/{nonconformity_id}/root-cause")
 async def root_cause(
-    request: Request, session: SessionDep, now: Now, viewer: WorkerDep, nonconformity_id: int
+    request: Request, session: SessionDep, now: Now, actor: WorkerDep, nonconformity_id: int
 ) -> Response:
-    nonconformity = _workable(session, viewer, nonconformity_id)
+    nonconformity = _workable(session, actor, nonconformity_id)
     values = form_values(await request.form())
     result, errors, status = submit(
         RootCauseForm,
@@ -506,7 +503,7 @@ async def root_cause(
         lambda data: nc_service.record_root_cause(
             session=session,
             now=now,
-            actor_id=viewer.id,
+            actor_id=actor.id,
             nonconformity=nonconformity,
             method=data.root_cause_method,
             analysis=data.root_cause,
@@ -515,39 +512,39 @@ async def root_cause(
     )
     if result is None:
         return _rejected(
-            request, session, now, viewer, nonconformity, "root_cause", errors, status, values
+            request, session, now, actor, nonconformity, "root_cause", errors, status, values
         )
-    return _saved(request, session, now, viewer, nonconformity, _("Root cause analysis saved."))
+    return _saved(request, session, now, actor, nonconformity, _("Root cause analysis saved."))
 
 
 @router.post("/{nonconformity_id}/actions")
 async def add_action(
-    request: Request, session: SessionDep, now: Now, viewer: WorkerDep, nonconformity_id: int
+    request: Request, session: SessionDep, now: Now, actor: WorkerDep, nonconformity_id: int
 ) -> Response:
     # Planning the actions is the owner's work (or an overseer's), like the rest of the CAPA.
-    nonconformity = _workable(session, viewer, nonconformity_id)
+    nonconformity = _workable(session, actor, nonconformity_id)
     values = form_values(await request.form())
     result, errors, status = submit(
         CorrectiveActionCreate,
         values,
         lambda data: nc_service.add_action(
-            session=session, now=now, actor_id=viewer.id, nonconformity=nonconformity, data=data
+            session=session, now=now, actor_id=actor.id, nonconformity=nonconformity, data=data
         ),
     )
     if result is None:
         return _rejected(
-            request, session, now, viewer, nonconformity, "action", errors, status, values
+            request, session, now, actor, nonconformity, "action", errors, status, values
         )
-    return _saved(request, session, now, viewer, nonconformity, _("Action added."))
+    return _saved(request, session, now, actor, nonconformity, _("Action added."))
 
 
 @router.post("/actions/{action_id}/status")
 async def action_status(
-    request: Request, session: SessionDep, now: Now, viewer: WorkerDep, action_id: int
+    request: Request, session: SessionDep, now: Now, actor: WorkerDep, action_id: int
 ) -> Response:
     action = nc_service.get_action(session=session, action_id=action_id)
     nonconformity = nc_service.get(session=session, nonconformity_id=action.nonconformity_id)
-    viewer.require_owner(action.owner_id, nonconformity.owner_id)
+    actor.require_owner(action.owner_id, nonconformity.owner_id)
     values = form_values(await request.form())
     result, errors, status = submit(
         ActionStatusForm,
@@ -555,7 +552,7 @@ async def action_status(
         lambda data: nc_service.set_action_status(
             session=session,
             now=now,
-            actor_id=viewer.id,
+            actor_id=actor.id,
             nonconformity=nonconformity,
             action=action,
             status=data.status,
@@ -568,30 +565,30 @@ async def action_status(
             request,
             session,
             now,
-            viewer,
+            actor,
             nonconformity,
             f"action-{action_id}",
             errors,
             status,
             values,
         )
-    return _saved(request, session, now, viewer, nonconformity, _("Action updated."))
+    return _saved(request, session, now, actor, nonconformity, _("Action updated."))
 
 
 @router.post("/{nonconformity_id}/request-verification")
 def request_verification(
-    request: Request, session: SessionDep, now: Now, viewer: WorkerDep, nonconformity_id: int
+    request: Request, session: SessionDep, now: Now, actor: WorkerDep, nonconformity_id: int
 ) -> Response:
-    nonconformity = _workable(session, viewer, nonconformity_id)
+    nonconformity = _workable(session, actor, nonconformity_id)
     return _step(
         request,
         session,
         now,
-        viewer,
+        actor,
         nonconformity,
         "status",
         lambda: nc_service.request_verification(
-            session=session, now=now, actor_id=viewer.id, nonconformity=nonconformity
+            session=session, now=now, actor_id=actor.id, nonconformity=nonconformity
         ),
         _("Sent for verification."),
     )
@@ -599,7 +596,7 @@ def request_verification(
 
 @router.post("/{nonconformity_id}/verify")
 async def verify(
-    request: Request, session: SessionDep, now: Now, viewer: VerifierDep, nonconformity_id: int
+    request: Request, session: SessionDep, now: Now, actor: VerifierDep, nonconformity_id: int
 ) -> Response:
     nonconformity = nc_service.get(session=session, nonconformity_id=nonconformity_id)
     values = form_values(await request.form())
@@ -609,7 +606,7 @@ async def verify(
         lambda data: nc_service.verify(
             session=session,
             now=now,
-            actor_id=viewer.id,
+            actor_id=actor.id,
             nonconformity=nonconformity,
             verdict=data.verdict,
             notes=data.notes,
@@ -618,14 +615,14 @@ async def verify(
     )
     if result is None:
         return _rejected(
-            request, session, now, viewer, nonconformity, "verify", errors, status, values
+            request, session, now, actor, nonconformity, "verify", errors, status, values
         )
     message = (
         _("Verified effective; the nonconformity is closed.")
         if result.verdict == Verdict.effective
         else _("Not effective; the nonconformity is reopened.")
     )
-    return _saved(request, session, now, viewer, nonconformity, message)
+    return _saved(request, session, now, actor, nonconformity, message)
 
 
 # --- JSON API -------------------------------------------------------------------------------
@@ -633,7 +630,7 @@ async def verify(
 
 @api_router.get("/nonconformities", summary="Nonconformities, open ones by default, paginated")
 def api_list(
-    request: Request, session: SessionDep, now: Now, viewer: ApiViewer, page: PageDep
+    request: Request, session: SessionDep, now: Now, actor: ApiActor, page: PageDep
 ) -> dict[str, Any]:
     rows, total = search(
         session=session, filters=_filters(request.query_params), page=page, today=local_date(now)
@@ -662,7 +659,7 @@ def api_list(
     summary="One nonconformity with its actions and verifications",
 )
 def api_detail(
-    session: SessionDep, now: Now, viewer: ApiViewer, nonconformity_id: int
+    session: SessionDep, now: Now, actor: ApiActor, nonconformity_id: int
 ) -> dict[str, Any]:
     nonconformity = nc_service.get(session=session, nonconformity_id=nonconformity_id)
     return {

@@ -7,21 +7,21 @@ from starlette.responses import Response
 
 from app.clock import local_date
 from app.db import SessionDep
-from app.deps import CurrentViewer, Now, PageDep, SettingsDep
 from app.errors import DomainError, NotFound
-from app.forms import parse_id
 from app.i18n import gettext as _
 from app.routers.account import account_response
-from app.services import notification as notification_service
-from app.templating import render
-from app.web import redirect, toast_header
+from app.services.reminders import notifications as notification_service
+from app.web.deps import CurrentActor, Now, PageDep, SettingsDep
+from app.web.forms import parse_id
+from app.web.http import redirect, toast_header
+from app.web.rendering import render
 
 router = APIRouter(tags=["notifications"], include_in_schema=False)
 INBOX_FRAGMENTS = {"inbox": "inbox"}
 
 
-def _inbox(request: Request, session: SessionDep, viewer: CurrentViewer, page: PageDep) -> Response:
-    rows, total = notification_service.inbox(session=session, user_id=viewer.id, page=page)
+def _inbox(request: Request, session: SessionDep, actor: CurrentActor, page: PageDep) -> Response:
+    rows, total = notification_service.inbox(session=session, user_id=actor.id, page=page)
     return render(
         request,
         "notifications/inbox.html",
@@ -31,8 +31,8 @@ def _inbox(request: Request, session: SessionDep, viewer: CurrentViewer, page: P
 
 
 @router.get("/inbox")
-def inbox(request: Request, session: SessionDep, viewer: CurrentViewer, page: PageDep) -> Response:
-    return _inbox(request, session, viewer, page)
+def inbox(request: Request, session: SessionDep, actor: CurrentActor, page: PageDep) -> Response:
+    return _inbox(request, session, actor, page)
 
 
 @router.post("/inbox/read")
@@ -40,17 +40,17 @@ def mark_read(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: CurrentViewer,
+    actor: CurrentActor,
     page: PageDep,
     notification_id: Annotated[int | None, Form()] = None,
 ) -> Response:
     """Mark one message (or, without an id, all) as read; answers with the refreshed list."""
     notification_service.mark_read(
-        session=session, now=now, user_id=viewer.id, notification_id=notification_id
+        session=session, now=now, user_id=actor.id, notification_id=notification_id
     )
     session.commit()
-    viewer.unread = notification_service.unread_count(session=session, user_id=viewer.id)
-    response = _inbox(request, session, viewer, page)
+    actor.unread = notification_service.unread_count(session=session, user_id=actor.id)
+    response = _inbox(request, session, actor, page)
     response.headers.update(toast_header(_("Marked as read.")))
     return response
 
@@ -64,7 +64,7 @@ def _hour(value: str) -> int | None:
 def save_preferences(
     request: Request,
     session: SessionDep,
-    viewer: CurrentViewer,
+    actor: CurrentActor,
     email: Annotated[str, Form()] = "",
     digest: Annotated[str, Form()] = "",
     quiet_start: Annotated[str, Form(max_length=2)] = "",
@@ -73,7 +73,7 @@ def save_preferences(
     try:
         notification_service.save_preference(
             session=session,
-            user_id=viewer.id,
+            user_id=actor.id,
             email=email == "on",
             digest=digest == "on",
             quiet_start=_hour(quiet_start),
@@ -84,7 +84,7 @@ def save_preferences(
         return account_response(
             request,
             session,
-            viewer,
+            actor,
             exc.status_code,
             reminder_errors={exc.field or "__all__": exc.message},
         )
@@ -94,12 +94,12 @@ def save_preferences(
 
 @router.post("/account/calendar")
 def reset_calendar(
-    request: Request, session: SessionDep, viewer: CurrentViewer, settings: SettingsDep
+    request: Request, session: SessionDep, actor: CurrentActor, settings: SettingsDep
 ) -> Response:
-    token = notification_service.reset_calendar_token(session=session, user_id=viewer.id)
+    token = notification_service.reset_calendar_token(session=session, user_id=actor.id)
     session.commit()
     return account_response(
-        request, session, viewer, calendar_url=f"{settings.public_url}/calendar/{token}.ics"
+        request, session, actor, calendar_url=f"{settings.public_url}/calendar/{token}.ics"
     )
 
 

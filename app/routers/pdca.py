@@ -5,20 +5,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
+from app.actor import Actor
 from app.db import SessionDep
-from app.deps import ApiViewer, CurrentViewer, Now, Viewer, require
 from app.errors import DomainError, Invalid
 from app.i18n import gettext as _
 from app.models.pdca import NEXT_PHASE, Phase
 from app.permissions import Permission
-from app.services import pdca as pdca_service
-from app.templating import render
-from app.web import redirect
+from app.services.strategy import pdca as pdca_service
+from app.web.deps import ApiActor, CurrentActor, Now, require
+from app.web.http import redirect
+from app.web.rendering import render
 
 router = APIRouter(prefix="/pdca", tags=["pdca"], include_in_schema=False)
 api_router = APIRouter(tags=["pdca"])
 
-ManagerDep = Annotated[Viewer, Depends(require(Permission.manage_pdca))]
+ManagerDep = Annotated[Actor, Depends(require(Permission.manage_pdca))]
 
 
 def _page(request: Request, session: SessionDep, status_code: int = 200, **extra: Any) -> Response:
@@ -43,7 +44,7 @@ def _page(request: Request, session: SessionDep, status_code: int = 200, **extra
 
 
 @router.get("")
-def page(request: Request, session: SessionDep, viewer: CurrentViewer) -> Response:
+def page(request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     return _page(request, session)
 
 
@@ -52,11 +53,11 @@ def start(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: ManagerDep,
+    actor: ManagerDep,
     period: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     try:
-        pdca_service.start(session=session, now=now, actor_id=viewer.id, period=period)
+        pdca_service.start(session=session, now=now, actor_id=actor.id, period=period)
     except DomainError as exc:
         session.rollback()
         return _page(
@@ -75,7 +76,7 @@ def advance(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: ManagerDep,
+    actor: ManagerDep,
     cycle_id: int,
     phase: Annotated[str, Form(max_length=16)] = "",
     note: Annotated[str, Form(max_length=4000)] = "",
@@ -84,7 +85,7 @@ def advance(
     if phase not in Phase.__members__:
         raise Invalid(_("Choose one of the offered options."), field="phase")
     pdca_service.advance(
-        session=session, now=now, actor_id=viewer.id, cycle=cycle, to=Phase(phase), note=note
+        session=session, now=now, actor_id=actor.id, cycle=cycle, to=Phase(phase), note=note
     )
     session.commit()
     return redirect(request, "/pdca", toast=_("Phase changed."))
@@ -95,7 +96,7 @@ def close(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: ManagerDep,
+    actor: ManagerDep,
     cycle_id: int,
     next_period: Annotated[str, Form(max_length=200)] = "",
     note: Annotated[str, Form(max_length=4000)] = "",
@@ -105,7 +106,7 @@ def close(
         _successor, carried = pdca_service.close(
             session=session,
             now=now,
-            actor_id=viewer.id,
+            actor_id=actor.id,
             cycle=cycle,
             next_period=next_period,
             note=note,
@@ -128,6 +129,6 @@ def close(
 
 
 @api_router.get("/pdca/current", summary="The open PDCA cycle of the management system")
-def api_current(session: SessionDep, viewer: ApiViewer) -> dict[str, Any] | None:
+def api_current(session: SessionDep, actor: ApiActor) -> dict[str, Any] | None:
     current = pdca_service.current(session=session)
     return current.model_dump(mode="json") if current else None

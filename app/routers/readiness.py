@@ -7,16 +7,16 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from app import reports
 from app.clock import local_date
 from app.db import SessionDep
-from app.deps import ApiViewer, CurrentViewer, Now
 from app.errors import Invalid
 from app.i18n import gettext as _
 from app.i18n import localized
-from app.services import readiness, readiness_report
-from app.services.readiness import ChapterReadiness, Check, PreCheckResult, Rollup
-from app.templating import is_htmx, render
+from app.services.certification import readiness, readiness_report
+from app.services.certification.readiness import ChapterReadiness, Check, PreCheckResult, Rollup
+from app.web import documents
+from app.web.deps import ApiActor, CurrentActor, Now
+from app.web.rendering import render, wants_fragment
 
 router = APIRouter(tags=["readiness"], include_in_schema=False)
 api_router = APIRouter(tags=["readiness"])
@@ -69,13 +69,13 @@ def chapter_chart(chapters: list[ChapterReadiness]) -> dict[str, Any]:
 
 
 @router.get("/readiness")
-def page(request: Request, session: SessionDep, now: Now, viewer: CurrentViewer) -> Response:
+def page(request: Request, session: SessionDep, now: Now, actor: CurrentActor) -> Response:
     today = local_date(now)
     check = _check(request.query_params.get("check"))
     show_all = request.query_params.get("all") == "1"
     state = readiness.assess(session=session, today=today)
     gaps = state.gaps(check)
-    gaps_only = is_htmx(request) and request.headers.get("hx-target") in FRAGMENTS
+    gaps_only = wants_fragment(request) and request.headers.get("hx-target") in FRAGMENTS
     query = urlencode({"check": check.value} if check else {})
     context: dict[str, Any] = {
         "gaps": gaps if show_all else gaps[:GAP_CAP],
@@ -90,8 +90,8 @@ def page(request: Request, session: SessionDep, now: Now, viewer: CurrentViewer)
         # The checklist and chart are only drawn with the whole page.
         context |= {
             "state": state,
-            "checklist": readiness.for_viewer(
-                readiness.checklist(session=session, today=today), viewer
+            "checklist": readiness.for_actor(
+                readiness.checklist(session=session, today=today), actor
             ),
             "pre_check_label": readiness.pre_check_label,
             "chapter_chart": chapter_chart(state.chapters),
@@ -104,15 +104,15 @@ def report(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: CurrentViewer,
+    actor: CurrentActor,
     format: Literal["html", "pdf", "docx"] = "html",
 ) -> Response:
-    document = readiness_report.report(session=session, today=local_date(now), viewer=viewer)
+    document = readiness_report.report(session=session, today=local_date(now), actor=actor)
     if format == "pdf":
-        return reports.pdf(request, document)
+        return documents.pdf(request, document)
     if format == "docx":
-        return reports.docx(document)
-    return reports.page(request, document)
+        return documents.docx(document)
+    return documents.page(request, document)
 
 
 # --- JSON API -------------------------------------------------------------------------------
@@ -142,7 +142,7 @@ def _pre_check(result: PreCheckResult) -> dict[str, Any]:
     "/readiness",
     summary="Certification readiness: overall, per chapter, and the pre-application checklist",
 )
-def api_readiness(session: SessionDep, now: Now, viewer: ApiViewer) -> dict[str, Any]:
+def api_readiness(session: SessionDep, now: Now, actor: ApiActor) -> dict[str, Any]:
     today = local_date(now)
     state = readiness.assess(session=session, today=today)
     catalogue = state.framework
@@ -166,6 +166,6 @@ def api_readiness(session: SessionDep, now: Now, viewer: ApiViewer) -> dict[str,
         ],
         "checklist": [
             _pre_check(r)
-            for r in readiness.for_viewer(readiness.checklist(session=session, today=today), viewer)
+            for r in readiness.for_actor(readiness.checklist(session=session, today=today), actor)
         ],
     }

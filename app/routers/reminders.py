@@ -8,24 +8,29 @@ from fastapi import APIRouter, Depends, Form, Request
 from sqlmodel import select
 from starlette.responses import Response
 
+from app.actor import Actor
 from app.clock import local_date
 from app.db import SessionDep
-from app.deps import Now, PageDep, SettingsDep, Viewer, require
 from app.errors import Invalid
-from app.forms import form_values, parse_id, submit
 from app.i18n import gettext as _
 from app.i18n import gettext as translate_message  # for stored message ids
 from app.i18n import ngettext
+from app.jobs import reminder_pass
 from app.models.notification import Channel, DeliveryStatus, DueKind, WebhookChannel, WebhookKind
 from app.permissions import Permission
-from app.services import notify_channels, outbound_url, reminder_admin, reminders, working_days
-from app.services.notify_channels import DeliveryError, Mail
-from app.services.reminder_admin import RuleForm, WebhookForm
-from app.templating import render
-from app.web import redirect
+from app.services.reminders import admin as reminder_admin
+from app.services.reminders import channels as notify_channels
+from app.services.reminders import outbound_url, working_days
+from app.services.reminders import service as reminders
+from app.services.reminders.admin import RuleForm, WebhookForm
+from app.services.reminders.channels import DeliveryError, Mail
+from app.web.deps import Now, PageDep, SettingsDep, require
+from app.web.forms import form_values, parse_id, submit
+from app.web.http import redirect
+from app.web.rendering import render
 
 router = APIRouter(prefix="/admin/reminders", tags=["reminders"], include_in_schema=False)
-AdminDep = Annotated[Viewer, Depends(require(Permission.manage_reminders))]
+AdminDep = Annotated[Actor, Depends(require(Permission.manage_reminders))]
 LOG_FRAGMENTS = {"delivery-log": "delivery_log"}
 
 
@@ -81,7 +86,7 @@ def page_response(
 
 @router.get("")
 def admin_page(
-    request: Request, session: SessionDep, now: Now, viewer: AdminDep, page: PageDep
+    request: Request, session: SessionDep, now: Now, actor: AdminDep, page: PageDep
 ) -> Response:
     return page_response(request, session, now, page)
 
@@ -99,7 +104,7 @@ def save_rule(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: AdminDep,
+    actor: AdminDep,
     page: PageDep,
     kind: str,
     days_before: FormText = "",
@@ -123,7 +128,7 @@ def save_rule(
         RuleForm,
         values,
         lambda form: reminder_admin.save_rule(
-            session=session, now=now, actor_id=viewer.id, kind=due_kind, form=form
+            session=session, now=now, actor_id=actor.id, kind=due_kind, form=form
         ),
     )
     if result is None:
@@ -141,7 +146,7 @@ def add_webhook(
     session: SessionDep,
     now: Now,
     settings: SettingsDep,
-    viewer: AdminDep,
+    actor: AdminDep,
     page: PageDep,
     name: FormText = "",
     kind: FormText = "",
@@ -156,7 +161,7 @@ def add_webhook(
         lambda form: reminder_admin.add_webhook(
             session=session,
             now=now,
-            actor_id=viewer.id,
+            actor_id=actor.id,
             form=form,
             allowed_hosts=outbound_url.allowed_hosts(settings.outbound_allowed_hosts),
         ),
@@ -172,10 +177,10 @@ def add_webhook(
 
 @router.post("/webhooks/{webhook_id}/toggle")
 def toggle_webhook(
-    request: Request, session: SessionDep, now: Now, viewer: AdminDep, webhook_id: int
+    request: Request, session: SessionDep, now: Now, actor: AdminDep, webhook_id: int
 ) -> Response:
     reminder_admin.toggle_webhook(
-        session=session, now=now, actor_id=viewer.id, webhook_id=webhook_id
+        session=session, now=now, actor_id=actor.id, webhook_id=webhook_id
     )
     session.commit()
     return redirect(request, "/admin/reminders", toast=_("Changes saved."))
@@ -186,7 +191,7 @@ def set_day(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: AdminDep,
+    actor: AdminDep,
     page: PageDep,
     day: Annotated[str, Form(max_length=10)] = "",
     kind: Annotated[str, Form(max_length=8)] = "",
@@ -210,7 +215,7 @@ def set_day(
     reminder_admin.set_day(
         session=session,
         now=now,
-        actor_id=viewer.id,
+        actor_id=actor.id,
         day=parsed,
         is_workday=kind == "work",
         note=note,
@@ -221,9 +226,9 @@ def set_day(
 
 @router.post("/calendar/{day}/delete")
 def remove_day(
-    request: Request, session: SessionDep, now: Now, viewer: AdminDep, day: date
+    request: Request, session: SessionDep, now: Now, actor: AdminDep, day: date
 ) -> Response:
-    reminder_admin.remove_day(session=session, now=now, actor_id=viewer.id, day=day)
+    reminder_admin.remove_day(session=session, now=now, actor_id=actor.id, day=day)
     session.commit()
     return redirect(request, "/admin/reminders", toast=_("Calendar entry removed."))
 
@@ -234,7 +239,7 @@ def send_test(
     session: SessionDep,
     now: Now,
     settings: SettingsDep,
-    viewer: AdminDep,
+    actor: AdminDep,
     channel: Annotated[str, Form(max_length=32)] = "",
 ) -> Response:
     """Send a test message now, through e-mail (to oneself) or one webhook channel."""
@@ -242,7 +247,7 @@ def send_test(
     try:
         if channel == "email":
             notify_channels.send_mail(
-                settings, Mail(viewer.user.email, text, text, f"<p>{text}</p>")
+                settings, Mail(actor.user.email, text, text, f"<p>{text}</p>")
             )
         elif channel.startswith("webhook:") and parse_id(channel[8:]) is not None:
             webhook = session.get(WebhookChannel, parse_id(channel[8:]))
@@ -261,8 +266,8 @@ def send_test(
 
 
 @router.post("/run")
-def run_now(request: Request, now: Now, settings: SettingsDep, viewer: AdminDep) -> Response:
-    report = reminders.run(
+def run_now(request: Request, now: Now, settings: SettingsDep, actor: AdminDep) -> Response:
+    report = reminder_pass.run(
         session_factory=request.app.state.session_factory, now=now, settings=settings
     )
     return redirect(
@@ -282,7 +287,7 @@ def retry_many(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: AdminDep,
+    actor: AdminDep,
     scope: FormText = "",
     ids: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
@@ -296,7 +301,7 @@ def retry_many(
     elif scope != "dead":
         raise Invalid(_("Choose one of the offered options."))
     count = reminder_admin.retry(
-        session=session, now=now, actor_id=viewer.id, notification_ids=chosen
+        session=session, now=now, actor_id=actor.id, notification_ids=chosen
     )
     session.commit()
     return redirect(
@@ -312,10 +317,10 @@ def retry_many(
 
 @router.post("/deliveries/{notification_id}/retry")
 def retry(
-    request: Request, session: SessionDep, now: Now, viewer: AdminDep, notification_id: int
+    request: Request, session: SessionDep, now: Now, actor: AdminDep, notification_id: int
 ) -> Response:
     reminder_admin.retry(
-        session=session, now=now, actor_id=viewer.id, notification_ids=[notification_id]
+        session=session, now=now, actor_id=actor.id, notification_ids=[notification_id]
     )
     session.commit()
     return redirect(

@@ -7,11 +7,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlmodel import col, func, select
 from starlette.responses import Response
 
+from app.actor import Actor
 from app.clock import local_date
 from app.db import SessionDep
-from app.deps import ApiViewer, CurrentViewer, Now, PageDep, Viewer, api_require, require
 from app.errors import Invalid, NotFound
-from app.forms import filter_id, form_values, parse_id, submit
 from app.i18n import gettext as _
 from app.models.evidence import Evidence, EvidenceRequirement, EvidenceStatus
 from app.models.requirement import (
@@ -25,23 +24,25 @@ from app.models.requirement import (
 )
 from app.models.user import User
 from app.permissions import Permission
-from app.services import coverage as coverage_service
-from app.services import department as department_service
-from app.services import evidence as evidence_service
-from app.services import evidence_links
-from app.services import requirement as requirement_service
-from app.services import user as user_service
-from app.services.evidence_access import require_view, visible_clause
-from app.services.requirement import TreeFilter
-from app.templating import render
-from app.web import redirect, toast_header
+from app.services.accounts import departments as department_service
+from app.services.accounts import users as user_service
+from app.services.evidence import links as evidence_links
+from app.services.evidence import service as evidence_service
+from app.services.evidence.access import require_view, visible_clause
+from app.services.requirements import coverage as coverage_service
+from app.services.requirements import service as requirement_service
+from app.services.requirements.service import TreeFilter
+from app.web.deps import ApiActor, CurrentActor, Now, PageDep, api_require, require
+from app.web.forms import filter_id, form_values, parse_id, submit
+from app.web.http import redirect, toast_header
+from app.web.rendering import render
 
 router = APIRouter(prefix="/requirements", tags=["requirements"], include_in_schema=False)
 api_router = APIRouter(tags=["requirements"])
 
 TREE_FRAGMENTS = {"requirement-tree": "requirement_tree"}
 STATUS_FRAGMENTS = {"requirement-status": "requirement_status"}
-EditorDep = Annotated[Viewer, Depends(require(Permission.edit_requirement_status))]
+EditorDep = Annotated[Actor, Depends(require(Permission.edit_requirement_status))]
 
 
 def _filter(
@@ -71,7 +72,7 @@ def tree_page(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: CurrentViewer,
+    actor: CurrentActor,
     framework: Annotated[str | None, Query(max_length=12)] = None,
     status: Annotated[str | None, Query(max_length=32)] = None,
     owner: Annotated[str | None, Query(max_length=12)] = None,
@@ -115,18 +116,18 @@ def tree_page(
 
 
 def _evidence_context(
-    session: SessionDep, viewer: Viewer, requirement_id: int, today: date
+    session: SessionDep, actor: Actor, requirement_id: int, today: date
 ) -> dict[str, Any]:
-    """The evidence linked to a requirement that the viewer may see, and what may be linked."""
+    """The evidence linked to a requirement that the actor may see, and what may be linked."""
     rows = session.exec(
         select(Evidence)
         .join(EvidenceRequirement, col(EvidenceRequirement.evidence_id) == Evidence.id)
-        .where(EvidenceRequirement.requirement_id == requirement_id, visible_clause(viewer))
+        .where(EvidenceRequirement.requirement_id == requirement_id, visible_clause(actor))
         .order_by(col(Evidence.title))
     ).all()
     linkable = session.exec(
         select(Evidence.id, Evidence.title)
-        .where(visible_clause(viewer), col(Evidence.status) != EvidenceStatus.obsolete)
+        .where(visible_clause(actor), col(Evidence.status) != EvidenceStatus.obsolete)
         .order_by(col(Evidence.updated_at).desc())
         .limit(300)
     ).all()
@@ -142,7 +143,7 @@ def _evidence_context(
 
 
 def _detail_context(
-    session: SessionDep, requirement_id: int, viewer: Viewer, today: date
+    session: SessionDep, requirement_id: int, actor: Actor, today: date
 ) -> dict[str, Any]:
     requirement, status = requirement_service.get(session=session, requirement_id=requirement_id)
     parent = session.get(Requirement, requirement.parent_id) if requirement.parent_id else None
@@ -158,7 +159,7 @@ def _detail_context(
         else None
     )
     return {
-        **_evidence_context(session, viewer, requirement_id, today),
+        **_evidence_context(session, actor, requirement_id, today),
         "requirement": requirement,
         "status": status,
         "parent": parent,
@@ -170,9 +171,9 @@ def _detail_context(
 
 @router.get("/{requirement_id}")
 def detail_page(
-    request: Request, session: SessionDep, now: Now, viewer: CurrentViewer, requirement_id: int
+    request: Request, session: SessionDep, now: Now, actor: CurrentActor, requirement_id: int
 ) -> Response:
-    context = _detail_context(session, requirement_id, viewer, local_date(now))
+    context = _detail_context(session, requirement_id, actor, local_date(now))
     return render(
         request,
         "requirements/detail.html",
@@ -188,15 +189,15 @@ def detail_page(
 
 @router.post("/{requirement_id}/status")
 async def update_status(
-    request: Request, session: SessionDep, now: Now, viewer: EditorDep, requirement_id: int
+    request: Request, session: SessionDep, now: Now, actor: EditorDep, requirement_id: int
 ) -> Response:
-    context = _detail_context(session, requirement_id, viewer, local_date(now))
+    context = _detail_context(session, requirement_id, actor, local_date(now))
     values = form_values(await request.form())
     result, errors, status_code = submit(
         RequirementStatusUpdate,
         values,
         lambda data: requirement_service.update_status(
-            session=session, now=now, actor_id=viewer.id, status=context["status"], data=data
+            session=session, now=now, actor_id=actor.id, status=context["status"], data=data
         ),
     )
     if result is None:
@@ -205,7 +206,7 @@ async def update_status(
             request,
             "requirements/detail.html",
             {
-                **_detail_context(session, requirement_id, viewer, local_date(now)),
+                **_detail_context(session, requirement_id, actor, local_date(now)),
                 **_choices(session),
                 "values": values,
                 "errors": errors,
@@ -220,7 +221,7 @@ async def update_status(
         request,
         "requirements/detail.html",
         {
-            **_detail_context(session, requirement_id, viewer, local_date(now)),
+            **_detail_context(session, requirement_id, actor, local_date(now)),
             **_choices(session),
             "values": None,
             "errors": {},
@@ -236,7 +237,7 @@ async def link_evidence(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: Annotated[Viewer, Depends(require(Permission.manage_evidence))],
+    actor: Annotated[Actor, Depends(require(Permission.manage_evidence))],
     requirement_id: int,
 ) -> Response:
     """Link existing evidence from the requirement's side."""
@@ -245,12 +246,12 @@ async def link_evidence(
     if evidence_id is None:
         raise Invalid(_("Choose the evidence to link."), field="evidence_id")
     evidence = evidence_service.get(session=session, evidence_id=evidence_id)
-    require_view(viewer, evidence)
-    viewer.require_owner(evidence.owner_id)
+    require_view(actor, evidence)
+    actor.require_owner(evidence.owner_id)
     evidence_links.link(
         session=session,
         now=now,
-        actor_id=viewer.id,
+        actor_id=actor.id,
         evidence=evidence,
         kind_name="requirement",
         target_id=requirement_id,
@@ -272,14 +273,14 @@ def _public(requirement: Requirement, status: RequirementStatus) -> RequirementP
 
 
 @api_router.get("/frameworks", response_model=list[FrameworkPublic], summary="List frameworks")
-def api_frameworks(session: SessionDep, viewer: ApiViewer) -> Any:
+def api_frameworks(session: SessionDep, actor: ApiActor) -> Any:
     return requirement_service.get_frameworks(session=session)
 
 
 @api_router.get("/requirements", summary="List requirements, filtered and paginated")
 def api_list(
     session: SessionDep,
-    viewer: ApiViewer,
+    actor: ApiActor,
     page: PageDep,
     framework: int | None = None,
     status: ImplementationStatus | None = None,
@@ -317,7 +318,7 @@ def api_list(
 @api_router.get(
     "/requirements/{requirement_id}", response_model=RequirementPublic, summary="One requirement"
 )
-def api_detail(session: SessionDep, viewer: ApiViewer, requirement_id: int) -> Any:
+def api_detail(session: SessionDep, actor: ApiActor, requirement_id: int) -> Any:
     requirement, status = requirement_service.get(session=session, requirement_id=requirement_id)
     return _public(requirement, status)
 
@@ -330,13 +331,13 @@ def api_detail(session: SessionDep, viewer: ApiViewer, requirement_id: int) -> A
 def api_update_status(
     session: SessionDep,
     now: Now,
-    viewer: Annotated[Viewer, Depends(api_require(Permission.edit_requirement_status))],
+    actor: Annotated[Actor, Depends(api_require(Permission.edit_requirement_status))],
     requirement_id: int,
     data: RequirementStatusUpdate,
 ) -> Any:
     requirement, status = requirement_service.get(session=session, requirement_id=requirement_id)
     requirement_service.update_status(
-        session=session, now=now, actor_id=viewer.id, status=status, data=data
+        session=session, now=now, actor_id=actor.id, status=status, data=data
     )
     session.commit()
     return _public(requirement, status)

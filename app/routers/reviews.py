@@ -10,12 +10,10 @@ from pydantic import BaseModel, Field
 from sqlmodel import col, select
 from starlette.responses import Response
 
-from app import reports
+from app.actor import Actor
 from app.clock import local_date
 from app.db import SessionDep
-from app.deps import ApiViewer, CurrentViewer, Now, PageDep, Viewer, require
 from app.errors import DomainError, Forbidden
-from app.forms import form_values, submit
 from app.i18n import gettext as _
 from app.models.review import (
     OPEN_REVIEW_ACTION_STATUSES,
@@ -28,19 +26,22 @@ from app.models.review import (
 )
 from app.models.user import User
 from app.permissions import Permission
-from app.services import review as review_service
-from app.services import review_report
-from app.services import user as user_service
-from app.templating import is_htmx, render
-from app.web import redirect, toast_header
+from app.services.accounts import users as user_service
+from app.services.reviews import report as review_report
+from app.services.reviews import service as review_service
+from app.web import documents
+from app.web.deps import ApiActor, CurrentActor, Now, PageDep, require
+from app.web.forms import form_values, submit
+from app.web.http import redirect, toast_header
+from app.web.rendering import render, wants_fragment
 
 router = APIRouter(prefix="/reviews", tags=["reviews"], include_in_schema=False)
 api_router = APIRouter(tags=["reviews"])
 
-ManagerDep = Annotated[Viewer, Depends(require(Permission.manage_reviews))]
-SignerDep = Annotated[Viewer, Depends(require(Permission.sign_reviews))]
-ActionWorkerDep = Annotated[Viewer, Depends(require(Permission.update_review_actions))]
-VerifierDep = Annotated[Viewer, Depends(require(Permission.verify_review_actions))]
+ManagerDep = Annotated[Actor, Depends(require(Permission.manage_reviews))]
+SignerDep = Annotated[Actor, Depends(require(Permission.sign_reviews))]
+ActionWorkerDep = Annotated[Actor, Depends(require(Permission.update_review_actions))]
+VerifierDep = Annotated[Actor, Depends(require(Permission.verify_review_actions))]
 
 LIST_FRAGMENTS = {"review-list": "review_list"}
 DETAIL_FRAGMENTS = {
@@ -82,7 +83,7 @@ def _attempt(action: Callable[[], T]) -> tuple[T | None, dict[str, str], int]:
 
 @router.get("")
 def review_list(
-    request: Request, session: SessionDep, viewer: CurrentViewer, page: PageDep
+    request: Request, session: SessionDep, actor: CurrentActor, page: PageDep
 ) -> Response:
     rows, total = review_service.page(session=session, page=page)
     return render(
@@ -113,17 +114,17 @@ def _form(
 
 
 @router.get("/new")
-def new_page(request: Request, session: SessionDep, viewer: ManagerDep) -> Response:
+def new_page(request: Request, session: SessionDep, actor: ManagerDep) -> Response:
     return _form(request, session, {}, {})
 
 
 @router.post("")
-async def create(request: Request, session: SessionDep, now: Now, viewer: ManagerDep) -> Response:
+async def create(request: Request, session: SessionDep, now: Now, actor: ManagerDep) -> Response:
     values = form_values(await request.form())
     result, errors, status = submit(
         ManagementReviewCreate,
         values,
-        lambda data: review_service.create(session=session, now=now, actor_id=viewer.id, data=data),
+        lambda data: review_service.create(session=session, now=now, actor_id=actor.id, data=data),
     )
     if result is None:
         session.rollback()
@@ -139,7 +140,7 @@ def detail_response(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: Viewer,
+    actor: Actor,
     review: ManagementReview,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
@@ -167,29 +168,29 @@ def detail_response(
         "input_sections": review_report.input_sections(package),
         "user_options": user_service.options(session=session),
         "chair_options": review_service.chair_options(session=session),
-        "may_manage": viewer.can(Permission.manage_reviews) and not signed,
-        "may_sign": viewer.can(Permission.sign_reviews)
-        and viewer.id == review.chair_id
+        "may_manage": actor.can(Permission.manage_reviews) and not signed,
+        "may_sign": actor.can(Permission.sign_reviews)
+        and actor.id == review.chair_id
         and review.status == ReviewStatus.held,
         "may_complete": {
             a.id
             for a in actions
             if a.status == ReviewActionStatus.open
-            and viewer.can(Permission.update_review_actions)
-            and viewer.may_touch(a.owner_id)
+            and actor.can(Permission.update_review_actions)
+            and actor.may_touch(a.owner_id)
         },
         "may_verify": {
             a.id
             for a in actions
             if a.status == ReviewActionStatus.done
-            and viewer.can(Permission.verify_review_actions)
-            and viewer.id not in (a.owner_id, a.done_by_id)
+            and actor.can(Permission.verify_review_actions)
+            and actor.id not in (a.owner_id, a.done_by_id)
         },
         "may_cancel": {
             a.id
             for a in actions
             if a.status in OPEN_REVIEW_ACTION_STATUSES
-            and viewer.can(Permission.verify_review_actions)
+            and actor.can(Permission.verify_review_actions)
         },
         "today": local_date(now),
         "header_values": review.model_dump(mode="json"),
@@ -218,14 +219,14 @@ def _saved(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: Viewer,
+    actor: Actor,
     review: ManagementReview,
     message: str,
 ) -> Response:
     """Commit, then show the changed region (htmx) or go back to the page with a toast."""
     session.commit()
-    if is_htmx(request):
-        return detail_response(request, session, now, viewer, review, headers=toast_header(message))
+    if wants_fragment(request):
+        return detail_response(request, session, now, actor, review, headers=toast_header(message))
     return redirect(request, f"/reviews/{review.id}", toast=message)
 
 
@@ -233,32 +234,32 @@ def _refused(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: Viewer,
+    actor: Actor,
     review_id: int,
     status_code: int,
     **extra: Any,
 ) -> Response:
     """Nothing changed: roll back and show the page with the messages next to the fields."""
     session.rollback()
-    if status_code == 403 and is_htmx(request):
+    if status_code == 403 and wants_fragment(request):
         # htmx swaps no 403 answer; the plain-text error becomes a toast instead.
         messages = [m for v in extra.values() if isinstance(v, dict) for m in v.values()]
         raise Forbidden(messages[0] if messages else None)
     review = review_service.get(session=session, review_id=review_id)
-    return detail_response(request, session, now, viewer, review, status_code, **extra)
+    return detail_response(request, session, now, actor, review, status_code, **extra)
 
 
 @router.get("/{review_id}")
 def detail(
-    request: Request, session: SessionDep, now: Now, viewer: CurrentViewer, review_id: int
+    request: Request, session: SessionDep, now: Now, actor: CurrentActor, review_id: int
 ) -> Response:
     review = review_service.get(session=session, review_id=review_id)
-    return detail_response(request, session, now, viewer, review)
+    return detail_response(request, session, now, actor, review)
 
 
 @router.post("/{review_id}")
 async def update(
-    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, review_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, review_id: int
 ) -> Response:
     review = review_service.get(session=session, review_id=review_id)
     values = form_values(await request.form())
@@ -266,7 +267,7 @@ async def update(
         ManagementReviewCreate,
         values,
         lambda data: review_service.update(
-            session=session, now=now, actor_id=viewer.id, review=review, data=data
+            session=session, now=now, actor_id=actor.id, review=review, data=data
         ),
     )
     if result is None:
@@ -274,18 +275,18 @@ async def update(
             request,
             session,
             now,
-            viewer,
+            actor,
             review_id,
             status,
             header_values=values,
             header_errors=errors,
         )
-    return _saved(request, session, now, viewer, review, _("Changes saved."))
+    return _saved(request, session, now, actor, review, _("Changes saved."))
 
 
 @router.post("/{review_id}/attendees")
 async def set_attendees(
-    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, review_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, review_id: int
 ) -> Response:
     review = review_service.get(session=session, review_id=review_id)
     values = form_values(await request.form(), lists=["attendee_ids"])
@@ -295,19 +296,19 @@ async def set_attendees(
         lambda data: review_service.set_attendees(
             session=session,
             now=now,
-            actor_id=viewer.id,
+            actor_id=actor.id,
             review=review,
             user_ids=data.attendee_ids,
         ),
     )
     if result is None:
-        return _refused(request, session, now, viewer, review_id, status, attendee_errors=errors)
-    return _saved(request, session, now, viewer, review, _("Attendees saved."))
+        return _refused(request, session, now, actor, review_id, status, attendee_errors=errors)
+    return _saved(request, session, now, actor, review, _("Attendees saved."))
 
 
 @router.post("/{review_id}/minutes")
 async def record_minutes(
-    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, review_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, review_id: int
 ) -> Response:
     review = review_service.get(session=session, review_id=review_id)
     values = form_values(await request.form())
@@ -317,7 +318,7 @@ async def record_minutes(
         lambda data: review_service.record_minutes(
             session=session,
             now=now,
-            actor_id=viewer.id,
+            actor_id=actor.id,
             review=review,
             minutes=data.minutes,
             decisions=data.decisions,
@@ -328,18 +329,18 @@ async def record_minutes(
             request,
             session,
             now,
-            viewer,
+            actor,
             review_id,
             status,
             minutes_values=values,
             minutes_errors=errors,
         )
-    return _saved(request, session, now, viewer, review, _("Minutes and decisions saved."))
+    return _saved(request, session, now, actor, review, _("Minutes and decisions saved."))
 
 
 @router.post("/{review_id}/held")
 async def mark_held(
-    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, review_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, review_id: int
 ) -> Response:
     review = review_service.get(session=session, review_id=review_id)
     values = form_values(await request.form())
@@ -347,11 +348,11 @@ async def mark_held(
         HeldForm,
         values,
         lambda data: review_service.mark_held(
-            session=session, now=now, actor_id=viewer.id, review=review, held_on=data.held_on
+            session=session, now=now, actor_id=actor.id, review=review, held_on=data.held_on
         ),
     )
     if result is None:
-        return _refused(request, session, now, viewer, review_id, status, state_errors=errors)
+        return _refused(request, session, now, actor, review_id, status, state_errors=errors)
     session.commit()
     # The whole page changes (inputs frozen, actions open up): reload it.
     return redirect(
@@ -361,21 +362,21 @@ async def mark_held(
 
 @router.post("/{review_id}/sign")
 def sign(
-    request: Request, session: SessionDep, now: Now, viewer: SignerDep, review_id: int
+    request: Request, session: SessionDep, now: Now, actor: SignerDep, review_id: int
 ) -> Response:
     review = review_service.get(session=session, review_id=review_id)
     result, errors, status = _attempt(
-        lambda: review_service.sign(session=session, now=now, actor_id=viewer.id, review=review)
+        lambda: review_service.sign(session=session, now=now, actor_id=actor.id, review=review)
     )
     if result is None:
-        return _refused(request, session, now, viewer, review_id, status, state_errors=errors)
+        return _refused(request, session, now, actor, review_id, status, state_errors=errors)
     session.commit()
     return redirect(request, f"/reviews/{review_id}", toast=_("Signed; the record is now locked."))
 
 
 @router.post("/{review_id}/actions")
 async def add_action(
-    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, review_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, review_id: int
 ) -> Response:
     review = review_service.get(session=session, review_id=review_id)
     values = form_values(await request.form())
@@ -383,7 +384,7 @@ async def add_action(
         ReviewActionCreate,
         values,
         lambda data: review_service.add_action(
-            session=session, now=now, actor_id=viewer.id, review=review, data=data
+            session=session, now=now, actor_id=actor.id, review=review, data=data
         ),
     )
     if result is None:
@@ -391,13 +392,13 @@ async def add_action(
             request,
             session,
             now,
-            viewer,
+            actor,
             review_id,
             status,
             action_values=values,
             action_errors=errors,
         )
-    return _saved(request, session, now, viewer, review, _("Action added."))
+    return _saved(request, session, now, actor, review, _("Action added."))
 
 
 @router.post("/{review_id}/actions/{review_action_id}/done")
@@ -405,7 +406,7 @@ def complete_action(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: ActionWorkerDep,
+    actor: ActionWorkerDep,
     review_id: int,
     review_action_id: int,
 ) -> Response:
@@ -413,10 +414,10 @@ def complete_action(
     action = review_service.get_action(
         session=session, review_id=review_id, action_id=review_action_id
     )
-    viewer.require_owner(action.owner_id)
+    actor.require_owner(action.owner_id)
     result, errors, status = _attempt(
         lambda: review_service.complete_action(
-            session=session, now=now, actor_id=viewer.id, action=action
+            session=session, now=now, actor_id=actor.id, action=action
         )
     )
     if result is None:
@@ -424,20 +425,20 @@ def complete_action(
             request,
             session,
             now,
-            viewer,
+            actor,
             review_id,
             status,
             note_errors=errors,
             note_action=review_action_id,
         )
-    return _saved(request, session, now, viewer, review, _("Action marked done."))
+    return _saved(request, session, now, actor, review, _("Action marked done."))
 
 
 async def _close_action(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: Viewer,
+    actor: Actor,
     review_id: int,
     action_id: int,
     close: Callable[..., object],
@@ -450,7 +451,7 @@ async def _close_action(
         NoteForm,
         values,
         lambda data: close(
-            session=session, now=now, actor_id=viewer.id, action=action, note=data.note
+            session=session, now=now, actor_id=actor.id, action=action, note=data.note
         ),
     )
     if result is None:
@@ -458,13 +459,13 @@ async def _close_action(
             request,
             session,
             now,
-            viewer,
+            actor,
             review_id,
             status,
             note_errors=errors,
             note_action=action_id,
         )
-    return _saved(request, session, now, viewer, review, message)
+    return _saved(request, session, now, actor, review, message)
 
 
 @router.post("/{review_id}/actions/{review_action_id}/verify")
@@ -472,7 +473,7 @@ async def verify_action(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: VerifierDep,
+    actor: VerifierDep,
     review_id: int,
     review_action_id: int,
 ) -> Response:
@@ -480,7 +481,7 @@ async def verify_action(
         request,
         session,
         now,
-        viewer,
+        actor,
         review_id,
         review_action_id,
         review_service.verify_action,
@@ -493,7 +494,7 @@ async def cancel_action(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: VerifierDep,
+    actor: VerifierDep,
     review_id: int,
     review_action_id: int,
 ) -> Response:
@@ -501,7 +502,7 @@ async def cancel_action(
         request,
         session,
         now,
-        viewer,
+        actor,
         review_id,
         review_action_id,
         review_service.cancel_action,
@@ -517,24 +518,24 @@ def report(
     request: Request,
     session: SessionDep,
     now: Now,
-    viewer: CurrentViewer,
+    actor: CurrentActor,
     review_id: int,
     format: Literal["html", "pdf", "docx"] = "html",
 ) -> Response:
     review = review_service.get(session=session, review_id=review_id)
     document = review_report.build(session=session, review=review, today=local_date(now))
     if format == "pdf":
-        return reports.pdf(request, document)
+        return documents.pdf(request, document)
     if format == "docx":
-        return reports.docx(document)
-    return reports.page(request, document)
+        return documents.docx(document)
+    return documents.page(request, document)
 
 
 # --- JSON API -------------------------------------------------------------------------------
 
 
 @api_router.get("/reviews", summary="Management reviews, newest first")
-def api_list(session: SessionDep, viewer: ApiViewer, page: PageDep) -> dict[str, Any]:
+def api_list(session: SessionDep, actor: ApiActor, page: PageDep) -> dict[str, Any]:
     rows, total = review_service.page(session=session, page=page)
     return {
         "total": total,
@@ -560,7 +561,7 @@ def _public(review: ManagementReview) -> dict[str, Any]:
     summary="One management review with its input package (frozen once held), attendees "
     "and actions",
 )
-def api_detail(session: SessionDep, now: Now, viewer: ApiViewer, review_id: int) -> dict[str, Any]:
+def api_detail(session: SessionDep, now: Now, actor: ApiActor, review_id: int) -> dict[str, Any]:
     review = review_service.get(session=session, review_id=review_id)
     assert review.id is not None
     return {

@@ -9,13 +9,12 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from starlette.responses import Response
 
+from app.actor import Actor
 from app.db import SessionDep
-from app.deps import ApiViewer, CurrentViewer, Now, SettingsDep, Viewer, require
 from app.errors import DomainError, Invalid
-from app.forms import form_values, parse_id, submit
 from app.i18n import gettext as _
-from app.labels import label
-from app.models.certification import (
+from app.i18n.labels import label
+from app.models.self_assessment import (
     AssessmentView,
     DevelopmentStage,
     SelfAssessment,
@@ -23,15 +22,17 @@ from app.models.certification import (
 )
 from app.permissions import Permission
 from app.routers import import_flow
-from app.services import self_assessment as assessment_service
-from app.services import self_assessment_excel
-from app.templating import is_htmx, render
-from app.web import redirect, toast_header
+from app.services.self_assessments import excel as self_assessment_excel
+from app.services.self_assessments import service as assessment_service
+from app.web.deps import ApiActor, CurrentActor, Now, SettingsDep, require
+from app.web.forms import form_values, parse_id, submit
+from app.web.http import redirect, toast_header
+from app.web.rendering import render, wants_fragment
 
 router = APIRouter(prefix="/self-assessments", tags=["self-assessments"], include_in_schema=False)
 api_router = APIRouter(tags=["self-assessments"])
 
-EditorDep = Annotated[Viewer, Depends(require(Permission.manage_self_assessments))]
+EditorDep = Annotated[Actor, Depends(require(Permission.manage_self_assessments))]
 PAGE_FRAGMENTS = {"sa-views": "views"}
 SCORE_FIELDS = ("overall_score", *(str(v) for v in AssessmentView))
 IMPORT_MAX_MB = 5
@@ -86,7 +87,7 @@ def radar_chart(latest: SelfAssessment, previous: SelfAssessment | None) -> dict
 def _page(
     request: Request,
     session: SessionDep,
-    viewer: Viewer,
+    actor: Actor,
     *,
     errors: dict[str, dict[str, str]] | None = None,
     status_code: int = 200,
@@ -109,7 +110,7 @@ def _page(
             "targets": assessment_service.link_targets(session=session),
             "trend": trend_chart(rows),
             "radar": radar_chart(latest, previous) if latest else None,
-            "may_edit": viewer.can(Permission.manage_self_assessments),
+            "may_edit": actor.can(Permission.manage_self_assessments),
             "errors": errors or {},
         },
         fragments=PAGE_FRAGMENTS,
@@ -119,8 +120,8 @@ def _page(
 
 
 @router.get("")
-def page(request: Request, session: SessionDep, viewer: CurrentViewer) -> Response:
-    return _page(request, session, viewer)
+def page(request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    return _page(request, session, actor)
 
 
 # --- entering a year by hand -----------------------------------------------------------------
@@ -162,18 +163,18 @@ def _score_messages(errors: dict[str, str]) -> dict[str, str]:
 
 
 @router.get("/new")
-def new_page(request: Request, session: SessionDep, viewer: EditorDep) -> Response:
+def new_page(request: Request, session: SessionDep, actor: EditorDep) -> Response:
     return _form(request, session, None, {}, {})
 
 
 @router.post("")
-async def create(request: Request, session: SessionDep, now: Now, viewer: EditorDep) -> Response:
+async def create(request: Request, session: SessionDep, now: Now, actor: EditorDep) -> Response:
     values = form_values(await request.form())
     result, errors, status = submit(
         SelfAssessmentCreate,
         values,
         lambda data: assessment_service.create(
-            session=session, now=now, actor_id=viewer.id, data=data
+            session=session, now=now, actor_id=actor.id, data=data
         ),
     )
     if result is None:
@@ -209,12 +210,12 @@ def _import_page(
 
 
 @router.get("/import")
-def import_page(request: Request, viewer: EditorDep) -> Response:
+def import_page(request: Request, actor: EditorDep) -> Response:
     return _import_page(request, None, None, {})
 
 
 @router.get("/template.xlsx")
-def template(viewer: EditorDep) -> Response:
+def template(actor: EditorDep) -> Response:
     """An empty sheet with the columns the import reads."""
     book = Workbook()
     sheet = book.active
@@ -234,7 +235,7 @@ def template(viewer: EditorDep) -> Response:
 RESULTS: import_flow.ExcelImport[self_assessment_excel.ImportRow] = import_flow.ExcelImport(
     kind="sa-",
     read=lambda path, limits: self_assessment_excel.read_sheet(path, limits=limits),
-    check=lambda session, sheet, _viewer: self_assessment_excel.check_rows(
+    check=lambda session, sheet, _actor: self_assessment_excel.check_rows(
         session=session, sheet=sheet
     ),
     write=lambda session, now, actor_id, rows: self_assessment_excel.import_rows(
@@ -254,7 +255,7 @@ RESULTS: import_flow.ExcelImport[self_assessment_excel.ImportRow] = import_flow.
 
 @router.post("/import")
 async def import_preview(
-    request: Request, session: SessionDep, settings: SettingsDep, viewer: EditorDep
+    request: Request, session: SessionDep, settings: SettingsDep, actor: EditorDep
 ) -> Response:
     """Read the uploaded sheet and show every row with its errors; nothing is written yet."""
     preview = await import_flow.preview(
@@ -262,7 +263,7 @@ async def import_preview(
         request=request,
         session=session,
         settings=settings,
-        viewer=viewer,
+        actor=actor,
         max_mb=IMPORT_MAX_MB,
     )
     return _import_page(
@@ -276,11 +277,11 @@ def import_confirm(  # plain def: checking the sheet and writing its years is sl
     session: SessionDep,
     now: Now,
     settings: SettingsDep,
-    viewer: EditorDep,
+    actor: EditorDep,
     token: Annotated[str, Form()] = "",
 ) -> Response:
     created, skipped = import_flow.confirm(
-        RESULTS, session=session, now=now, settings=settings, viewer=viewer, token=token
+        RESULTS, session=session, now=now, settings=settings, actor=actor, token=token
     )
     return redirect(
         request,
@@ -296,15 +297,15 @@ def import_confirm(  # plain def: checking the sheet and writing its years is sl
 # --- weak views and their links --------------------------------------------------------------
 
 
-def _views_saved(request: Request, session: SessionDep, viewer: Viewer, message: str) -> Response:
+def _views_saved(request: Request, session: SessionDep, actor: Actor, message: str) -> Response:
     session.commit()
-    if is_htmx(request) and request.headers.get("hx-target") in PAGE_FRAGMENTS:
-        return _page(request, session, viewer, headers=toast_header(message))
+    if wants_fragment(request) and request.headers.get("hx-target") in PAGE_FRAGMENTS:
+        return _page(request, session, actor, headers=toast_header(message))
     return redirect(request, "/self-assessments", toast=message)
 
 
 @router.post("/links")
-async def add_link(request: Request, session: SessionDep, now: Now, viewer: EditorDep) -> Response:
+async def add_link(request: Request, session: SessionDep, now: Now, actor: EditorDep) -> Response:
     values = form_values(await request.form())
     view_value = str(values.get("view", ""))
     try:
@@ -317,7 +318,7 @@ async def add_link(request: Request, session: SessionDep, now: Now, viewer: Edit
         assessment_service.link(
             session=session,
             now=now,
-            actor_id=viewer.id,
+            actor_id=actor.id,
             view=AssessmentView(view_value),
             capability_id=target_id if kind == "capability" else None,
             goal_id=target_id if kind == "goal" else None,
@@ -328,20 +329,20 @@ async def add_link(request: Request, session: SessionDep, now: Now, viewer: Edit
         return _page(
             request,
             session,
-            viewer,
+            actor,
             errors={form: {exc.field or "__all__": exc.message}},
             status_code=exc.status_code,
         )
-    return _views_saved(request, session, viewer, _("Link added."))
+    return _views_saved(request, session, actor, _("Link added."))
 
 
 @router.post("/links/{link_id}/delete")
 def remove_link(
-    request: Request, session: SessionDep, now: Now, viewer: EditorDep, link_id: int
+    request: Request, session: SessionDep, now: Now, actor: EditorDep, link_id: int
 ) -> Response:
     link = assessment_service.get_link(session=session, link_id=link_id)
-    assessment_service.unlink(session=session, now=now, actor_id=viewer.id, link=link)
-    return _views_saved(request, session, viewer, _("Link removed."))
+    assessment_service.unlink(session=session, now=now, actor_id=actor.id, link=link)
+    return _views_saved(request, session, actor, _("Link removed."))
 
 
 # --- one year -------------------------------------------------------------------------------
@@ -349,17 +350,17 @@ def remove_link(
 
 @router.get("/{assessment_id}")
 def edit_page(
-    request: Request, session: SessionDep, viewer: CurrentViewer, assessment_id: int
+    request: Request, session: SessionDep, actor: CurrentActor, assessment_id: int
 ) -> Response:
     assessment = assessment_service.get(session=session, assessment_id=assessment_id)
-    if not viewer.can(Permission.manage_self_assessments):
+    if not actor.can(Permission.manage_self_assessments):
         return redirect(request, "/self-assessments")
     return _form(request, session, assessment, assessment.model_dump(mode="json"), {})
 
 
 @router.post("/{assessment_id}")
 async def update(
-    request: Request, session: SessionDep, now: Now, viewer: EditorDep, assessment_id: int
+    request: Request, session: SessionDep, now: Now, actor: EditorDep, assessment_id: int
 ) -> Response:
     assessment = assessment_service.get(session=session, assessment_id=assessment_id)
     values = form_values(await request.form())
@@ -367,7 +368,7 @@ async def update(
         SelfAssessmentCreate,
         values,
         lambda data: assessment_service.update(
-            session=session, now=now, actor_id=viewer.id, assessment=assessment, data=data
+            session=session, now=now, actor_id=actor.id, assessment=assessment, data=data
         ),
     )
     if result is None:
@@ -382,11 +383,11 @@ async def update(
 
 @router.post("/{assessment_id}/delete")
 def delete(
-    request: Request, session: SessionDep, now: Now, viewer: EditorDep, assessment_id: int
+    request: Request, session: SessionDep, now: Now, actor: EditorDep, assessment_id: int
 ) -> Response:
     assessment = assessment_service.get(session=session, assessment_id=assessment_id)
     year = assessment.year
-    assessment_service.delete(session=session, now=now, actor_id=viewer.id, assessment=assessment)
+    assessment_service.delete(session=session, now=now, actor_id=actor.id, assessment=assessment)
     session.commit()
     return redirect(
         request, "/self-assessments", toast=_("Result for %(year)d deleted.", year=year)
@@ -397,7 +398,7 @@ def delete(
 
 
 @api_router.get("/self-assessments", summary="Self-assessment results by year, oldest first")
-def api_list(session: SessionDep, viewer: ApiViewer) -> dict[str, Any]:
+def api_list(session: SessionDep, actor: ApiActor) -> dict[str, Any]:
     rows = assessment_service.all_years(session=session)
     return {
         "items": [r.model_dump(mode="json") for r in rows],

@@ -7,28 +7,29 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from app import charts
+from app.actor import Actor
 from app.clock import local_date
 from app.db import SessionDep
-from app.deps import ApiViewer, CurrentViewer, Now, Viewer, require
-from app.forms import form_values, submit
 from app.i18n import gettext as _
-from app.labels import badge, label
+from app.i18n.labels import badge, label
 from app.models.capability import Capability
 from app.models.goal import Goal, GoalStatus
 from app.models.strategy import AdvantageCreate, CompetitiveAdvantage, StrategyCreate
 from app.permissions import Permission
-from app.services import capability as capability_service
-from app.services import goal as goal_service
-from app.services import strategy as strategy_service
-from app.services.goal_status import Assessment
-from app.templating import render
-from app.web import redirect
+from app.services.strategy import capabilities as capability_service
+from app.services.strategy import goals as goal_service
+from app.services.strategy import service as strategy_service
+from app.services.strategy.goal_status import Assessment
+from app.web import charts
+from app.web.deps import ApiActor, CurrentActor, Now, require
+from app.web.forms import form_values, submit
+from app.web.http import redirect
+from app.web.rendering import render
 
 router = APIRouter(prefix="/strategy", tags=["strategy"], include_in_schema=False)
 api_router = APIRouter(tags=["strategy"])
 
-ManagerDep = Annotated[Viewer, Depends(require(Permission.manage_strategy))]
+ManagerDep = Annotated[Actor, Depends(require(Permission.manage_strategy))]
 
 
 def _map_context(session: SessionDep, now: Now) -> dict[str, Any]:
@@ -111,13 +112,13 @@ def _page(
 
 
 @router.get("")
-def map_page(request: Request, session: SessionDep, now: Now, viewer: CurrentViewer) -> Response:
+def map_page(request: Request, session: SessionDep, now: Now, actor: CurrentActor) -> Response:
     return _page(request, session, now)
 
 
 @router.get("/capabilities/{capability_id}/goals")
 def capability_goals(
-    request: Request, session: SessionDep, now: Now, viewer: CurrentViewer, capability_id: int
+    request: Request, session: SessionDep, now: Now, actor: CurrentActor, capability_id: int
 ) -> Response:
     """A capability's goals with their status: a page of its own, or (htmx) the list that
     opens under the capability in the map's table."""
@@ -137,13 +138,13 @@ def capability_goals(
 
 
 @router.post("")
-async def create(request: Request, session: SessionDep, now: Now, viewer: ManagerDep) -> Response:
+async def create(request: Request, session: SessionDep, now: Now, actor: ManagerDep) -> Response:
     values = form_values(await request.form())
     result, errors, status = submit(
         StrategyCreate,
         values,
         lambda data: strategy_service.create(
-            session=session, now=now, actor_id=viewer.id, data=data
+            session=session, now=now, actor_id=actor.id, data=data
         ),
     )
     if result is None:
@@ -155,7 +156,7 @@ async def create(request: Request, session: SessionDep, now: Now, viewer: Manage
 
 @router.post("/{strategy_id}")
 async def update(
-    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, strategy_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, strategy_id: int
 ) -> Response:
     strategy = strategy_service.get(session=session, strategy_id=strategy_id)
     values = form_values(await request.form())
@@ -163,7 +164,7 @@ async def update(
         StrategyCreate,
         values,
         lambda data: strategy_service.update(
-            session=session, now=now, actor_id=viewer.id, strategy=strategy, data=data
+            session=session, now=now, actor_id=actor.id, strategy=strategy, data=data
         ),
     )
     if result is None:
@@ -183,17 +184,17 @@ async def update(
 
 @router.post("/{strategy_id}/approve")
 def approve(
-    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, strategy_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, strategy_id: int
 ) -> Response:
     strategy = strategy_service.get(session=session, strategy_id=strategy_id)
-    strategy_service.approve(session=session, now=now, actor_id=viewer.id, strategy=strategy)
+    strategy_service.approve(session=session, now=now, actor_id=actor.id, strategy=strategy)
     session.commit()
     return redirect(request, "/strategy", toast=_("Strategy approved."))
 
 
 @router.post("/{strategy_id}/advantages")
 async def create_advantage(
-    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, strategy_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, strategy_id: int
 ) -> Response:
     strategy_service.get(session=session, strategy_id=strategy_id)
     values = form_values(await request.form())
@@ -201,7 +202,7 @@ async def create_advantage(
         AdvantageCreate,
         {**values, "strategy_id": strategy_id},
         lambda data: strategy_service.create_advantage(
-            session=session, now=now, actor_id=viewer.id, data=data
+            session=session, now=now, actor_id=actor.id, data=data
         ),
     )
     if result is None:
@@ -221,18 +222,18 @@ async def create_advantage(
 
 @router.post("/advantages/{advantage_id}/delete")
 def delete_advantage(
-    request: Request, session: SessionDep, now: Now, viewer: ManagerDep, advantage_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, advantage_id: int
 ) -> Response:
     advantage = strategy_service.get_advantage(session=session, advantage_id=advantage_id)
     strategy_service.delete_advantage(
-        session=session, now=now, actor_id=viewer.id, advantage=advantage
+        session=session, now=now, actor_id=actor.id, advantage=advantage
     )
     session.commit()
     return redirect(request, "/strategy", toast=_("Competitive advantage deleted."))
 
 
 @api_router.get("/strategy-map", summary="The strategy → advantage → capability → goal graph")
-def api_map(session: SessionDep, now: Now, viewer: ApiViewer) -> dict[str, Any]:
+def api_map(session: SessionDep, now: Now, actor: ApiActor) -> dict[str, Any]:
     context = _map_context(session, now)
     return {
         "strategies": [s.model_dump(mode="json") for s in context["strategies"]],

@@ -7,21 +7,22 @@ from sqlalchemy import or_
 from sqlmodel import col, func, select
 from starlette.responses import Response
 
+from app.actor import Actor
 from app.db import SessionDep
-from app.deps import ApiViewer, Now, PageDep, SettingsDep, Viewer, api_require, require
-from app.forms import form_values, submit
 from app.i18n import gettext as _
 from app.models.user import Locale, Role, User, UserCreate, UserPublic, UserUpdate
 from app.permissions import Permission
-from app.services import department as department_service
-from app.services import user as user_service
-from app.templating import render
-from app.web import redirect
+from app.services.accounts import departments as department_service
+from app.services.accounts import users as user_service
+from app.web.deps import ApiActor, Now, PageDep, SettingsDep, api_require, require
+from app.web.forms import form_values, submit
+from app.web.http import redirect
+from app.web.rendering import render
 
 router = APIRouter(prefix="/admin/users", tags=["users"], include_in_schema=False)
 api_router = APIRouter(tags=["users"])
 
-AdminDep = Annotated[Viewer, Depends(require(Permission.manage_users))]
+AdminDep = Annotated[Actor, Depends(require(Permission.manage_users))]
 LIST_FRAGMENTS = {"user-list": "user_list"}
 
 
@@ -37,7 +38,7 @@ def _form_context(session: SessionDep) -> dict[str, Any]:
 def list_page(
     request: Request,
     session: SessionDep,
-    viewer: AdminDep,
+    actor: AdminDep,
     page: PageDep,
     q: Annotated[str, Query(max_length=100)] = "",
 ) -> Response:
@@ -65,7 +66,7 @@ def list_page(
 
 
 @router.get("/new")
-def new_page(request: Request, session: SessionDep, viewer: AdminDep) -> Response:
+def new_page(request: Request, session: SessionDep, actor: AdminDep) -> Response:
     return render(
         request,
         "users/form.html",
@@ -80,7 +81,7 @@ def new_page(request: Request, session: SessionDep, viewer: AdminDep) -> Respons
 
 @router.post("")
 async def create(
-    request: Request, session: SessionDep, now: Now, settings: SettingsDep, viewer: AdminDep
+    request: Request, session: SessionDep, now: Now, settings: SettingsDep, actor: AdminDep
 ) -> Response:
     values = form_values(await request.form(), lists=["roles"])
     result, errors, status_code = submit(
@@ -89,7 +90,7 @@ async def create(
         lambda data: user_service.create(
             session=session,
             now=now,
-            actor_id=viewer.id,
+            actor_id=actor.id,
             data=data,
             fast_hash=settings.fast_password_hashing,
         ),
@@ -107,7 +108,7 @@ async def create(
 
 
 @router.get("/{user_id}")
-def edit_page(request: Request, session: SessionDep, viewer: AdminDep, user_id: int) -> Response:
+def edit_page(request: Request, session: SessionDep, actor: AdminDep, user_id: int) -> Response:
     user = user_service.get(session=session, user_id=user_id)
     values = {
         **user.model_dump(),
@@ -123,7 +124,7 @@ def edit_page(request: Request, session: SessionDep, viewer: AdminDep, user_id: 
 
 @router.post("/{user_id}")
 async def update(
-    request: Request, session: SessionDep, now: Now, viewer: AdminDep, user_id: int
+    request: Request, session: SessionDep, now: Now, actor: AdminDep, user_id: int
 ) -> Response:
     user = user_service.get(session=session, user_id=user_id)
     values = form_values(await request.form(), lists=["roles"])
@@ -131,7 +132,7 @@ async def update(
         UserUpdate,
         values,
         lambda data: user_service.update(
-            session=session, now=now, actor_id=viewer.id, user=user, data=data
+            session=session, now=now, actor_id=actor.id, user=user, data=data
         ),
     )
     if result is None:
@@ -151,15 +152,15 @@ def _public(user: User, roles: set[Role]) -> UserPublic:
 
 
 @api_router.get("/me", response_model=UserPublic, summary="The token's owner")
-def api_me(session: SessionDep, viewer: ApiViewer) -> Any:
-    return _public(viewer.user, set(viewer.roles))
+def api_me(session: SessionDep, actor: ApiActor) -> Any:
+    return _public(actor.user, set(actor.roles))
 
 
 @api_router.get("/users", summary="List users (administrators)")
 def api_users(
     session: SessionDep,
     page: PageDep,
-    viewer: Annotated[Viewer, Depends(api_require(Permission.manage_users))],
+    actor: Annotated[Actor, Depends(api_require(Permission.manage_users))],
 ) -> dict[str, Any]:
     total = session.exec(select(func.count()).select_from(User)).one()
     users = session.exec(

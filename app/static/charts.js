@@ -1,4 +1,4 @@
-// Draws every [data-chart] element from the JSON option next to it (built by app/charts.py).
+// Draws every [data-chart] element from the JSON option next to it (built by app/web/charts.py).
 (function () {
   "use strict";
   function draw(root) {

@@ -34,7 +34,7 @@ def upgrade() -> None:
 
 
 def _fill_search_text() -> None:
-    """The same text the evidence service writes (app.services.evidence.search_text), frozen
+    """The same text the evidence service writes (app.services.evidence.service.search_text), frozen
     here as it was when this migration was written."""
     conn = op.get_bind()
     names = {

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import app.models.base
-from app.services import activity_key
+from app.services.activity import key as activity_key
 
 revision: str = "d13d00000004"
 down_revision: str | None = "b13d00000002"

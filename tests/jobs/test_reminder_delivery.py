@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import Session, col, select
 
 from app.db import make_engine
+from app.jobs import reminder_delivery, reminder_pass
 from app.models.capability import Capability
 from app.models.initiative import Element, Initiative, Task
 from app.models.notification import (
@@ -19,7 +20,8 @@ from app.models.notification import (
     WebhookChannel,
 )
 from app.models.user import Role, User, UserRole
-from app.services import notify_channels, reminder_delivery, reminders
+from app.services.reminders import channels as notify_channels
+from app.services.reminders import service as reminders
 from app.settings import Settings
 from tests.conftest import PASSWORD_HASH
 from tests.jobs.conftest import allow_listener
@@ -99,7 +101,7 @@ class TestHostileTitles:
         received, base = webhook_server
         settings = allow_listener(with_smtp(fresh_settings, port))
         seed_tasks(settings, [*POISONED, "质量检验"], webhook_url=f"{base}/hook")
-        report = reminders.run(session_factory=factory(settings), now=NOW, settings=settings)
+        report = reminder_pass.run(session_factory=factory(settings), now=NOW, settings=settings)
         assert report.failed == 0
         assert {r.status for r in rows(settings)} == {DeliveryStatus.sent}
         sent = subjects(sink)
@@ -127,7 +129,7 @@ def run_until_settled(settings: Settings, start: datetime) -> list[datetime]:
     """Passes at each moment a retry falls due, as the 5-minute scheduler would reach them;
     the moments of the passes."""
     moments, now = [start], start
-    reminders.run(session_factory=factory(settings), now=now, settings=settings)
+    reminder_pass.run(session_factory=factory(settings), now=now, settings=settings)
     for _ in range(50):
         waiting = [r for r in rows(settings) if r.status == DeliveryStatus.failed]
         if not waiting:
@@ -148,7 +150,7 @@ class TestOneBadRow:
             notify_channels, "send_mail", _raise_for_marked(notify_channels.send_mail)
         )
         seed_tasks(settings, ["坏数据一", "坏数据二", "质量检验", "设备点检"])
-        first = reminders.run(session_factory=factory(settings), now=NOW, settings=settings)
+        first = reminder_pass.run(session_factory=factory(settings), now=NOW, settings=settings)
         assert (first.sent, first.failed) == (4 + 2, 2)  # in-app for all, e-mail for the good
         assert len(sink.messages) == 2
         bad = [r for r in email_rows(settings) if "坏数据" in r.title]
@@ -170,7 +172,7 @@ class TestOneBadRow:
             notify_channels, "send_mail", _raise_for_marked(notify_channels.send_mail)
         )
         seed_tasks(settings, ["坏数据一", "坏数据二"])
-        reminders.run(session_factory=factory(settings), now=NOW, settings=settings)
+        reminder_pass.run(session_factory=factory(settings), now=NOW, settings=settings)
         # A day later, a new owner's task falls due; the two bad rows are retried meanwhile.
         later = NOW + timedelta(days=1)
         engine = make_engine(settings)
@@ -196,7 +198,7 @@ class TestOneBadRow:
             )
             session.commit()
         engine.dispose()
-        reminders.run(session_factory=factory(settings), now=later, settings=settings)
+        reminder_pass.run(session_factory=factory(settings), now=later, settings=settings)
         assert any("供应商评价" in s for s in subjects(sink))
 
     def test_a_broken_digest_fails_alone(
@@ -212,7 +214,7 @@ class TestOneBadRow:
             for user in session.exec(select(User)).all():
                 session.add(NotificationPreference(user_id=user.id or 0, daily_digest=True))
             session.commit()
-        report = reminders.run(session_factory=factory(settings), now=NOW, settings=settings)
+        report = reminder_pass.run(session_factory=factory(settings), now=NOW, settings=settings)
         assert report.failed == 1
         assert len(sink.messages) == 1
         by_title = {r.title: r for r in email_rows(settings)}
@@ -238,7 +240,7 @@ class TestOneBadRow:
         monkeypatch.setattr(reminder_delivery, "_part", part)
         seed_tasks(settings, ["坏数据一", "质量检验", "设备点检"])
         one_digest_reader(settings)
-        report = reminders.run(session_factory=factory(settings), now=NOW, settings=settings)
+        report = reminder_pass.run(session_factory=factory(settings), now=NOW, settings=settings)
         assert report.failed == 1
         [mail] = [message_from_bytes(m.content, policy=policy.default) for m in sink.messages]
         body = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
@@ -259,7 +261,7 @@ class TestOneBadRow:
         assert not fresh_settings.smtp_host
         seed_tasks(fresh_settings, ["质量检验", "设备点检"])
         one_digest_reader(fresh_settings)
-        report = reminders.run(
+        report = reminder_pass.run(
             session_factory=factory(fresh_settings), now=NOW, settings=fresh_settings
         )
         assert (report.failed, report.skipped) == (0, 2)
@@ -294,7 +296,7 @@ class TestOutage:
         sink, port = smtp_sink
         down = fresh_settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": 1})
         seed_tasks(down, ["质量检验"])
-        reminders.run(session_factory=factory(down), now=NOW, settings=down)
+        reminder_pass.run(session_factory=factory(down), now=NOW, settings=down)
         now = NOW
         # Retries while the relay is down for 20 hours.
         while True:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, func, select
 
 from app.db import make_engine
+from app.jobs import reminder_delivery, reminder_pass
 from app.models.capability import Capability
 from app.models.initiative import Element, Initiative, Task
 from app.models.notification import (
@@ -27,7 +28,7 @@ from app.models.notification import (
     WebhookChannel,
 )
 from app.models.user import Role, User, UserRole
-from app.services import reminder_delivery, reminders
+from app.services.reminders import service as reminders
 from app.settings import Settings
 from tests.conftest import PASSWORD_HASH
 from tests.jobs.conftest import allow_listener
@@ -95,13 +96,13 @@ def test_email_arrives_once_in_chinese_and_a_rerun_sends_nothing(
     sink, port = smtp_sink
     settings = with_smtp(fresh_settings, port)
     seed(settings)
-    first = reminders.run(session_factory=factory(settings), now=NOW, settings=settings)
+    first = reminder_pass.run(session_factory=factory(settings), now=NOW, settings=settings)
     assert (first.inserted, first.sent) == (2, 2)  # in-app and e-mail
     assert len(sink.messages) == 1
     mail = message_from_bytes(sink.messages[0].content, policy=policy.default)
     assert mail["Subject"] == "[融合] 任务“设备数据采集”：还有 7 天到期（2026-12-01）"
     assert "设备数据采集" in mail.get_body(("plain",)).get_content()
-    again = reminders.run(
+    again = reminder_pass.run(
         session_factory=factory(settings), now=NOW + timedelta(hours=1), settings=settings
     )
     assert (again.inserted, again.sent) == (0, 0)
@@ -112,7 +113,7 @@ def test_a_missed_week_is_caught_up_by_window(fresh_settings: Settings, smtp_sin
     sink, port = smtp_sink
     settings = with_smtp(fresh_settings, port)
     seed(settings)
-    late = reminders.run(
+    late = reminder_pass.run(
         session_factory=factory(settings),
         now=datetime(2026, 11, 30, 2, tzinfo=UTC),
         settings=settings,
@@ -125,7 +126,7 @@ def test_a_missed_week_is_caught_up_by_window(fresh_settings: Settings, smtp_sin
 def test_unreachable_smtp_is_retried_with_back_off_and_never_lost(fresh_settings: Settings) -> None:
     settings = fresh_settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": 1})
     seed(settings)
-    report = reminders.run(session_factory=factory(settings), now=NOW, settings=settings)
+    report = reminder_pass.run(session_factory=factory(settings), now=NOW, settings=settings)
     assert report.failed == 1
     email = next(r for r in rows(settings) if r.channel == Channel.email)
     assert email.status == DeliveryStatus.failed
@@ -137,7 +138,7 @@ def test_invalid_address_is_skipped_with_a_reason(fresh_settings: Settings, smtp
     _sink, port = smtp_sink
     settings = with_smtp(fresh_settings, port)
     seed(settings, email="not an address")
-    reminders.run(session_factory=factory(settings), now=NOW, settings=settings)
+    reminder_pass.run(session_factory=factory(settings), now=NOW, settings=settings)
     email = next(r for r in rows(settings) if r.channel == Channel.email)
     assert email.status == DeliveryStatus.skipped
     assert email.last_error == reminder_delivery.SKIP_BAD_ADDRESS
@@ -150,9 +151,9 @@ def test_quiet_hours_defer_email(fresh_settings: Settings, smtp_sink) -> None:  
     with factory(settings)() as session:
         session.add(NotificationPreference(user_id=1, quiet_start=22, quiet_end=11))
         session.commit()
-    reminders.run(session_factory=factory(settings), now=NOW, settings=settings)  # 10:00 local
+    reminder_pass.run(session_factory=factory(settings), now=NOW, settings=settings)  # 10:00 local
     assert sink.messages == []
-    reminders.run(
+    reminder_pass.run(
         session_factory=factory(settings),
         now=NOW + timedelta(hours=1, minutes=5),
         settings=settings,
@@ -178,7 +179,7 @@ def test_webhooks_are_signed_as_each_service_expects(
             WebhookChannel(name="通用", kind="generic", url=f"{base}/generic", secret="s3"),
         ],
     )
-    reminders.run(session_factory=factory(settings), now=NOW, settings=settings)
+    reminder_pass.run(session_factory=factory(settings), now=NOW, settings=settings)
     by_path = {urlparse(r["path"]).path: r for r in received.requests}
     assert set(by_path) == {"/ding", "/feishu", "/wecom", "/generic"}
 
@@ -210,7 +211,7 @@ def test_webhook_error_answer_is_recorded_for_retry(
         settings,
         webhooks=[WebhookChannel(name="钉钉", kind="dingtalk", url=f"{base}/ding", secret="x")],
     )
-    reminders.run(session_factory=factory(settings), now=NOW, settings=settings)
+    reminder_pass.run(session_factory=factory(settings), now=NOW, settings=settings)
     hook = next(r for r in rows(settings) if r.channel == Channel.webhook)
     assert hook.status == DeliveryStatus.failed
     assert "310000" in hook.last_error
@@ -254,11 +255,11 @@ def test_crash_between_claim_and_send_is_recovered(fresh_settings: Settings, smt
             row.status, row.claimed_at, row.attempts = DeliveryStatus.sending, NOW, 1
             session.add(row)
         session.commit()
-    soon = reminders.run(
+    soon = reminder_pass.run(
         session_factory=factory(settings), now=NOW + timedelta(minutes=5), settings=settings
     )
     assert soon.sent == 0  # the claim is still fresh: maybe the other process is sending
-    later = reminders.run(
+    later = reminder_pass.run(
         session_factory=factory(settings), now=NOW + timedelta(minutes=11), settings=settings
     )
     assert later.sent == 2
@@ -284,9 +285,9 @@ def test_daily_digest_groups_e_mails(fresh_settings: Settings, smtp_sink) -> Non
         session.add(NotificationPreference(user_id=1, daily_digest=True))
         session.commit()
     early = datetime(2026, 11, 23, 23, 0, tzinfo=UTC)  # 07:00 in Shanghai, before the 08:00 digest
-    reminders.run(session_factory=factory(settings), now=early, settings=settings)
+    reminder_pass.run(session_factory=factory(settings), now=early, settings=settings)
     assert sink.messages == []
-    reminders.run(
+    reminder_pass.run(
         session_factory=factory(settings),
         now=early + timedelta(hours=1, minutes=5),
         settings=settings,

@@ -11,7 +11,7 @@ from app.models.audit import Audit, ChecklistItem, ChecklistResult, Finding
 from app.models.evidence import Confidentiality, Evidence, EvidenceRequirement, EvidenceRevision
 from app.models.nonconformity import Nonconformity
 from app.models.user import Role
-from app.services import api_token as api_token_service
+from app.services.accounts import api_tokens as api_token_service
 from tests.audit_factories import clauses, make_audit
 from tests.conftest import HX, NOW, csrf, make_department, make_user, sign_in
 

@@ -6,9 +6,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
-from app.deps import get_now
 from app.models.auth import LoginAttempt, UserSession
 from app.models.user import Role, User
+from app.web.deps import get_now
 from tests.conftest import HX, NOW, PASSWORD, csrf, make_user, set_cookie, sign_in
 
 

@@ -8,9 +8,8 @@ from sqlmodel import Session, func, select
 from app.clock import local_date
 from app.models.certification import Certification, CertificationCreate, Milestone
 from app.models.user import Role
-from app.services import api_token as api_token_service
-from app.services import certification as service
-from app.services import certification_plan as plan
+from app.services.accounts import api_tokens as api_token_service
+from app.services.certification import plan, service
 from tests.conftest import HX, NOW, csrf, make_user, sign_in
 
 

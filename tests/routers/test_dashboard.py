@@ -6,8 +6,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from app.models.user import Role
-from app.services import goal as goal_service
-from app.services.goal import Reading
+from app.services.strategy import goals as goal_service
+from app.services.strategy.goals import Reading
 from tests.conftest import NOW, make_capability, make_goal, make_user, sign_in
 
 

@@ -8,11 +8,12 @@ from urllib.parse import quote
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
-from app.models.certification import AssessorAccess, AssessorVisit, Dossier, DossierStatus
+from app.models.certification import AssessorAccess, AssessorVisit
+from app.models.dossier import Dossier, DossierStatus
 from app.models.user import Role
 from app.settings import Settings
 from tests.conftest import HX, csrf, first_clause, make_user, sign_in
-from tests.services.test_dossier import add_evidence
+from tests.services.dossiers.test_service import add_evidence
 
 
 def _build(client: TestClient) -> int:
@@ -125,7 +126,7 @@ def test_an_assessor_sees_the_dossier_and_nothing_else(
 def test_a_withdrawn_link_still_in_use_is_logged_as_refused(
     client: TestClient, session: Session, settings: Settings
 ) -> None:
-    from app.services import assessor_access
+    from app.services.certification import assessor_access
 
     sign_in(client, session, make_user(session, roles=[Role.admin]))
     dossier_id = _build(client)

@@ -324,7 +324,7 @@ class TestRegister:
             assert listed.count("合格率") == expected, query
 
     def _bearer(self, session: Session) -> dict[str, str]:
-        from app.services import api_token as api_token_service
+        from app.services.accounts import api_tokens as api_token_service
 
         admin = make_user(session, roles=[Role.admin])
         _t, secret = api_token_service.create(
@@ -447,7 +447,7 @@ def test_create_validation(client: TestClient, session: Session) -> None:
 
 
 def test_api_upload_and_download(client: TestClient, session: Session) -> None:
-    from app.services import api_token as api_token_service
+    from app.services.accounts import api_tokens as api_token_service
     from tests.conftest import NOW
 
     owner = make_user(session, roles=[Role.owner])

@@ -11,8 +11,8 @@ from sqlmodel import Session, select
 
 from app.models.evidence import Evidence, EvidenceRevision, EvidenceStatus
 from app.models.user import Role, User
-from app.services import api_token as api_token_service
-from app.services import evidence_review
+from app.services.accounts import api_tokens as api_token_service
+from app.services.evidence import approval as evidence_review
 from tests.conftest import HX, NOW, csrf, make_user, sign_in
 from tests.routers.test_evidence import PDF, _upload
 

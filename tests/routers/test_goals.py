@@ -11,8 +11,8 @@ from sqlmodel import Session, select
 
 from app.models.goal import Goal, Measurement
 from app.models.user import Role
-from app.services import goal as goal_service
-from app.services.goal import Reading
+from app.services.strategy import goals as goal_service
+from app.services.strategy.goals import Reading
 from tests.conftest import HX, NOW, csrf, make_capability, make_goal, make_user, sign_in
 
 GOAL_FORM = {
@@ -160,7 +160,7 @@ def test_goal_register_export_opens_in_excel_terms(client: TestClient, session: 
 
 
 def test_api_records_and_lists_status(client: TestClient, session: Session) -> None:
-    from app.services import api_token as api_token_service
+    from app.services.accounts import api_tokens as api_token_service
 
     admin = make_user(session, roles=[Role.admin])
     goal = make_goal(session, make_capability(session).id or 0)
@@ -224,7 +224,7 @@ class TestEdit:
 
 class TestApiList:
     def _headers(self, session: Session) -> dict[str, str]:
-        from app.services import api_token as api_token_service
+        from app.services.accounts import api_tokens as api_token_service
 
         admin = make_user(session, roles=[Role.admin])
         _t, secret = api_token_service.create(

@@ -160,7 +160,7 @@ def test_oversized_id_is_a_field_error_and_changes_nothing(
 
 
 def test_oversized_id_in_the_api_is_422(client: TestClient, session: Session) -> None:
-    from app.services import api_token as api_token_service
+    from app.services.accounts import api_tokens as api_token_service
     from tests.conftest import NOW
 
     admin = make_user(session, roles=[Role.admin])

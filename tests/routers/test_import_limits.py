@@ -22,13 +22,13 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, func, select
 
 from app.main import create_app
-from app.models.certification import SelfAssessment
 from app.models.evidence import Evidence
+from app.models.self_assessment import SelfAssessment
 from app.models.user import Role, User
-from app.services import evidence as evidence_service
-from app.services import self_assessment as assessment_service
-from app.services import time_limited
-from app.services.activity_key import KEY_FILE
+from app.services.activity.key import KEY_FILE
+from app.services.evidence import service as evidence_service
+from app.services.imports import time_limited
+from app.services.self_assessments import service as assessment_service
 from app.settings import Settings
 from tests.conftest import NOW, csrf, make_settings, make_user, sign_in
 

@@ -10,7 +10,6 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlmodel import Session, select
 
-from app.deps import get_now
 from app.models.nonconformity import (
     ActionStatus,
     CorrectiveAction,
@@ -22,9 +21,10 @@ from app.models.nonconformity import (
     Verification,
 )
 from app.models.user import Role, User
-from app.services import api_token as api_token_service
+from app.services.accounts import api_tokens as api_token_service
+from app.web.deps import get_now
 from tests.conftest import HX, NOW, csrf, first_clause, make_department, make_user, sign_in
-from tests.services.test_nonconformity import add_action, make_nc, ready_for_verification
+from tests.services.nonconformities.test_service import add_action, make_nc, ready_for_verification
 
 WORK = {**HX, "HX-Target": "nc-work"}
 

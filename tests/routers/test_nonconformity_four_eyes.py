@@ -6,12 +6,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from app.deps import get_now
 from app.models.nonconformity import CorrectiveAction, NcStatus, Nonconformity, Verification
 from app.models.user import Role, User
+from app.web.deps import get_now
 from tests.conftest import NOW, make_user, sign_in
 from tests.routers.test_nonconformities import fresh, post
-from tests.services.test_nonconformity import TODAY, make_nc
+from tests.services.nonconformities.test_service import TODAY, make_nc
 
 
 @pytest.fixture(autouse=True)

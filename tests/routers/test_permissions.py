@@ -9,21 +9,10 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from app.deps import api_require, require
 from app.main import API_PREFIX, ROUTER_MODULES
 from app.models.audit import Audit, AuditMember, AuditProgramme, AuditStatus, ChecklistItem
-from app.models.certification import (
-    AssessmentView,
-    AssessorAccess,
-    Certification,
-    CertificationCreate,
-    Dossier,
-    DossierStatus,
-    Milestone,
-    SelfAssessment,
-    SelfAssessmentCreate,
-    ViewLink,
-)
+from app.models.certification import AssessorAccess, Certification, CertificationCreate, Milestone
+from app.models.dossier import Dossier, DossierStatus
 from app.models.evidence import EvidenceCreate, EvidenceRevision
 from app.models.initiative import Element, InitiativeCreate, TaskCreate
 from app.models.nonconformity import (
@@ -42,19 +31,26 @@ from app.models.notification import (
     WebhookKind,
 )
 from app.models.review import ManagementReview, ReviewAction, ReviewStatus
+from app.models.self_assessment import (
+    AssessmentView,
+    SelfAssessment,
+    SelfAssessmentCreate,
+    ViewLink,
+)
 from app.models.strategy import AdvantageCreate, StrategyCreate
 from app.models.user import Role
 from app.permissions import GRANTS, Permission
-from app.services import api_token as api_token_service
-from app.services import certification as certification_service
-from app.services import evidence as evidence_service
-from app.services import goal as goal_service
-from app.services import initiative as initiative_service
-from app.services import nonconformity as nc_service
-from app.services import pdca as pdca_service
-from app.services import self_assessment as self_assessment_service
-from app.services import strategy as strategy_service
-from app.services.goal import Reading
+from app.services.accounts import api_tokens as api_token_service
+from app.services.certification import service as certification_service
+from app.services.evidence import service as evidence_service
+from app.services.nonconformities import service as nc_service
+from app.services.self_assessments import service as self_assessment_service
+from app.services.strategy import goals as goal_service
+from app.services.strategy import initiatives as initiative_service
+from app.services.strategy import pdca as pdca_service
+from app.services.strategy import service as strategy_service
+from app.services.strategy.goals import Reading
+from app.web.deps import api_require, require
 from tests.conftest import (
     NOW,
     csrf,

@@ -9,13 +9,13 @@ from fastapi.testclient import TestClient
 from pypdf import PdfReader
 from sqlmodel import Session, select
 
-from app.deps import get_now
 from app.models.evidence import Confidentiality, Evidence
 from app.models.user import Role
-from app.services import api_token as api_token_service
+from app.services.accounts import api_tokens as api_token_service
+from app.web.deps import get_now
 from tests.conftest import HX, NOW, make_department, make_user, sign_in
-from tests.services.test_readiness import clause, make_nc
-from tests.services.test_readiness import ready as ready
+from tests.services.certification.test_readiness import clause, make_nc
+from tests.services.certification.test_readiness import ready as ready
 
 GAPS = {**HX, "HX-Target": "readiness-gaps"}
 

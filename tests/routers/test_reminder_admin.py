@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, func, select
 
+from app.jobs import reminder_delivery
 from app.models.activity import ActivityEvent
 from app.models.notification import (
     Channel,
@@ -24,7 +25,9 @@ from app.models.notification import (
     WebhookKind,
 )
 from app.models.user import Role, User
-from app.services import notify_channels, outbound_url, reminder_admin, reminder_delivery
+from app.services.reminders import admin as reminder_admin
+from app.services.reminders import channels as notify_channels
+from app.services.reminders import outbound_url
 from tests.conftest import HX, NOW, csrf, make_user, sign_in
 from tests.jobs.conftest import (  # noqa: F401
     LISTENER_HOST,

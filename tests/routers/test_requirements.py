@@ -6,7 +6,7 @@ from sqlmodel import Session, select
 from app.models.activity import ActivityEvent
 from app.models.requirement import Requirement, RequirementStatus
 from app.models.user import Role
-from app.services import api_token as api_token_service
+from app.services.accounts import api_tokens as api_token_service
 from tests.conftest import HX, NOW, csrf, first_clause, make_department, make_user, sign_in
 
 

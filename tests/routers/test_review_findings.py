@@ -14,9 +14,9 @@ from sqlmodel import Session, select
 from app.errors import Conflict
 from app.models.evidence import Confidentiality, Evidence, EvidenceCreate, EvidenceStatus
 from app.models.user import Role
-from app.services import evidence as evidence_service
-from app.services import evidence_review
-from app.services.evidence import Upload, UploadLimits
+from app.services.evidence import approval as evidence_review
+from app.services.evidence import service as evidence_service
+from app.services.evidence.service import Upload, UploadLimits
 from tests.conftest import HX, NOW, csrf, make_department, make_user, sign_in
 
 

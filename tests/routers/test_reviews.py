@@ -20,8 +20,8 @@ from app.models.review import (
     ReviewStatus,
 )
 from app.models.user import Role, User
-from app.services import api_token as api_token_service
-from app.services import review as review_service
+from app.services.accounts import api_tokens as api_token_service
+from app.services.reviews import service as review_service
 from tests.conftest import HX, NOW, csrf, make_user, sign_in
 
 TITLE = "2026年度管理评审"

@@ -9,11 +9,15 @@ from fastapi.testclient import TestClient
 from openpyxl import Workbook
 from sqlmodel import Session, func, select
 
-from app.models.certification import AssessmentView, SelfAssessment, SelfAssessmentCreate, ViewLink
+from app.models.self_assessment import (
+    AssessmentView,
+    SelfAssessment,
+    SelfAssessmentCreate,
+    ViewLink,
+)
 from app.models.user import Role
-from app.services import api_token as api_token_service
-from app.services import self_assessment as service
-from app.services import self_assessment_excel as excel
+from app.services.accounts import api_tokens as api_token_service
+from app.services.self_assessments import excel, service
 from tests.conftest import HX, NOW, csrf, make_capability, make_user, sign_in
 
 VIEWS = {

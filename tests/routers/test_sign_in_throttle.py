@@ -17,14 +17,14 @@ from httpx import Response
 from sqlalchemy import Engine
 from sqlmodel import Session, col, delete, func, select
 
-from app.deps import get_now
 from app.errors import DomainError
 from app.main import create_app
 from app.models.auth import LoginAttempt
 from app.models.user import Role
 from app.routers import auth as auth_router
-from app.services import auth as auth_service
+from app.services.accounts import auth as auth_service
 from app.settings import Settings
+from app.web.deps import get_now
 from tests.conftest import (
     NOW,
     PASSWORD,

@@ -6,11 +6,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
-from app import charts
 from app.models.capability import CapabilityAdvantage
 from app.models.goal import GoalStatus
 from app.models.strategy import CompetitiveAdvantage, Strategy, StrategyStatus
 from app.models.user import Role
+from app.web import charts
 from tests.conftest import HX, csrf, make_capability, make_goal, make_user, sign_in
 
 

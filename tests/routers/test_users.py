@@ -4,7 +4,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from app.models.user import Role, User
-from app.services import user as user_service
+from app.services.accounts import users as user_service
 from tests.conftest import HX, csrf, make_department, make_user, sign_in
 
 

@@ -1,0 +1,1 @@
+"""The activity log: who changed what, chained and keyed so tampering shows."""

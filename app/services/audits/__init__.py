@@ -1,0 +1,1 @@
+"""Internal audits: programme, plan, checklist, coverage of clauses, the report."""

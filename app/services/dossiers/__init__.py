@@ -1,0 +1,1 @@
+"""Dossiers: what goes into the package an assessor receives."""

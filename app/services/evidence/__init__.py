@@ -1,0 +1,1 @@
+"""Evidence: records, revisions and their approval, access, links, the register, Excel import."""

@@ -1,0 +1,1 @@
+"""Stored files: content checks, the hash-addressed store, and verifying what is kept."""

@@ -1,0 +1,1 @@
+"""Nonconformities and corrective actions: workflow, board, deadlines."""

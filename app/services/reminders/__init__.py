@@ -1,0 +1,1 @@
+"""Reminders: what falls due, the plan and ledger, channels, in-app notifications."""

@@ -1,0 +1,1 @@
+"""Requirements: the clause catalogue (frameworks), the register, coverage."""

@@ -1,0 +1,1 @@
+"""Management reviews: inputs, decisions and actions, the report."""

@@ -1,0 +1,1 @@
+"""Self-assessments (自评估) and their Excel import."""

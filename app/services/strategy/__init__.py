@@ -1,0 +1,1 @@
+"""Strategy to goals: strategy, capabilities, goals and their status, initiatives, PDCA."""
