@@ -6,19 +6,17 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import Conflict, Invalid
 from app.i18n import gettext as _
 from app.models.department import Department, DepartmentCreate
 from app.models.requirement import RequirementStatus
 from app.models.user import User
 from app.services.activity import service as activity
+from app.services.loading import found
 
 
 def get(*, session: Session, department_id: int) -> Department:
-    department = session.get(Department, department_id)
-    if department is None:
-        raise NotFound(_("This department does not exist."))
-    return department
+    return found(session.get(Department, department_id), _("This department does not exist."))
 
 
 def get_all(*, session: Session) -> list[Department]:

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
 
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import Conflict, Invalid
 from app.i18n import gettext as _
 from app.models.auth import UserSession
 from app.models.department import Department
@@ -14,6 +14,7 @@ from app.models.user import PASSWORD_MIN_LENGTH, Role, User, UserCreate, UserRol
 from app.security import hash_password, verify_password
 from app.services.accounts import api_tokens as api_token
 from app.services.activity import service as activity
+from app.services.loading import found
 from app.services.reminders import notifications as notification
 
 
@@ -22,10 +23,7 @@ def normalize_email(email: str) -> str:
 
 
 def get(*, session: Session, user_id: int) -> User:
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound(_("This user does not exist."))
-    return user
+    return found(session.get(User, user_id), _("This user does not exist."))
 
 
 def get_by_email(*, session: Session, email: str) -> User | None:
@@ -62,6 +60,15 @@ def options(*, session: Session) -> list[tuple[int, str]]:
         .limit(OPTIONS_LIMIT)
     ).all()
     return [(uid, name) for uid, name in rows if uid is not None]
+
+
+def names_by_id(*, session: Session, user_ids: Iterable[int | None]) -> dict[int, str]:
+    """The names of these users (any that exist), for showing who did what; one query."""
+    wanted = {uid for uid in user_ids if uid}
+    if not wanted:
+        return {}
+    rows = session.exec(select(User.id, User.name).where(col(User.id).in_(wanted))).all()
+    return {uid: name for uid, name in rows if uid is not None}
 
 
 def count_users(*, session: Session) -> int:

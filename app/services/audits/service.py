@@ -37,6 +37,7 @@ from app.models.requirement import Requirement
 from app.models.user import Role, User
 from app.services.accounts import users as user_service
 from app.services.activity import service as activity
+from app.services.loading import found
 
 AUDITOR_ROLES = frozenset({Role.auditor, Role.admin})
 
@@ -57,17 +58,13 @@ class TeamMember:
 
 
 def get_programme(*, session: Session, programme_id: int) -> AuditProgramme:
-    programme = session.get(AuditProgramme, programme_id)
-    if programme is None:
-        raise NotFound(_("This audit programme does not exist."))
-    return programme
+    return found(
+        session.get(AuditProgramme, programme_id), _("This audit programme does not exist.")
+    )
 
 
 def get(*, session: Session, audit_id: int) -> Audit:
-    audit = session.get(Audit, audit_id)
-    if audit is None:
-        raise NotFound(_("This audit does not exist."))
-    return audit
+    return found(session.get(Audit, audit_id), _("This audit does not exist."))
 
 
 def programmes(*, session: Session) -> list[AuditProgramme]:

@@ -36,6 +36,7 @@ from app.models.evidence import Evidence
 from app.models.user import User
 from app.services.activity import service as activity
 from app.services.certification import plan
+from app.services.loading import found
 
 S = CertificationStatus
 TRANSITIONS: dict[CertificationStatus, tuple[CertificationStatus, ...]] = {
@@ -62,10 +63,9 @@ class MilestoneUpdate(BaseModel):
 
 
 def get(*, session: Session, certification_id: int) -> Certification:
-    certification = session.get(Certification, certification_id)
-    if certification is None:
-        raise NotFound(_("This certification record does not exist."))
-    return certification
+    return found(
+        session.get(Certification, certification_id), _("This certification record does not exist.")
+    )
 
 
 def current(*, session: Session) -> Certification | None:
@@ -338,10 +338,7 @@ def milestones(*, session: Session, certification_id: int) -> list[Milestone]:
 
 
 def get_milestone(*, session: Session, milestone_id: int) -> Milestone:
-    milestone = session.get(Milestone, milestone_id)
-    if milestone is None:
-        raise NotFound(_("This milestone does not exist."))
-    return milestone
+    return found(session.get(Milestone, milestone_id), _("This milestone does not exist."))
 
 
 def is_overdue(milestone: Milestone, today: date) -> bool:

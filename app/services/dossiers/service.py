@@ -13,11 +13,12 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app.errors import Conflict, NotFound
+from app.errors import Conflict
 from app.i18n import gettext as _
 from app.models.certification import AssessorAccess
 from app.models.dossier import Dossier, DossierStatus
 from app.services.activity import service as activity
+from app.services.loading import found
 
 STALE_AFTER = timedelta(minutes=10)
 KEEP = 20  # dossiers listed on the page
@@ -25,10 +26,7 @@ KEEP_FILES = 5  # dossier files kept on disk, besides those an assessor link sti
 
 
 def get(*, session: Session, dossier_id: int) -> Dossier:
-    dossier = session.get(Dossier, dossier_id)
-    if dossier is None:
-        raise NotFound(_("This dossier does not exist."))
-    return dossier
+    return found(session.get(Dossier, dossier_id), _("This dossier does not exist."))
 
 
 def recent(*, session: Session) -> list[Dossier]:

@@ -28,14 +28,12 @@ from app.models.user import User
 from app.services.activity import service as activity
 from app.services.files import store as file_store
 from app.services.files.check import check_content, check_name
+from app.services.loading import found
 from app.settings import Settings
 
 
 def get(*, session: Session, evidence_id: int) -> Evidence:
-    evidence = session.get(Evidence, evidence_id)
-    if evidence is None:
-        raise NotFound(_("This evidence does not exist."))
-    return evidence
+    return found(session.get(Evidence, evidence_id), _("This evidence does not exist."))
 
 
 def get_revision(*, session: Session, evidence_id: int, revision_id: int) -> EvidenceRevision:

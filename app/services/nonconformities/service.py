@@ -32,7 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from app.clock import local_date
-from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.errors import Conflict, Forbidden, Invalid
 from app.i18n import gettext as _
 from app.models.department import Department
 from app.models.evidence import Evidence
@@ -54,6 +54,7 @@ from app.models.nonconformity import (
 from app.models.requirement import Requirement
 from app.models.user import User
 from app.services.activity import service as activity
+from app.services.loading import found
 from app.services.nonconformities.deadline import default_due_date
 
 NC = "nonconformity"
@@ -61,17 +62,13 @@ ACTION = "corrective_action"
 
 
 def get(*, session: Session, nonconformity_id: int) -> Nonconformity:
-    nonconformity = session.get(Nonconformity, nonconformity_id)
-    if nonconformity is None:
-        raise NotFound(_("This nonconformity does not exist."))
-    return nonconformity
+    return found(
+        session.get(Nonconformity, nonconformity_id), _("This nonconformity does not exist.")
+    )
 
 
 def get_action(*, session: Session, action_id: int) -> CorrectiveAction:
-    action = session.get(CorrectiveAction, action_id)
-    if action is None:
-        raise NotFound(_("This action does not exist."))
-    return action
+    return found(session.get(CorrectiveAction, action_id), _("This action does not exist."))
 
 
 def actions(*, session: Session, nonconformity_id: int) -> list[CorrectiveAction]:

@@ -5,7 +5,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from app.clock import local_date
 from app.i18n import N_, labels
@@ -16,7 +16,7 @@ from app.models.goal import GoalStatus
 from app.models.nonconformity import NcStatus
 from app.models.review import ManagementReview, ReviewActionStatus
 from app.models.self_assessment import AssessmentView, DevelopmentStage
-from app.models.user import User
+from app.services.accounts import users
 from app.services.documents import Report, Section, Table
 from app.services.reviews import service as review_service
 
@@ -203,7 +203,7 @@ def build(*, session: Session, review: ManagementReview, today: date) -> Report:
     attendees = review_service.attendees(session=session, review_id=review.id)
     actions = review_service.actions(session=session, review_id=review.id)
     owners = {a.owner_id for a in actions} | {review.chair_id}
-    names = dict(session.exec(select(User.id, User.name).where(col(User.id).in_(owners))).all())
+    names = users.names_by_id(session=session, user_ids=owners)
     frozen = review.inputs_frozen_at
     facts = [
         (_("Status"), labels.label(review.status)),

@@ -31,6 +31,7 @@ from app.models.review import (
 from app.models.user import Role, User, UserRole
 from app.pagination import Page
 from app.services.activity import service as activity
+from app.services.loading import found
 from app.services.reviews import inputs as review_inputs
 
 REVIEW = "management_review"
@@ -38,10 +39,9 @@ ACTION = "review_action"
 
 
 def get(*, session: Session, review_id: int) -> ManagementReview:
-    review = session.get(ManagementReview, review_id)
-    if review is None:
-        raise NotFound(_("This management review does not exist."))
-    return review
+    return found(
+        session.get(ManagementReview, review_id), _("This management review does not exist.")
+    )
 
 
 def get_action(*, session: Session, review_id: int, action_id: int) -> ReviewAction:

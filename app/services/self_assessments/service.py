@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import Conflict, Invalid
 from app.i18n import gettext as _
 from app.models.capability import Capability
 from app.models.goal import Goal
@@ -24,15 +24,15 @@ from app.models.self_assessment import (
     ViewLink,
 )
 from app.services.activity import service as activity
+from app.services.loading import found
 
 VIEWS: tuple[AssessmentView, ...] = tuple(AssessmentView)
 
 
 def get(*, session: Session, assessment_id: int) -> SelfAssessment:
-    assessment = session.get(SelfAssessment, assessment_id)
-    if assessment is None:
-        raise NotFound(_("This self-assessment does not exist."))
-    return assessment
+    return found(
+        session.get(SelfAssessment, assessment_id), _("This self-assessment does not exist.")
+    )
 
 
 def all_years(*, session: Session) -> list[SelfAssessment]:
@@ -169,10 +169,7 @@ def links(*, session: Session) -> dict[AssessmentView, list[LinkRow]]:
 
 
 def get_link(*, session: Session, link_id: int) -> ViewLink:
-    link = session.get(ViewLink, link_id)
-    if link is None:
-        raise NotFound(_("This link does not exist."))
-    return link
+    return found(session.get(ViewLink, link_id), _("This link does not exist."))
 
 
 def link(

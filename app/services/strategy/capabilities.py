@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
 
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import Conflict, Invalid
 from app.i18n import gettext as _
 from app.models.capability import (
     STAGE_TRANSITIONS,
@@ -24,13 +24,11 @@ from app.models.requirement import Requirement
 from app.models.strategy import CompetitiveAdvantage
 from app.models.user import User
 from app.services.activity import service as activity
+from app.services.loading import found
 
 
 def get(*, session: Session, capability_id: int) -> Capability:
-    capability = session.get(Capability, capability_id)
-    if capability is None:
-        raise NotFound(_("This capability does not exist."))
-    return capability
+    return found(session.get(Capability, capability_id), _("This capability does not exist."))
 
 
 def get_all(*, session: Session, include_archived: bool = False) -> list[Capability]:

@@ -17,23 +17,18 @@ from app.models.capability import Capability
 from app.models.goal import Frequency, Goal, GoalCreate, Measurement
 from app.models.user import User
 from app.services.activity import service as activity
+from app.services.loading import found
 from app.services.strategy.goal_status import Assessment, assess, period_start
 
 VALUE_LIMIT = 1e12
 
 
 def get(*, session: Session, goal_id: int) -> Goal:
-    goal = session.get(Goal, goal_id)
-    if goal is None:
-        raise NotFound(_("This goal does not exist."))
-    return goal
+    return found(session.get(Goal, goal_id), _("This goal does not exist."))
 
 
 def get_measurement(*, session: Session, measurement_id: int) -> Measurement:
-    measurement = session.get(Measurement, measurement_id)
-    if measurement is None:
-        raise NotFound(_("This measurement does not exist."))
-    return measurement
+    return found(session.get(Measurement, measurement_id), _("This measurement does not exist."))
 
 
 def for_capabilities(*, session: Session, capability_ids: list[int]) -> list[Goal]:

@@ -11,20 +11,15 @@ from app.models.initiative import Initiative, InitiativeCreate, Task, TaskCreate
 from app.models.pdca import PdcaCycle, Phase
 from app.models.user import User
 from app.services.activity import service as activity
+from app.services.loading import found
 
 
 def get(*, session: Session, initiative_id: int) -> Initiative:
-    initiative = session.get(Initiative, initiative_id)
-    if initiative is None:
-        raise NotFound(_("This initiative does not exist."))
-    return initiative
+    return found(session.get(Initiative, initiative_id), _("This initiative does not exist."))
 
 
 def get_task(*, session: Session, task_id: int) -> Task:
-    task = session.get(Task, task_id)
-    if task is None:
-        raise NotFound(_("This task does not exist."))
-    return task
+    return found(session.get(Task, task_id), _("This task does not exist."))
 
 
 def for_capability(*, session: Session, capability_id: int) -> list[tuple[Initiative, list[Task]]]:

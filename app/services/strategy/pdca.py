@@ -5,20 +5,18 @@ from datetime import datetime
 from sqlmodel import Session, col, select, update
 
 from app.clock import local_date
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import Conflict, Invalid
 from app.i18n import gettext as _
 from app.models.initiative import OPEN_TASK_STATUSES, Task
 from app.models.pdca import NEXT_PHASE, PdcaCycle, Phase, PhaseChange
 from app.services.activity import service as activity
+from app.services.loading import found
 
 PERIOD_MAX = 32
 
 
 def get(*, session: Session, cycle_id: int) -> PdcaCycle:
-    cycle = session.get(PdcaCycle, cycle_id)
-    if cycle is None:
-        raise NotFound(_("This PDCA cycle does not exist."))
-    return cycle
+    return found(session.get(PdcaCycle, cycle_id), _("This PDCA cycle does not exist."))
 
 
 def current(*, session: Session) -> PdcaCycle | None:

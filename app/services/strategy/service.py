@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from app.errors import Conflict, NotFound
+from app.errors import Conflict
 from app.i18n import gettext as _
 from app.models.capability import CapabilityAdvantage
 from app.models.strategy import (
@@ -16,13 +16,11 @@ from app.models.strategy import (
     StrategyStatus,
 )
 from app.services.activity import service as activity
+from app.services.loading import found
 
 
 def get(*, session: Session, strategy_id: int) -> Strategy:
-    strategy = session.get(Strategy, strategy_id)
-    if strategy is None:
-        raise NotFound(_("This strategy does not exist."))
-    return strategy
+    return found(session.get(Strategy, strategy_id), _("This strategy does not exist."))
 
 
 def get_all(*, session: Session) -> list[Strategy]:
@@ -30,10 +28,10 @@ def get_all(*, session: Session) -> list[Strategy]:
 
 
 def get_advantage(*, session: Session, advantage_id: int) -> CompetitiveAdvantage:
-    advantage = session.get(CompetitiveAdvantage, advantage_id)
-    if advantage is None:
-        raise NotFound(_("This competitive advantage does not exist."))
-    return advantage
+    return found(
+        session.get(CompetitiveAdvantage, advantage_id),
+        _("This competitive advantage does not exist."),
+    )
 
 
 def advantages(*, session: Session) -> list[CompetitiveAdvantage]:
