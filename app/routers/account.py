@@ -10,35 +10,11 @@ from app.errors import DomainError
 from app.i18n import gettext as _
 from app.services.accounts import api_tokens as api_token_service
 from app.services.accounts import users as user_service
-from app.services.reminders import notifications as notification_service
+from app.web.account_page import account_response
 from app.web.deps import CurrentActor, Now, SettingsDep
 from app.web.http import redirect
-from app.web.rendering import render
 
 router = APIRouter(prefix="/account", tags=["account"], include_in_schema=False)
-TOKEN_FRAGMENTS = {"api-tokens": "api_tokens"}
-
-
-def account_response(
-    request: Request,
-    session: SessionDep,
-    actor: CurrentActor,
-    status_code: int = 200,
-    **extra: object,
-) -> Response:
-    context = {
-        "tokens": api_token_service.get_all(session=session, user_id=actor.id),
-        "preference": notification_service.preference(session=session, user_id=actor.id),
-        "password_errors": {},
-        "token_errors": {},
-        "reminder_errors": {},
-        "new_token": None,
-        "calendar_url": None,
-        **extra,
-    }
-    return render(
-        request, "account/page.html", context, fragments=TOKEN_FRAGMENTS, status_code=status_code
-    )
 
 
 @router.get("")
@@ -112,7 +88,7 @@ def create_token(
     return account_response(request, session, actor, new_token=secret)
 
 
-@router.post("/tokens/{token_id}/revoke")
+@router.post("/tokens/{token_id:int}/revoke")
 def revoke_token(
     request: Request, session: SessionDep, now: Now, actor: CurrentActor, token_id: int
 ) -> Response:

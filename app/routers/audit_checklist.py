@@ -13,20 +13,19 @@ from app.i18n import gettext as _
 from app.models.audit import Audit, ChecklistItem, ChecklistResult
 from app.pagination import Page
 from app.permissions import Permission
-from app.routers.audits import require_team
 from app.services.accounts import departments as department_service
 from app.services.audits import checklist as audit_checklist
 from app.services.audits import report as audit_report
 from app.services.audits import service as audit_service
 from app.web import documents
-from app.web.deps import CurrentActor, Now, require
+from app.web.access.audits import AuditById, AuditorDep, AuditTeamMember
+from app.web.deps import CurrentActor, Now
 from app.web.forms import filter_id, parse_id
 from app.web.http import redirect, toast_header
 from app.web.rendering import render, wants_fragment
 
 router = APIRouter(prefix="/audits", tags=["audits"], include_in_schema=False)
 
-AuditorDep = Annotated[Actor, Depends(require(Permission.conduct_audits))]
 CHECKLIST_FRAGMENTS = {"checklist-rows": "checklist_rows"}
 
 
@@ -49,15 +48,14 @@ def _may_record(session: SessionDep, actor: Actor, audit: Audit) -> bool:
     )
 
 
-@router.get("/{audit_id}/checklist")
+@router.get("/{audit_id:int}/checklist")
 def checklist(
     request: Request,
     session: SessionDep,
     actor: CurrentActor,
-    audit_id: int,
+    audit: AuditById,
     page: ChecklistPageDep,
 ) -> Response:
-    audit = audit_service.get(session=session, audit_id=audit_id)
     params = request.query_params
     filters = audit_checklist.RowFilter(
         department_id=filter_id(params.get("department")), todo=params.get("todo") == "1"
@@ -93,14 +91,14 @@ def checklist(
             "departments": departments,
             "department_id": filters.department_id,
             "todo": filters.todo,
-            "counts": audit_checklist.result_counts(session=session, audit_id=audit_id),
+            "counts": audit_checklist.result_counts(session=session, audit_id=audit.id or 0),
             "row_errors": {},
         },
         fragments=CHECKLIST_FRAGMENTS,
     )
 
 
-def _row(
+def _form(
     request: Request,
     session: SessionDep,
     audit: Audit,
@@ -131,12 +129,15 @@ def _row(
     )
 
 
-@router.post("/{audit_id}/checklist/{item_id}")
+@router.post("/{audit_id:int}/checklist/{item_id:int}")
 async def record(
-    request: Request, session: SessionDep, now: Now, actor: AuditorDep, audit_id: int, item_id: int
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    actor: AuditorDep,
+    audit: AuditTeamMember,
+    item_id: int,
 ) -> Response:
-    audit = audit_service.get(session=session, audit_id=audit_id)
-    require_team(session, actor, audit)
     item = audit_checklist.get_item(session=session, audit=audit, item_id=item_id)
     form = await request.form()
     raw_result = str(form.get("result") or "")
@@ -163,7 +164,7 @@ async def record(
         if not wants_fragment(request):
             raise  # the error page; nothing was committed
         session.rollback()
-        return _row(
+        return _form(
             request,
             session,
             audit,
@@ -175,15 +176,16 @@ async def record(
         )
     session.commit()
     if not wants_fragment(request):
-        return redirect(request, f"/audits/{audit_id}/checklist#item-{item_id}", toast=_("Saved."))
-    response = _row(request, session, audit, item, actor)
+        return redirect(request, f"/audits/{audit.id}/checklist#item-{item_id}", toast=_("Saved."))
+    response = _form(request, session, audit, item, actor)
     response.headers.update(toast_header(_("Saved.")))
     return response
 
 
-@router.get("/{audit_id}/report")
-def report(request: Request, session: SessionDep, actor: CurrentActor, audit_id: int) -> Response:
-    audit = audit_service.get(session=session, audit_id=audit_id)
+@router.get("/{audit_id:int}/report")
+def report(
+    request: Request, session: SessionDep, actor: CurrentActor, audit: AuditById
+) -> Response:
     kind = request.query_params.get("format") or "html"
     if kind not in ("html", "pdf", "docx"):
         raise Invalid(_("Choose one of the offered options."), field="format")

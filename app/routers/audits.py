@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from app.actor import Actor
 from app.db import SessionDep
-from app.errors import Forbidden, Invalid
+from app.errors import Invalid
 from app.i18n import N_
 from app.i18n import gettext as _
 from app.i18n.labels import label
@@ -21,7 +21,6 @@ from app.models.audit import (
     AuditProgrammeCreate,
     AuditStatus,
 )
-from app.models.user import User
 from app.permissions import Permission
 from app.services.accounts import departments as department_service
 from app.services.accounts import users as user_service
@@ -29,6 +28,7 @@ from app.services.audits import checklist as audit_checklist
 from app.services.audits import coverage as audit_coverage
 from app.services.audits import service as audit_service
 from app.services.requirements import service as requirement_service
+from app.web.access.audits import AuditById, AuditorDep, AuditTeamMember, ProgrammeById
 from app.web.deps import ApiActor, CurrentActor, Now, PageDep, require
 from app.web.forms import filter_id, form_values, parse_id, submit
 from app.web.http import redirect, toast_header
@@ -38,7 +38,6 @@ router = APIRouter(prefix="/audits", tags=["audits"], include_in_schema=False)
 api_router = APIRouter(tags=["audits"])
 
 PlannerDep = Annotated[Actor, Depends(require(Permission.manage_audits))]
-AuditorDep = Annotated[Actor, Depends(require(Permission.conduct_audits))]
 SCOPE_LISTS = ("member_ids", "requirement_ids", "department_ids")
 LIST_FRAGMENTS = {"audit-list": "audit_list"}
 ADVANCE_LABELS = {
@@ -46,14 +45,6 @@ ADVANCE_LABELS = {
     AuditStatus.in_progress: N_("Finish fieldwork, write the report"),
     AuditStatus.reporting: N_("Close the audit"),
 }
-
-
-def require_team(session: SessionDep, actor: Actor, audit: Audit) -> None:
-    """Auditors act on the audits whose team they are on; administrators on any."""
-    if actor.can(Permission.manage_audits):
-        return
-    if not audit_service.is_on_team(session=session, audit=audit, user_id=actor.id):
-        raise Forbidden(_("Only the audit team works on this audit."))
 
 
 def _list_filters(params: Any) -> dict[str, Any]:
@@ -90,7 +81,9 @@ def audit_list(
             "page": page,
             "filters": filters,
             "programmes": audit_service.programmes(session=session),
-            "names": _names(session, {a.lead_auditor_id for a in audits}),
+            "names": user_service.names_by_id(
+                session=session, user_ids={a.lead_auditor_id for a in audits}
+            ),
             "programme_errors": {},
             "programme_values": {},
             "statuses": list(AuditStatus),
@@ -98,12 +91,6 @@ def audit_list(
         },
         fragments=LIST_FRAGMENTS,
     )
-
-
-def _names(session: SessionDep, user_ids: set[int]) -> dict[int, str]:
-    if not user_ids:
-        return {}
-    return {u.id or 0: u.name for u in session.exec(select(User).where(col(User.id).in_(user_ids)))}
 
 
 @router.post("/programmes")
@@ -143,13 +130,12 @@ async def create_programme(
     )
 
 
-@router.get("/programmes/{programme_id}")
+@router.get("/programmes/{programme_id:int}")
 def programme_page(
-    request: Request, session: SessionDep, actor: CurrentActor, programme_id: int
+    request: Request, session: SessionDep, actor: CurrentActor, programme: ProgrammeById
 ) -> Response:
-    programme = audit_service.get_programme(session=session, programme_id=programme_id)
     audits = session.exec(
-        select(Audit).where(Audit.programme_id == programme_id).order_by(col(Audit.planned_start))
+        select(Audit).where(Audit.programme_id == programme.id).order_by(col(Audit.planned_start))
     ).all()
     return render(
         request,
@@ -158,7 +144,9 @@ def programme_page(
             "programme": programme,
             "audits": audits,
             "coverage": audit_coverage.for_programme(session=session, programme=programme),
-            "names": _names(session, {a.lead_auditor_id for a in audits}),
+            "names": user_service.names_by_id(
+                session=session, user_ids={a.lead_auditor_id for a in audits}
+            ),
         },
     )
 
@@ -252,9 +240,10 @@ async def create(request: Request, session: SessionDep, now: Now, actor: Planner
     return await _save(request, session, now, actor, None)
 
 
-@router.get("/{audit_id}/edit")
-def edit_page(request: Request, session: SessionDep, actor: PlannerDep, audit_id: int) -> Response:
-    audit = audit_service.get(session=session, audit_id=audit_id)
+@router.get("/{audit_id:int}/edit")
+def edit_page(
+    request: Request, session: SessionDep, actor: PlannerDep, audit: AuditById
+) -> Response:
     scope = audit_service.current_scope(session=session, audit=audit)
     values = {
         **audit.model_dump(),
@@ -265,15 +254,14 @@ def edit_page(request: Request, session: SessionDep, actor: PlannerDep, audit_id
     return _form(request, session, audit, values, {})
 
 
-@router.post("/{audit_id}")
+@router.post("/{audit_id:int}")
 async def update(
-    request: Request, session: SessionDep, now: Now, actor: PlannerDep, audit_id: int
+    request: Request, session: SessionDep, now: Now, actor: PlannerDep, audit: AuditById
 ) -> Response:
-    audit = audit_service.get(session=session, audit_id=audit_id)
     return await _save(request, session, now, actor, audit)
 
 
-def detail_response(
+def _page(
     request: Request,
     session: SessionDep,
     actor: Actor,
@@ -318,19 +306,17 @@ def detail_response(
     )
 
 
-@router.get("/{audit_id}")
-def detail(request: Request, session: SessionDep, actor: CurrentActor, audit_id: int) -> Response:
-    return detail_response(
-        request, session, actor, audit_service.get(session=session, audit_id=audit_id)
-    )
-
-
-@router.post("/{audit_id}/status")
-async def advance(
-    request: Request, session: SessionDep, now: Now, actor: AuditorDep, audit_id: int
+@router.get("/{audit_id:int}")
+def detail(
+    request: Request, session: SessionDep, actor: CurrentActor, audit: AuditById
 ) -> Response:
-    audit = audit_service.get(session=session, audit_id=audit_id)
-    require_team(session, actor, audit)
+    return _page(request, session, actor, audit)
+
+
+@router.post("/{audit_id:int}/status")
+async def advance(
+    request: Request, session: SessionDep, now: Now, actor: AuditorDep, audit: AuditTeamMember
+) -> Response:
     raw = (await request.form()).get("status")
     if raw not in AuditStatus.__members__:
         raise Invalid(_("Choose one of the offered options."), field="status")
@@ -338,36 +324,38 @@ async def advance(
         session=session, now=now, actor_id=actor.id, audit=audit, to=AuditStatus(str(raw))
     )
     session.commit()
-    return redirect(request, f"/audits/{audit_id}", toast=_("Audit status updated."))
+    return redirect(request, f"/audits/{audit.id}", toast=_("Audit status updated."))
 
 
-@router.post("/{audit_id}/independence/{user_id}")
+@router.post("/{audit_id:int}/independence/{user_id:int}")
 async def override_independence(
-    request: Request, session: SessionDep, now: Now, actor: PlannerDep, audit_id: int, user_id: int
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    actor: PlannerDep,
+    audit: AuditById,
+    user_id: int,
 ) -> Response:
-    audit = audit_service.get(session=session, audit_id=audit_id)
     reason = str((await request.form()).get("reason") or "")
     audit_service.override_independence(
         session=session, now=now, actor_id=actor.id, audit=audit, user_id=user_id, reason=reason
     )
     session.commit()
-    return redirect(request, f"/audits/{audit_id}", toast=_("Override recorded."))
+    return redirect(request, f"/audits/{audit.id}", toast=_("Override recorded."))
 
 
-@router.post("/{audit_id}/summary")
+@router.post("/{audit_id:int}/summary")
 async def save_summary(
-    request: Request, session: SessionDep, now: Now, actor: AuditorDep, audit_id: int
+    request: Request, session: SessionDep, now: Now, actor: AuditorDep, audit: AuditTeamMember
 ) -> Response:
-    audit = audit_service.get(session=session, audit_id=audit_id)
-    require_team(session, actor, audit)
     summary = str((await request.form()).get("summary") or "").strip()
     audit_service.set_summary(
         session=session, now=now, actor_id=actor.id, audit=audit, summary=summary
     )
     session.commit()
     if not wants_fragment(request):
-        return redirect(request, f"/audits/{audit_id}", toast=_("Conclusion saved."))
-    response = detail_response(request, session, actor, audit)
+        return redirect(request, f"/audits/{audit.id}", toast=_("Conclusion saved."))
+    response = _page(request, session, actor, audit)
     response.headers.update(toast_header(_("Conclusion saved.")))
     return response
 
@@ -395,8 +383,7 @@ def api_list(session: SessionDep, actor: ApiActor, page: PageDep) -> dict[str, A
     }
 
 
-@api_router.get("/audits/{audit_id}", summary="One audit with its checklist results")
-def api_detail(session: SessionDep, actor: ApiActor, audit_id: int) -> dict[str, Any]:
-    audit = audit_service.get(session=session, audit_id=audit_id)
-    counts = audit_checklist.result_counts(session=session, audit_id=audit_id)
+@api_router.get("/audits/{audit_id:int}", summary="One audit with its checklist results")
+def api_detail(session: SessionDep, actor: ApiActor, audit: AuditById) -> dict[str, Any]:
+    counts = audit_checklist.result_counts(session=session, audit_id=audit.id or 0)
     return _public(audit, counts)

@@ -10,10 +10,8 @@ from app.clock import local_date
 from app.db import SessionDep
 from app.errors import DomainError, Invalid
 from app.i18n import gettext as _
-from app.models.capability import STAGE_TRANSITIONS, Capability, CapabilityCreate, Grade, Stage
-from app.models.goal import Direction, Frequency
-from app.models.initiative import Element, TaskStatus
-from app.models.user import User
+from app.models.capability import Capability, CapabilityCreate, Grade, Stage
+from app.models.initiative import Element
 from app.permissions import Permission
 from app.services.accounts import departments as department_service
 from app.services.accounts import users as user_service
@@ -21,9 +19,10 @@ from app.services.requirements import service as requirement_service
 from app.services.strategy import capabilities as capability_service
 from app.services.strategy import goals as goal_service
 from app.services.strategy import initiatives as initiative_service
-from app.services.strategy import pdca as pdca_service
 from app.services.strategy import service as strategy_service
 from app.web import charts
+from app.web.access.strategy import CapabilityById
+from app.web.capability_page import detail_response
 from app.web.deps import ApiActor, CurrentActor, Now, require
 from app.web.forms import form_values, submit
 from app.web.http import redirect, toast_header
@@ -33,7 +32,6 @@ router = APIRouter(prefix="/capabilities", tags=["capabilities"], include_in_sch
 api_router = APIRouter(tags=["capabilities"])
 
 ManagerDep = Annotated[Actor, Depends(require(Permission.manage_capabilities))]
-DETAIL_FRAGMENTS = {"initiatives": "initiatives", "stage": "stage"}
 
 
 def _choices(session: SessionDep) -> dict[str, Any]:
@@ -70,7 +68,7 @@ def list_page(request: Request, session: SessionDep, now: Now, actor: CurrentAct
     )
 
 
-def _form_page(
+def _form(
     request: Request,
     session: SessionDep,
     capability: Capability | None,
@@ -88,7 +86,7 @@ def _form_page(
 
 @router.get("/new")
 def new_page(request: Request, session: SessionDep, actor: ManagerDep) -> Response:
-    return _form_page(request, session, None, {"current_grade": "CL1", "target_grade": "CL2"}, {})
+    return _form(request, session, None, {"current_grade": "CL1", "target_grade": "CL2"}, {})
 
 
 def _values(form: Any) -> dict[str, Any]:
@@ -111,74 +109,24 @@ async def create(request: Request, session: SessionDep, now: Now, actor: Manager
     )
     if result is None:
         session.rollback()
-        return _form_page(request, session, None, values, errors, status)
+        return _form(request, session, None, values, errors, status)
     session.commit()
     return redirect(request, f"/capabilities/{result.id}", toast=_("Capability created."))
 
 
-def _detail_context(session: SessionDep, now: Now, capability: Capability) -> dict[str, Any]:
-    assert capability.id is not None
-    goals = goal_service.for_capabilities(session=session, capability_ids=[capability.id])
-    series = goal_service.current_series(session=session, goal_ids=[g.id for g in goals if g.id])
-    assessments = goal_service.assessments(session=session, goals=goals, today=local_date(now))
-    initiatives = initiative_service.for_capability(session=session, capability_id=capability.id)
-    return {
-        "capability": capability,
-        "owner": session.get(User, capability.owner_id) if capability.owner_id else None,
-        "goals": goals,
-        "assessments": assessments,
-        "trends": {g.id: charts.goal_trend(g, series[g.id or 0]) for g in goals},
-        "tables": {g.id: charts.trajectory_table(g, series[g.id or 0]) for g in goals},
-        "initiatives": initiatives,
-        "elements": list(Element),
-        "task_statuses": list(TaskStatus),
-        "history": capability_service.stage_history(session=session, capability_id=capability.id),
-        "next_stages": sorted(STAGE_TRANSITIONS[Stage(capability.stage)], key=list(Stage).index),
-        "requirements": capability_service.requirements(
-            session=session, capability_id=capability.id
-        ),
-        "cycles": pdca_service.recent(session=session, limit=3),
-        "directions": list(Direction),
-        "frequencies": list(Frequency),
-        "owner_options": user_service.options(session=session),
-        "goal_values": {"direction": "increase", "frequency": "monthly"},
-        "goal_errors": {},
-        "initiative_errors": {},
-        "stage_errors": {},
-    }
-
-
-def detail_response(
-    request: Request,
-    session: SessionDep,
-    now: Now,
-    capability: Capability,
-    status_code: int = 200,
-    **extra: Any,
-) -> Response:
-    context = {**_detail_context(session, now, capability), **extra}
-    return render(
-        request,
-        "capabilities/detail.html",
-        context,
-        fragments=DETAIL_FRAGMENTS,
-        status_code=status_code,
-    )
-
-
-@router.get("/{capability_id}")
+@router.get("/{capability_id:int}")
 def detail_page(
-    request: Request, session: SessionDep, now: Now, actor: CurrentActor, capability_id: int
+    request: Request, session: SessionDep, now: Now, actor: CurrentActor, capability: CapabilityById
 ) -> Response:
-    capability = capability_service.get(session=session, capability_id=capability_id)
     return detail_response(request, session, now, capability)
 
 
-@router.get("/{capability_id}/edit")
+@router.get("/{capability_id:int}/edit")
 def edit_page(
-    request: Request, session: SessionDep, actor: ManagerDep, capability_id: int
+    request: Request, session: SessionDep, actor: ManagerDep, capability: CapabilityById
 ) -> Response:
-    capability = capability_service.get(session=session, capability_id=capability_id)
+    assert capability.id is not None
+    capability_id = capability.id
     values = {
         **capability.model_dump(),
         "advantage_ids": [
@@ -190,14 +138,13 @@ def edit_page(
             for r in capability_service.requirements(session=session, capability_id=capability_id)
         ],
     }
-    return _form_page(request, session, capability, values, {})
+    return _form(request, session, capability, values, {})
 
 
-@router.post("/{capability_id}")
+@router.post("/{capability_id:int}")
 async def update(
-    request: Request, session: SessionDep, now: Now, actor: ManagerDep, capability_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, capability: CapabilityById
 ) -> Response:
-    capability = capability_service.get(session=session, capability_id=capability_id)
     values = _values(await request.form())
     result, errors, status = submit(
         CapabilityCreate,
@@ -208,16 +155,15 @@ async def update(
     )
     if result is None:
         session.rollback()
-        return _form_page(request, session, capability, values, errors, status)
+        return _form(request, session, capability, values, errors, status)
     session.commit()
-    return redirect(request, f"/capabilities/{capability_id}", toast=_("Changes saved."))
+    return redirect(request, f"/capabilities/{capability.id}", toast=_("Changes saved."))
 
 
-@router.post("/{capability_id}/stage")
+@router.post("/{capability_id:int}/stage")
 async def change_stage(
-    request: Request, session: SessionDep, now: Now, actor: ManagerDep, capability_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, capability: CapabilityById
 ) -> Response:
-    capability = capability_service.get(session=session, capability_id=capability_id)
     form = await request.form()
     raw = form.get("stage")
     note = str(form.get("note") or "")[:4000]
@@ -248,21 +194,19 @@ async def change_stage(
     return response
 
 
-@router.post("/{capability_id}/archive")
+@router.post("/{capability_id:int}/archive")
 def archive(
-    request: Request, session: SessionDep, now: Now, actor: ManagerDep, capability_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, capability: CapabilityById
 ) -> Response:
-    capability = capability_service.get(session=session, capability_id=capability_id)
     capability_service.archive(session=session, now=now, actor_id=actor.id, capability=capability)
     session.commit()
     return redirect(request, "/capabilities", toast=_("Capability archived."))
 
 
-@router.post("/{capability_id}/delete")
+@router.post("/{capability_id:int}/delete")
 def delete(
-    request: Request, session: SessionDep, now: Now, actor: ManagerDep, capability_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, capability: CapabilityById
 ) -> Response:
-    capability = capability_service.get(session=session, capability_id=capability_id)
     capability_service.delete_or_refuse(
         session=session, now=now, actor_id=actor.id, capability=capability
     )
@@ -290,9 +234,10 @@ def api_list(session: SessionDep, now: Now, actor: ApiActor) -> list[dict[str, A
     ]
 
 
-@api_router.get("/capabilities/{capability_id}", summary="One capability")
-def api_detail(session: SessionDep, actor: ApiActor, capability_id: int) -> dict[str, Any]:
-    capability = capability_service.get(session=session, capability_id=capability_id)
+@api_router.get("/capabilities/{capability_id:int}", summary="One capability")
+def api_detail(session: SessionDep, actor: ApiActor, capability: CapabilityById) -> dict[str, Any]:
+    assert capability.id is not None
+    capability_id = capability.id
     return {
         **capability.model_dump(mode="json"),
         "advantage_ids": capability_service.advantage_ids(

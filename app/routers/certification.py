@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
-from sqlmodel import col, select
 from starlette.responses import Response
 
 from app.actor import Actor
@@ -21,12 +20,12 @@ from app.models.certification import (
     CertificationStatus,
     Milestone,
 )
-from app.models.user import User
 from app.permissions import Permission
 from app.services.accounts import users as user_service
 from app.services.certification import plan
 from app.services.certification import service as certification_service
 from app.services.certification.service import MilestoneUpdate
+from app.web.access.certification import CertificationById, MilestoneById
 from app.web.deps import ApiActor, CurrentActor, Now, require
 from app.web.forms import form_values, submit
 from app.web.http import redirect, toast_header
@@ -70,7 +69,7 @@ def _page(
         rows = certification_service.milestones(session=session, certification_id=certification.id)
     latest = certification_service.current(session=session)
     owners = {m.owner_id for m in rows if m.owner_id}
-    names = dict(session.exec(select(User.id, User.name).where(col(User.id).in_(owners))).all())
+    names = user_service.names_by_id(session=session, user_ids=owners)
     grades = certification_service.grades(session=session)
     record_values = (values or {}).get("record") or (
         certification.model_dump(mode="json") if certification else {}
@@ -130,7 +129,7 @@ def _saved(
     return redirect(request, _url(session, certification), toast=message)
 
 
-def _rejected(
+def _form(
     request: Request,
     session: SessionDep,
     now: Now,
@@ -161,7 +160,7 @@ def page(request: Request, session: SessionDep, now: Now, actor: CurrentActor) -
     return _page(request, session, now, actor, certification_service.current(session=session))
 
 
-def _new_page(
+def _new_form(
     request: Request,
     session: SessionDep,
     values: dict[str, Any],
@@ -193,7 +192,7 @@ def new_page(request: Request, session: SessionDep, actor: ManagerDep) -> Respon
             "scope": previous.scope,
             "grade_sought": previous.grade_sought,
         }
-    return _new_page(request, session, values, {})
+    return _new_form(request, session, values, {})
 
 
 @router.post("")
@@ -208,7 +207,7 @@ async def create(request: Request, session: SessionDep, now: Now, actor: Manager
     )
     if result is None:
         session.rollback()
-        return _new_page(request, session, values, errors, status)
+        return _new_form(request, session, values, errors, status)
     session.commit()
     return redirect(request, "/certification", toast=_("Certification record created."))
 
@@ -260,7 +259,7 @@ def _settings_saved(request: Request, session: SessionDep, actor: Actor, message
     return redirect(request, "/certification/settings", toast=message)
 
 
-def _settings_rejected(
+def _settings_form(
     request: Request,
     session: SessionDep,
     actor: Actor,
@@ -292,7 +291,7 @@ async def add_grade(request: Request, session: SessionDep, now: Now, actor: Mana
             session=session, now=now, actor_id=actor.id, code=str(values.get("code", ""))
         )
     except DomainError as exc:
-        return _settings_rejected(request, session, actor, "grade", exc, values)
+        return _settings_form(request, session, actor, "grade", exc, values)
     return _settings_saved(request, session, actor, _("Grade added."))
 
 
@@ -305,7 +304,7 @@ def remove_grade(
     except DomainError as exc:
         if exc.status_code == 404:
             raise
-        return _settings_rejected(request, session, actor, "grade", exc)
+        return _settings_form(request, session, actor, "grade", exc)
     return _settings_saved(request, session, actor, _("Grade removed."))
 
 
@@ -345,11 +344,15 @@ async def save_rules(
 # --- milestones -----------------------------------------------------------------------------
 
 
-@router.post("/milestones/{milestone_id}")
+@router.post("/milestones/{milestone_id:int}")
 async def update_milestone(
-    request: Request, session: SessionDep, now: Now, actor: ManagerDep, milestone_id: int
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    actor: ManagerDep,
+    milestone: MilestoneById,
+    milestone_id: int,
 ) -> Response:
-    milestone = certification_service.get_milestone(session=session, milestone_id=milestone_id)
     certification = certification_service.get(
         session=session, certification_id=milestone.certification_id
     )
@@ -367,7 +370,7 @@ async def update_milestone(
         ),
     )
     if result is None:
-        return _rejected(
+        return _form(
             request,
             session,
             now,
@@ -384,19 +387,26 @@ async def update_milestone(
 # --- one record -----------------------------------------------------------------------------
 
 
-@router.get("/{certification_id}")
+@router.get("/{certification_id:int}")
 def detail(
-    request: Request, session: SessionDep, now: Now, actor: CurrentActor, certification_id: int
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    actor: CurrentActor,
+    certification: CertificationById,
 ) -> Response:
-    certification = certification_service.get(session=session, certification_id=certification_id)
     return _page(request, session, now, actor, certification)
 
 
-@router.post("/{certification_id}")
+@router.post("/{certification_id:int}")
 async def update(
-    request: Request, session: SessionDep, now: Now, actor: ManagerDep, certification_id: int
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    actor: ManagerDep,
+    certification: CertificationById,
+    certification_id: int,
 ) -> Response:
-    certification = certification_service.get(session=session, certification_id=certification_id)
     values = form_values(await request.form())
     result, errors, status = submit(
         CertificationCreate,
@@ -406,17 +416,21 @@ async def update(
         ),
     )
     if result is None:
-        return _rejected(
+        return _form(
             request, session, now, actor, certification_id, "record", errors, status, values
         )
     return _saved(request, session, now, actor, certification, _("Changes saved."))
 
 
-@router.post("/{certification_id}/status")
+@router.post("/{certification_id:int}/status")
 async def change_status(
-    request: Request, session: SessionDep, now: Now, actor: ManagerDep, certification_id: int
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    actor: ManagerDep,
+    certification: CertificationById,
+    certification_id: int,
 ) -> Response:
-    certification = certification_service.get(session=session, certification_id=certification_id)
     values = form_values(await request.form())
     result, errors, status = submit(
         StatusForm,
@@ -430,7 +444,7 @@ async def change_status(
         ),
     )
     if result is None:
-        return _rejected(request, session, now, actor, certification_id, "status", errors, status)
+        return _form(request, session, now, actor, certification_id, "status", errors, status)
     return _saved(
         request,
         session,
@@ -441,11 +455,15 @@ async def change_status(
     )
 
 
-@router.post("/{certification_id}/plan")
+@router.post("/{certification_id:int}/plan")
 async def generate_plan(
-    request: Request, session: SessionDep, now: Now, actor: ManagerDep, certification_id: int
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    actor: ManagerDep,
+    certification: CertificationById,
+    certification_id: int,
 ) -> Response:
-    certification = certification_service.get(session=session, certification_id=certification_id)
     values = form_values(await request.form())
     result, errors, status = submit(
         PlanForm,
@@ -462,9 +480,7 @@ async def generate_plan(
         ),
     )
     if result is None:
-        return _rejected(
-            request, session, now, actor, certification_id, "plan", errors, status, values
-        )
+        return _form(request, session, now, actor, certification_id, "plan", errors, status, values)
     message = (
         _("%(n)d planned dates filled; dates set by hand were kept.", n=result)
         if result

@@ -12,6 +12,7 @@ from app.models.department import DepartmentCreate
 from app.permissions import Permission
 from app.services.accounts import departments as department_service
 from app.services.accounts import users as user_service
+from app.web.access.accounts import DepartmentById
 from app.web.deps import ApiActor, Now, require
 from app.web.forms import form_values, submit
 from app.web.http import redirect
@@ -46,11 +47,10 @@ def list_page(request: Request, session: SessionDep, actor: AdminDep) -> Respons
     return _page(request, session)
 
 
-@router.get("/{department_id}")
+@router.get("/{department_id:int}")
 def edit_page(
-    request: Request, session: SessionDep, actor: AdminDep, department_id: int
+    request: Request, session: SessionDep, actor: AdminDep, department: DepartmentById
 ) -> Response:
-    department = department_service.get(session=session, department_id=department_id)
     return _page(request, session, editing=department, values=department.model_dump())
 
 
@@ -71,11 +71,10 @@ async def create(request: Request, session: SessionDep, now: Now, actor: AdminDe
     return redirect(request, "/admin/departments", toast=_("Department created."))
 
 
-@router.post("/{department_id}")
+@router.post("/{department_id:int}")
 async def update(
-    request: Request, session: SessionDep, now: Now, actor: AdminDep, department_id: int
+    request: Request, session: SessionDep, now: Now, actor: AdminDep, department: DepartmentById
 ) -> Response:
-    department = department_service.get(session=session, department_id=department_id)
     values = form_values(await request.form())
     result, errors, status_code = submit(
         DepartmentCreate,
@@ -93,11 +92,10 @@ async def update(
     return redirect(request, "/admin/departments", toast=_("Changes saved."))
 
 
-@router.post("/{department_id}/delete")
+@router.post("/{department_id:int}/delete")
 def delete(
-    request: Request, session: SessionDep, now: Now, actor: AdminDep, department_id: int
+    request: Request, session: SessionDep, now: Now, actor: AdminDep, department: DepartmentById
 ) -> Response:
-    department = department_service.get(session=session, department_id=department_id)
     department_service.delete(session=session, now=now, actor_id=actor.id, department=department)
     session.commit()
     return redirect(request, "/admin/departments", toast=_("Department deleted."))

@@ -4,19 +4,20 @@ the assessment body through a time-limited link."""
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
-from fastapi.responses import FileResponse
 from starlette.responses import Response
 
 from app.actor import Actor
 from app.db import SessionDep
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import Invalid
 from app.i18n import gettext as _
 from app.jobs import dossier_build
 from app.models.dossier import Dossier, DossierStatus
 from app.permissions import Permission
 from app.services.certification import assessor_access
 from app.services.dossiers import service as dossier_service
+from app.web.access.dossiers import DossierById
 from app.web.deps import Now, SettingsDep, require
+from app.web.dossier_files import zip_response
 from app.web.forms import parse_id
 from app.web.http import redirect
 from app.web.rendering import render
@@ -81,38 +82,22 @@ def _page(
     )
 
 
-@router.get("/{dossier_id}")
-def detail(request: Request, session: SessionDep, actor: BuilderDep, dossier_id: int) -> Response:
-    return _page(request, session, dossier_service.get(session=session, dossier_id=dossier_id))
-
-
-@router.get("/{dossier_id}/download")
-def download(
-    session: SessionDep, settings: SettingsDep, actor: BuilderDep, dossier_id: int
+@router.get("/{dossier_id:int}")
+def detail(
+    request: Request, session: SessionDep, actor: BuilderDep, dossier: DossierById
 ) -> Response:
-    dossier = dossier_service.get(session=session, dossier_id=dossier_id)
-    return zip_response(settings, dossier)
+    return _page(request, session, dossier)
 
 
-def zip_response(settings: SettingsDep, dossier: Dossier) -> Response:
-    if dossier.status != DossierStatus.ready:
-        raise Conflict(_("This dossier is not finished."))
-    path = dossier_service.path_of(dossier_build.dossiers_dir(settings), dossier)
-    if not path.is_file():
-        raise NotFound(_("The dossier file is missing; build a new one."))
-    return FileResponse(
-        path,
-        media_type="application/zip",
-        filename=dossier.file_name,
-        content_disposition_type="attachment",
-    )
+@router.get("/{dossier_id:int}/download")
+def download(settings: SettingsDep, actor: BuilderDep, dossier: DossierById) -> Response:
+    return zip_response(dossier_build.dossiers_dir(settings), dossier)
 
 
-@router.post("/{dossier_id}/assessors")
+@router.post("/{dossier_id:int}/assessors")
 async def share(
-    request: Request, session: SessionDep, now: Now, actor: SharerDep, dossier_id: int
+    request: Request, session: SessionDep, now: Now, actor: SharerDep, dossier: DossierById
 ) -> Response:
-    dossier = dossier_service.get(session=session, dossier_id=dossier_id)
     form = await request.form()
     days = parse_id(form.get("days"))
     try:
@@ -134,7 +119,7 @@ async def share(
     return _page(request, session, dossier, new_link=f"{request.base_url}assessor/{secret}")
 
 
-@router.post("/assessors/{access_id}/revoke")
+@router.post("/assessors/{access_id:int}/revoke")
 def revoke(
     request: Request, session: SessionDep, now: Now, actor: SharerDep, access_id: int
 ) -> Response:

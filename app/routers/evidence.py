@@ -4,35 +4,33 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
-from sqlmodel import col, select
 from starlette.responses import Response
 
-from app.actor import Actor
 from app.clock import local_date
 from app.db import SessionDep
 from app.errors import Invalid
 from app.i18n import gettext as _
 from app.models.evidence import (
-    Confidentiality,
     Evidence,
     EvidenceCreate,
     EvidenceKind,
-    EvidenceRevision,
     EvidenceStatus,
     EvidenceUpdate,
 )
-from app.models.user import User
-from app.permissions import Permission
-from app.services.accounts import departments as department_service
-from app.services.accounts import users as user_service
 from app.services.evidence import approval as evidence_review
 from app.services.evidence import links as evidence_links
 from app.services.evidence import service as evidence_service
-from app.services.evidence.access import require_view
 from app.services.evidence.register import RegisterFilter, Sort
 from app.services.evidence.register import search as register_search
-from app.services.requirements import service as requirement_service
-from app.web.deps import ApiActor, CurrentActor, Now, PageDep, require
+from app.web.access.evidence import (
+    ApiVisibleEvidence,
+    ApproverDep,
+    EditableEvidence,
+    EditorDep,
+    VisibleEvidence,
+)
+from app.web.deps import ApiActor, CurrentActor, Now, PageDep
+from app.web.evidence_page import choices, detail_response
 from app.web.forms import filter_id, form_values, parse_id, submit
 from app.web.http import redirect, same_site_path
 from app.web.rendering import render, wants_fragment
@@ -40,10 +38,7 @@ from app.web.rendering import render, wants_fragment
 router = APIRouter(prefix="/evidence", tags=["evidence"], include_in_schema=False)
 api_router = APIRouter(tags=["evidence"])
 
-EditorDep = Annotated[Actor, Depends(require(Permission.manage_evidence))]
-ApproverDep = Annotated[Actor, Depends(require(Permission.approve_evidence))]
 LIST_FRAGMENTS = {"evidence-list": "evidence_list"}
-DETAIL_FRAGMENTS = {"evidence-revisions": "revisions"}
 
 
 async def _form_values(request: Request) -> dict[str, Any]:
@@ -77,17 +72,6 @@ def _filters(params: Any) -> RegisterFilter:
     )
 
 
-def _choices(session: SessionDep) -> dict[str, Any]:
-    return {
-        "owner_options": user_service.options(session=session),
-        "departments": department_service.as_tree(department_service.get_all(session=session)),
-        "clauses": requirement_service.clauses(session=session),
-        "kinds": list(EvidenceKind),
-        "statuses": list(EvidenceStatus),
-        "confidentialities": list(Confidentiality),
-    }
-
-
 def _list_only(request: Request) -> bool:
     return wants_fragment(request) and request.headers.get("hx-target") in LIST_FRAGMENTS
 
@@ -114,7 +98,7 @@ def register(
             "query": query,
             "today": local_date(now),
             # The filter form's choices are only needed when the whole page is drawn.
-            **({} if _list_only(request) else _choices(session)),
+            **({} if _list_only(request) else choices(session)),
         },
         fragments=LIST_FRAGMENTS,
     )
@@ -143,7 +127,7 @@ def _form(
             # The period belongs to a revision: only offered once there is one.
             "has_revisions": latest is not None,
             "in_force": evidence is not None and evidence.status == EvidenceStatus.approved,
-            **_choices(session),
+            **choices(session),
         },
         status_code=status_code,
     )
@@ -182,96 +166,21 @@ def create(
     )
 
 
-def visible_evidence(session: SessionDep, actor: Actor, evidence_id: int) -> Evidence:
-    evidence = evidence_service.get(session=session, evidence_id=evidence_id)
-    require_view(actor, evidence)
-    return evidence
+@router.get("/{evidence_id:int}")
+def detail(
+    request: Request, session: SessionDep, now: Now, actor: CurrentActor, evidence: VisibleEvidence
+) -> Response:
+    return detail_response(request, session, now, actor, evidence)
 
 
-def editable_evidence(session: SessionDep, actor: Actor, evidence_id: int) -> Evidence:
-    evidence = visible_evidence(session, actor, evidence_id)
-    actor.require_owner(evidence.owner_id)
-    return evidence
-
-
-def _proposed_changes(
-    kind: EvidenceKind, effective: EvidenceRevision | None, pending: EvidenceRevision | None
-) -> set[str]:
-    """What the revision under review would change in what is in force: shown to its approver
-    (the two ends of the period as one "period")."""
-    if pending is None or effective is None:
-        return set()
-    return {
-        "period" if name.startswith("period_") else name
-        for name in ("sha256", *evidence_review.reviewed_fields(kind))
-        if getattr(pending, name) != getattr(effective, name)
-    }
-
-
-def detail_response(
+@router.get("/{evidence_id:int}/edit")
+def edit_page(
     request: Request,
     session: SessionDep,
-    now: Now,
-    actor: Actor,
-    evidence: Evidence,
-    status_code: int = 200,
-    **extra: Any,
+    actor: EditorDep,
+    evidence: EditableEvidence,
+    evidence_id: int,
 ) -> Response:
-    assert evidence.id is not None
-    history = evidence_service.revisions(session=session, evidence_id=evidence.id)
-    people = (
-        {r.uploaded_by_id for r in history}
-        | {r.approved_by_id for r in history}
-        | {evidence.owner_id}
-    )
-    names = dict(
-        session.exec(
-            select(User.id, User.name).where(col(User.id).in_([p for p in people if p]))
-        ).all()
-    )
-    effective = next((r for r in history if r.approved_at), None)
-    # Only the newest revision can be under review; an older draft was superseded.
-    pending = history[0] if history and not history[0].approved_at else None
-    context = {
-        "evidence": evidence,
-        "history": history,
-        "effective": effective,
-        "pending": pending,
-        "proposed_changes": _proposed_changes(evidence.kind, effective, pending),
-        "names": names,
-        "expired": evidence_service.is_expired(evidence, local_date(now)),
-        "links": evidence_links.linked(session=session, evidence_id=evidence.id),
-        "link_labels": {name: spec.label for name, spec in evidence_links.KINDS.items()},
-        "may_edit": actor.can(Permission.manage_evidence) and actor.may_touch(evidence.owner_id),
-        "upload_errors": {},
-        "limit_mb": request.app.state.settings.upload_max_mb,
-        "extensions": sorted(request.app.state.settings.allowed_extensions),
-        **_choices(session),
-        **extra,
-    }
-    return render(
-        request,
-        "evidence/detail.html",
-        context,
-        fragments=DETAIL_FRAGMENTS,
-        status_code=status_code,
-    )
-
-
-@router.get("/{evidence_id}")
-def detail(
-    request: Request, session: SessionDep, now: Now, actor: CurrentActor, evidence_id: int
-) -> Response:
-    return detail_response(
-        request, session, now, actor, visible_evidence(session, actor, evidence_id)
-    )
-
-
-@router.get("/{evidence_id}/edit")
-def edit_page(
-    request: Request, session: SessionDep, actor: EditorDep, evidence_id: int
-) -> Response:
-    evidence = editable_evidence(session, actor, evidence_id)
     values = evidence.model_dump(mode="json")
     latest = evidence_service.latest_revision(session=session, evidence_id=evidence_id)
     if latest is not None:
@@ -282,16 +191,15 @@ def edit_page(
     return _form(request, session, evidence, values, {})
 
 
-@router.post("/{evidence_id}")
+@router.post("/{evidence_id:int}")
 def update(
     request: Request,
     session: SessionDep,
     now: Now,
     actor: EditorDep,
-    evidence_id: int,
+    evidence: EditableEvidence,
     values: FormValues,
 ) -> Response:
-    evidence = editable_evidence(session, actor, evidence_id)
     result, errors, status = submit(
         EvidenceUpdate,
         values,
@@ -307,7 +215,6 @@ def update(
     if result is None:
         session.rollback()
         return _form(request, session, evidence, values, errors, status)
-    session.commit()
     if result.proposal is not None:
         message = _(
             "Saved. The new title, address or period is revision %(n)d; it takes effect once "
@@ -316,33 +223,31 @@ def update(
         )
     else:
         message = _("Changes saved.")
-    return redirect(request, f"/evidence/{evidence_id}", toast=message)
+    return _saved(request, session, evidence, message)
 
 
-def _workflow(request: Request, session: SessionDep, evidence: Evidence, message: str) -> Response:
+def _saved(request: Request, session: SessionDep, evidence: Evidence, message: str) -> Response:
     session.commit()
     return redirect(request, f"/evidence/{evidence.id}", toast=message)
 
 
-@router.post("/{evidence_id}/submit")
+@router.post("/{evidence_id:int}/submit")
 def submit_for_review(
-    request: Request, session: SessionDep, now: Now, actor: EditorDep, evidence_id: int
+    request: Request, session: SessionDep, now: Now, actor: EditorDep, evidence: EditableEvidence
 ) -> Response:
-    evidence = editable_evidence(session, actor, evidence_id)
     evidence_review.submit(session=session, now=now, actor_id=actor.id, evidence=evidence)
-    return _workflow(request, session, evidence, _("Sent for review."))
+    return _saved(request, session, evidence, _("Sent for review."))
 
 
-@router.post("/{evidence_id}/approve")
+@router.post("/{evidence_id:int}/approve")
 def approve(
     request: Request,
     session: SessionDep,
     now: Now,
     actor: ApproverDep,
-    evidence_id: int,
+    evidence: VisibleEvidence,
     revision_id: Annotated[str, Form()] = "",
 ) -> Response:
-    evidence = visible_evidence(session, actor, evidence_id)
     # The form names the revision the approver was shown; a newer one is refused.
     evidence_review.approve(
         session=session,
@@ -351,20 +256,19 @@ def approve(
         evidence=evidence,
         revision_id=parse_id(revision_id),
     )
-    return _workflow(request, session, evidence, _("Revision approved."))
+    return _saved(request, session, evidence, _("Revision approved."))
 
 
-@router.post("/{evidence_id}/return")
+@router.post("/{evidence_id:int}/return")
 def return_to_author(
     request: Request,
     session: SessionDep,
     now: Now,
     actor: ApproverDep,
-    evidence_id: int,
+    evidence: VisibleEvidence,
     reason: Annotated[str, Form()] = "",
     revision_id: Annotated[str, Form()] = "",
 ) -> Response:
-    evidence = visible_evidence(session, actor, evidence_id)
     evidence_review.return_to_draft(
         session=session,
         now=now,
@@ -373,31 +277,29 @@ def return_to_author(
         reason=reason[:4000],
         revision_id=parse_id(revision_id),
     )
-    return _workflow(request, session, evidence, _("Returned to the author."))
+    return _saved(request, session, evidence, _("Returned to the author."))
 
 
-@router.post("/{evidence_id}/obsolete")
+@router.post("/{evidence_id:int}/obsolete")
 def obsolete(
-    request: Request, session: SessionDep, now: Now, actor: EditorDep, evidence_id: int
+    request: Request, session: SessionDep, now: Now, actor: EditorDep, evidence: EditableEvidence
 ) -> Response:
-    evidence = editable_evidence(session, actor, evidence_id)
     evidence_service.make_obsolete(session=session, now=now, actor_id=actor.id, evidence=evidence)
-    return _workflow(request, session, evidence, _("Marked obsolete; it stays readable."))
+    return _saved(request, session, evidence, _("Marked obsolete; it stays readable."))
 
 
-@router.post("/{evidence_id}/links")
+@router.post("/{evidence_id:int}/links")
 def link(
     request: Request,
     session: SessionDep,
     now: Now,
     actor: EditorDep,
-    evidence_id: int,
+    evidence: EditableEvidence,
     target_id: Annotated[str, Form()] = "",
     kind: Annotated[str, Form()] = "",
     next_path: Annotated[str, Form(alias="next")] = "",
 ) -> Response:
     """Link from either side: the form says the kind, the target and where to go back."""
-    evidence = editable_evidence(session, actor, evidence_id)
     target = filter_id(target_id)
     if target is None:
         raise Invalid(_("Choose what to link."), field="target_id")
@@ -411,22 +313,21 @@ def link(
     )
     session.commit()
     return redirect(
-        request, same_site_path(next_path, f"/evidence/{evidence_id}"), toast=_("Linked.")
+        request, same_site_path(next_path, f"/evidence/{evidence.id}"), toast=_("Linked.")
     )
 
 
-@router.post("/{evidence_id}/links/{kind}/{target_id}/delete")
+@router.post("/{evidence_id:int}/links/{kind}/{target_id:int}/delete")
 def unlink(
     request: Request,
     session: SessionDep,
     now: Now,
     actor: EditorDep,
-    evidence_id: int,
+    evidence: EditableEvidence,
     kind: str,
     target_id: int,
     next_path: Annotated[str, Form(alias="next")] = "",
 ) -> Response:
-    evidence = editable_evidence(session, actor, evidence_id)
     evidence_links.unlink(
         session=session,
         now=now,
@@ -437,7 +338,7 @@ def unlink(
     )
     session.commit()
     return redirect(
-        request, same_site_path(next_path, f"/evidence/{evidence_id}"), toast=_("Link removed.")
+        request, same_site_path(next_path, f"/evidence/{evidence.id}"), toast=_("Link removed.")
     )
 
 
@@ -474,9 +375,12 @@ def api_register(
     }
 
 
-@api_router.get("/evidence/{evidence_id}", summary="One evidence item with its revisions and links")
-def api_detail(session: SessionDep, actor: ApiActor, evidence_id: int) -> dict[str, Any]:
-    evidence = visible_evidence(session, actor, evidence_id)
+@api_router.get(
+    "/evidence/{evidence_id:int}", summary="One evidence item with its revisions and links"
+)
+def api_detail(
+    session: SessionDep, evidence: ApiVisibleEvidence, evidence_id: int
+) -> dict[str, Any]:
     return {
         **evidence.model_dump(mode="json"),
         "revisions": [

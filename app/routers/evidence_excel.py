@@ -9,9 +9,9 @@ from starlette.responses import Response
 from app.clock import local_date
 from app.db import SessionDep
 from app.i18n import gettext as _
-from app.routers import import_flow
-from app.routers.evidence import EditorDep
 from app.services.evidence import excel as evidence_excel
+from app.web import import_flow
+from app.web.access.evidence import EditorDep
 from app.web.deps import Now, SettingsDep
 from app.web.http import redirect
 from app.web.rendering import render

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, UploadFile
+from fastapi import APIRouter, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
@@ -17,14 +17,21 @@ from app.db import SessionDep, release_write_lock
 from app.errors import DomainError, Invalid, NotFound
 from app.i18n import gettext as _
 from app.models.evidence import Evidence
-from app.permissions import Permission
-from app.routers.evidence import EditorDep, detail_response, editable_evidence, visible_evidence
 from app.services.evidence import service as evidence_service
 from app.services.evidence.service import Upload, UploadLimits
 from app.services.files import store as file_store
 from app.services.validation import describe_errors
 from app.settings import Settings
-from app.web.deps import ApiActor, CurrentActor, Now, SettingsDep, api_require
+from app.web.access.evidence import (
+    ApiEditableEvidence,
+    ApiEditorDep,
+    ApiVisibleEvidence,
+    EditableEvidence,
+    EditorDep,
+    VisibleEvidence,
+)
+from app.web.deps import Now, SettingsDep
+from app.web.evidence_page import detail_response
 from app.web.forms import form_values
 from app.web.http import MULTIPART_OVERHEAD, toast_header
 
@@ -41,17 +48,16 @@ def _too_large(request: Request, settings: Settings) -> bool:
     )
 
 
-@router.post("/{evidence_id}/revisions")
+@router.post("/{evidence_id:int}/revisions")
 async def upload(
     request: Request,
     session: SessionDep,
     now: Now,
     settings: SettingsDep,
     actor: EditorDep,
-    evidence_id: int,
+    evidence: EditableEvidence,
 ) -> Response:
     """A new revision from a multipart upload (streamed to disk by the form parser)."""
-    evidence = editable_evidence(session, actor, evidence_id)
     if _too_large(request, settings):
         return detail_response(
             request,
@@ -139,23 +145,22 @@ class _UploadMeta(BaseModel):
     model_config = {"str_max_length": 4000}
 
 
-@router.get("/{evidence_id}/revisions/{revision_id}/download")
+@router.get("/{evidence_id:int}/revisions/{revision_id:int}/download")
 def download(
     session: SessionDep,
     settings: SettingsDep,
-    actor: CurrentActor,
-    evidence_id: int,
+    evidence: VisibleEvidence,
     revision_id: int,
 ) -> Response:
-    visible_evidence(session, actor, evidence_id)
-    return _file_response(session, settings, evidence_id, revision_id)
+    return _file_response(session, settings, evidence, revision_id)
 
 
 def _file_response(
-    session: SessionDep, settings: Settings, evidence_id: int, revision_id: int
+    session: SessionDep, settings: Settings, evidence: Evidence, revision_id: int
 ) -> Response:
+    assert evidence.id is not None
     revision = evidence_service.get_revision(
-        session=session, evidence_id=evidence_id, revision_id=revision_id
+        session=session, evidence_id=evidence.id, revision_id=revision_id
     )
     if not revision.sha256:
         raise NotFound(_("This revision has no file."))
@@ -171,21 +176,19 @@ def _file_response(
 
 
 @api_router.post(
-    "/evidence/{evidence_id}/revisions", status_code=201, summary="Upload a new revision"
+    "/evidence/{evidence_id:int}/revisions", status_code=201, summary="Upload a new revision"
 )
 def api_upload(  # plain def: the copy and hash run in the threadpool, off the event loop
     session: SessionDep,
     now: Now,
     settings: SettingsDep,
-    actor: Annotated[Actor, Depends(api_require(Permission.manage_evidence))],
-    evidence_id: int,
+    actor: ApiEditorDep,
+    evidence: ApiEditableEvidence,
     file: UploadFile,
     period_from: Annotated[date | None, Query()] = None,
     period_to: Annotated[date | None, Query()] = None,
     change_note: Annotated[str, Query(max_length=4000)] = "",
 ) -> dict[str, Any]:
-    evidence = visible_evidence(session, actor, evidence_id)
-    actor.require_owner(evidence.owner_id)
     revision, stored = evidence_service.add_revision(
         session=session,
         now=now,
@@ -203,14 +206,13 @@ def api_upload(  # plain def: the copy and hash run in the threadpool, off the e
 
 
 @api_router.get(
-    "/evidence/{evidence_id}/revisions/{revision_id}/download", summary="Download a revision's file"
+    "/evidence/{evidence_id:int}/revisions/{revision_id:int}/download",
+    summary="Download a revision's file",
 )
 def api_download(
     session: SessionDep,
     settings: SettingsDep,
-    actor: ApiActor,
-    evidence_id: int,
+    evidence: ApiVisibleEvidence,
     revision_id: int,
 ) -> Response:
-    visible_evidence(session, actor, evidence_id)
-    return _file_response(session, settings, evidence_id, revision_id)
+    return _file_response(session, settings, evidence, revision_id)

@@ -18,14 +18,23 @@ from app.models.capability import Capability
 from app.models.goal import Goal, GoalCreate, Measurement
 from app.models.user import User
 from app.permissions import Permission
-from app.routers.capabilities import detail_response
 from app.services.accounts import users as user_service
-from app.services.strategy import capabilities as capability_service
 from app.services.strategy import goals as goal_service
 from app.services.strategy.goal_register import goal_register_xlsx
 from app.services.strategy.goals import Reading
 from app.web import charts
-from app.web.deps import ApiActor, CurrentActor, Now, PageDep, api_require, require
+from app.web.access.strategy import (
+    ApiRecordableGoal,
+    ApiRecorderDep,
+    CapabilityById,
+    CorrectableMeasurement,
+    GoalById,
+    RecordableGoal,
+    RecorderDep,
+    goal_owners,
+)
+from app.web.capability_page import detail_response
+from app.web.deps import ApiActor, CurrentActor, Now, PageDep, require
 from app.web.forms import form_values, submit
 from app.web.http import redirect, toast_header
 from app.web.rendering import render
@@ -34,7 +43,6 @@ router = APIRouter(tags=["goals"], include_in_schema=False)
 api_router = APIRouter(tags=["goals"])
 
 ManagerDep = Annotated[Actor, Depends(require(Permission.manage_capabilities))]
-RecorderDep = Annotated[Actor, Depends(require(Permission.record_measurements))]
 GOAL_FRAGMENTS = {"measurements": "measurements"}
 
 
@@ -49,15 +57,14 @@ class CorrectionForm(BaseModel):
     note: str = Field(default="", max_length=4000)
 
 
-@router.post("/capabilities/{capability_id}/goals")
+@router.post("/capabilities/{capability_id:int}/goals")
 async def create(
-    request: Request, session: SessionDep, now: Now, actor: ManagerDep, capability_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, capability: CapabilityById
 ) -> Response:
-    capability = capability_service.get(session=session, capability_id=capability_id)
     values = form_values(await request.form())
     result, errors, status = submit(
         GoalCreate,
-        {**values, "capability_id": capability_id},
+        {**values, "capability_id": capability.id},
         lambda data: goal_service.create(session=session, now=now, actor_id=actor.id, data=data),
     )
     if result is None:
@@ -73,15 +80,10 @@ async def create(
             open_goal_form=True,
         )
     session.commit()
-    return redirect(request, f"/capabilities/{capability_id}", toast=_("Goal added."))
+    return redirect(request, f"/capabilities/{capability.id}", toast=_("Goal added."))
 
 
-def _goal_owners(session: SessionDep, goal: Goal) -> tuple[int | None, int | None]:
-    capability = session.get(Capability, goal.capability_id)
-    return goal.owner_id, capability.owner_id if capability else None
-
-
-def goal_page(
+def _page(
     request: Request,
     session: SessionDep,
     now: Now,
@@ -93,11 +95,7 @@ def goal_page(
     series = goal_service.current_series(session=session, goal_ids=[goal.id])[goal.id]
     history = goal_service.history(session=session, goal_id=goal.id)
     recorders = {m.recorded_by_id for m in history if m.recorded_by_id}
-    names = (
-        dict(session.exec(select(User.id, User.name).where(col(User.id).in_(recorders))).all())
-        if recorders
-        else {}
-    )
+    names = user_service.names_by_id(session=session, user_ids=recorders)
     context = {
         "goal": goal,
         "capability": session.get(Capability, goal.capability_id),
@@ -111,7 +109,7 @@ def goal_page(
         "names": names,
         "values": {"period": local_date(now).replace(day=1).isoformat()},
         "errors": {},
-        "may_record": actor_may_record(request, goal, _goal_owners(session, goal)),
+        "may_record": actor_may_record(request, goal, goal_owners(session, goal)),
         "edit_values": goal.model_dump(mode="json"),
         "edit_errors": {},
         "owner_options": user_service.options(session=session),
@@ -140,18 +138,17 @@ def export(session: SessionDep, now: Now, actor: CurrentActor) -> Response:
     )
 
 
-@router.get("/goals/{goal_id}")
+@router.get("/goals/{goal_id:int}")
 def detail(
-    request: Request, session: SessionDep, now: Now, actor: CurrentActor, goal_id: int
+    request: Request, session: SessionDep, now: Now, actor: CurrentActor, goal: GoalById
 ) -> Response:
-    return goal_page(request, session, now, goal_service.get(session=session, goal_id=goal_id))
+    return _page(request, session, now, goal)
 
 
-@router.post("/goals/{goal_id}")
+@router.post("/goals/{goal_id:int}")
 async def update(
-    request: Request, session: SessionDep, now: Now, actor: ManagerDep, goal_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, goal: GoalById
 ) -> Response:
-    goal = goal_service.get(session=session, goal_id=goal_id)
     values = form_values(await request.form())
     result, errors, status = submit(
         GoalCreate,
@@ -162,19 +159,15 @@ async def update(
     )
     if result is None:
         session.rollback()
-        return goal_page(
-            request, session, now, goal, status, edit_values=values, edit_errors=errors
-        )
+        return _page(request, session, now, goal, status, edit_values=values, edit_errors=errors)
     session.commit()
-    return redirect(request, f"/goals/{goal_id}", toast=_("Changes saved."))
+    return redirect(request, f"/goals/{goal.id}", toast=_("Changes saved."))
 
 
-@router.post("/goals/{goal_id}/measurements")
+@router.post("/goals/{goal_id:int}/measurements")
 async def record(
-    request: Request, session: SessionDep, now: Now, actor: RecorderDep, goal_id: int
+    request: Request, session: SessionDep, now: Now, actor: RecorderDep, goal: RecordableGoal
 ) -> Response:
-    goal = goal_service.get(session=session, goal_id=goal_id)
-    actor.require_owner(*_goal_owners(session, goal))
     values = form_values(await request.form())
     result, errors, status = submit(
         ReadingForm,
@@ -189,20 +182,22 @@ async def record(
     )
     if result is None:
         session.rollback()
-        return goal_page(request, session, now, goal, status, values=values, errors=errors)
+        return _page(request, session, now, goal, status, values=values, errors=errors)
     session.commit()
-    response = goal_page(request, session, now, goal)
+    response = _page(request, session, now, goal)
     response.headers.update(toast_header(_("Value recorded.")))
     return response
 
 
-@router.post("/measurements/{measurement_id}/correct")
+@router.post("/measurements/{measurement_id:int}/correct")
 async def correct(
-    request: Request, session: SessionDep, now: Now, actor: RecorderDep, measurement_id: int
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    actor: RecorderDep,
+    measurement: CorrectableMeasurement,
 ) -> Response:
-    measurement = goal_service.get_measurement(session=session, measurement_id=measurement_id)
     goal = goal_service.get(session=session, goal_id=measurement.goal_id)
-    actor.require_owner(*_goal_owners(session, goal))
     values = form_values(await request.form())
     result, errors, status = submit(
         CorrectionForm,
@@ -218,13 +213,13 @@ async def correct(
     )
     if result is None:
         session.rollback()
-        return goal_page(
+        return _page(
             request,
             session,
             now,
             goal,
             status,
-            correcting=measurement_id,
+            correcting=measurement.id,
             correction_values=values,
             correction_errors=errors,
         )
@@ -271,9 +266,10 @@ def api_list(
     }
 
 
-@api_router.get("/goals/{goal_id}", summary="One goal with the values in force")
-def api_detail(session: SessionDep, now: Now, actor: ApiActor, goal_id: int) -> dict[str, Any]:
-    goal = goal_service.get(session=session, goal_id=goal_id)
+@api_router.get("/goals/{goal_id:int}", summary="One goal with the values in force")
+def api_detail(session: SessionDep, now: Now, actor: ApiActor, goal: GoalById) -> dict[str, Any]:
+    assert goal.id is not None
+    goal_id = goal.id
     series = goal_service.current_series(session=session, goal_ids=[goal_id])[goal_id]
     assessment = goal_service.assessments(session=session, goals=[goal], today=local_date(now))[
         goal_id
@@ -286,17 +282,15 @@ def api_detail(session: SessionDep, now: Now, actor: ApiActor, goal_id: int) -> 
 
 
 @api_router.post(
-    "/goals/{goal_id}/measurements", status_code=201, summary="Record a value for a period"
+    "/goals/{goal_id:int}/measurements", status_code=201, summary="Record a value for a period"
 )
 def api_record(
     session: SessionDep,
     now: Now,
-    actor: Annotated[Actor, Depends(api_require(Permission.record_measurements))],
-    goal_id: int,
+    actor: ApiRecorderDep,
+    goal: ApiRecordableGoal,
     data: ReadingForm,
 ) -> dict[str, Any]:
-    goal = goal_service.get(session=session, goal_id=goal_id)
-    actor.require_owner(*_goal_owners(session, goal))
     measurement: Measurement = goal_service.record(
         session=session,
         now=now,

@@ -11,9 +11,10 @@ from app.errors import Invalid
 from app.i18n import gettext as _
 from app.models.initiative import InitiativeCreate, TaskCreate, TaskStatus
 from app.permissions import Permission
-from app.routers.capabilities import detail_response
 from app.services.strategy import capabilities as capability_service
 from app.services.strategy import initiatives as initiative_service
+from app.web.access.strategy import CapabilityById, InitiativeById, TaskEditorDep, UpdatableTask
+from app.web.capability_page import detail_response
 from app.web.deps import Now, require
 from app.web.forms import form_values, submit
 from app.web.http import toast_header
@@ -21,7 +22,6 @@ from app.web.http import toast_header
 router = APIRouter(tags=["initiatives"], include_in_schema=False)
 
 ManagerDep = Annotated[Actor, Depends(require(Permission.manage_capabilities))]
-TaskEditorDep = Annotated[Actor, Depends(require(Permission.update_tasks))]
 
 
 def _saved(response: Response, message: str) -> Response:
@@ -29,15 +29,14 @@ def _saved(response: Response, message: str) -> Response:
     return response
 
 
-@router.post("/capabilities/{capability_id}/initiatives")
+@router.post("/capabilities/{capability_id:int}/initiatives")
 async def create_initiative(
-    request: Request, session: SessionDep, now: Now, actor: ManagerDep, capability_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, capability: CapabilityById
 ) -> Response:
-    capability = capability_service.get(session=session, capability_id=capability_id)
     values = form_values(await request.form())
     result, errors, status = submit(
         InitiativeCreate,
-        {**values, "capability_id": capability_id},
+        {**values, "capability_id": capability.id},
         lambda data: initiative_service.create(
             session=session, now=now, actor_id=actor.id, data=data
         ),
@@ -57,16 +56,15 @@ async def create_initiative(
     return _saved(detail_response(request, session, now, capability), _("Initiative added."))
 
 
-@router.post("/initiatives/{initiative_id}/tasks")
+@router.post("/initiatives/{initiative_id:int}/tasks")
 async def create_task(
-    request: Request, session: SessionDep, now: Now, actor: ManagerDep, initiative_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, initiative: InitiativeById
 ) -> Response:
-    initiative = initiative_service.get(session=session, initiative_id=initiative_id)
     capability = capability_service.get(session=session, capability_id=initiative.capability_id)
     values = form_values(await request.form())
     result, errors, status = submit(
         TaskCreate,
-        {**values, "initiative_id": initiative_id},
+        {**values, "initiative_id": initiative.id},
         lambda data: initiative_service.create_task(
             session=session, now=now, actor_id=actor.id, data=data
         ),
@@ -79,21 +77,19 @@ async def create_task(
             now,
             capability,
             status,
-            task_errors={initiative_id: errors},
-            task_values={initiative_id: values},
+            task_errors={initiative.id: errors},
+            task_values={initiative.id: values},
         )
     session.commit()
     return _saved(detail_response(request, session, now, capability), _("Task added."))
 
 
-@router.post("/tasks/{task_id}/status")
+@router.post("/tasks/{task_id:int}/status")
 async def set_status(
-    request: Request, session: SessionDep, now: Now, actor: TaskEditorDep, task_id: int
+    request: Request, session: SessionDep, now: Now, actor: TaskEditorDep, task: UpdatableTask
 ) -> Response:
-    task = initiative_service.get_task(session=session, task_id=task_id)
     initiative = initiative_service.get(session=session, initiative_id=task.initiative_id)
     capability = capability_service.get(session=session, capability_id=initiative.capability_id)
-    actor.require_owner(task.owner_id, initiative.owner_id, capability.owner_id)
     raw = (await request.form()).get("status")
     if raw not in TaskStatus.__members__:
         raise Invalid(_("Choose one of the offered options."), field="status")

@@ -1,7 +1,7 @@
 """Nonconformities and CAPA: the board, raising one, the detail page with its inline forms,
 the deadline table, and the JSON API."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
@@ -9,7 +9,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
-from sqlmodel import col, select
 from starlette.responses import Response
 
 from app.actor import Actor
@@ -34,7 +33,6 @@ from app.models.nonconformity import (
     Verdict,
 )
 from app.models.requirement import Requirement
-from app.models.user import User
 from app.permissions import Permission
 from app.services.accounts import departments as department_service
 from app.services.accounts import users as user_service
@@ -48,6 +46,12 @@ from app.services.nonconformities.board import (
     search,
 )
 from app.services.requirements import service as requirement_service
+from app.web.access.nonconformities import (
+    NonconformityById,
+    WorkableAction,
+    WorkableNonconformity,
+    WorkerDep,
+)
 from app.web.deps import ApiActor, CurrentActor, Now, PageDep, require
 from app.web.forms import filter_id, form_values, submit
 from app.web.http import redirect, toast_header
@@ -57,7 +61,6 @@ router = APIRouter(prefix="/nonconformities", tags=["nonconformities"], include_
 api_router = APIRouter(tags=["nonconformities"])
 
 RaiserDep = Annotated[Actor, Depends(require(Permission.raise_nonconformities))]
-WorkerDep = Annotated[Actor, Depends(require(Permission.work_on_nonconformities))]
 VerifierDep = Annotated[Actor, Depends(require(Permission.verify_nonconformities))]
 # The deadline table is part of the management system's rules, kept by its administrator.
 DeadlineEditorDep = Annotated[Actor, Depends(require(Permission.manage_audits))]
@@ -166,7 +169,7 @@ def board(
 # --- raising one ----------------------------------------------------------------------------
 
 
-def _new_form(
+def _form(
     request: Request,
     session: SessionDep,
     values: dict[str, Any],
@@ -188,7 +191,7 @@ def _new_form(
 
 @router.get("/new")
 def new_page(request: Request, session: SessionDep, actor: RaiserDep) -> Response:
-    return _new_form(request, session, {"source": "internal_audit", "grade": "minor"}, {})
+    return _form(request, session, {"source": "internal_audit", "grade": "minor"}, {})
 
 
 @router.post("")
@@ -201,7 +204,7 @@ async def create(request: Request, session: SessionDep, now: Now, actor: RaiserD
     )
     if result is None:
         session.rollback()
-        return _new_form(request, session, values, errors, status)
+        return _form(request, session, values, errors, status)
     session.commit()
     return redirect(request, f"/nonconformities/{result.id}", toast=_("Nonconformity raised."))
 
@@ -267,7 +270,7 @@ async def save_deadlines(
 # --- the detail page ------------------------------------------------------------------------
 
 
-def detail_response(
+def _page(
     request: Request,
     session: SessionDep,
     now: Now,
@@ -286,11 +289,7 @@ def detail_response(
         | {a.owner_id for a in planned}
         | {v.verified_by_id for v in checks}
     )
-    names = dict(
-        session.exec(
-            select(User.id, User.name).where(col(User.id).in_([p for p in people if p]))
-        ).all()
-    )
+    names = user_service.names_by_id(session=session, user_ids=people)
     is_open = nonconformity.status != NcStatus.closed
     may_work = actor.can(Permission.work_on_nonconformities)
     context = {
@@ -359,13 +358,11 @@ def _saved(
     """After a change: htmx redraws the working area with a toast; a plain form redirects."""
     session.commit()
     if wants_fragment(request) and request.headers.get("hx-target") in DETAIL_FRAGMENTS:
-        return detail_response(
-            request, session, now, actor, nonconformity, headers=toast_header(message)
-        )
+        return _page(request, session, now, actor, nonconformity, headers=toast_header(message))
     return redirect(request, f"/nonconformities/{nonconformity.id}", toast=message)
 
 
-def _rejected(
+def _refused(
     request: Request,
     session: SessionDep,
     now: Now,
@@ -382,7 +379,7 @@ def _rejected(
         # htmx swaps no 403 answer; the plain-text error becomes a toast instead.
         raise Forbidden(next(iter(errors.values()), None))
     session.refresh(nonconformity)
-    return detail_response(
+    return _page(
         request,
         session,
         now,
@@ -394,38 +391,25 @@ def _rejected(
     )
 
 
-def _step(
+@router.get("/{nonconformity_id:int}")
+def detail(
     request: Request,
     session: SessionDep,
     now: Now,
-    actor: Actor,
-    nonconformity: Nonconformity,
-    form: str,
-    call: Callable[[], object],
-    message: str,
+    actor: CurrentActor,
+    nonconformity: NonconformityById,
 ) -> Response:
-    """A change without inputs (start, request verification): the refusal shows by its button."""
-    try:
-        call()
-    except DomainError as exc:
-        errors = {exc.field or "__all__": exc.message}
-        return _rejected(request, session, now, actor, nonconformity, form, errors, exc.status_code)
-    return _saved(request, session, now, actor, nonconformity, message)
+    return _page(request, session, now, actor, nonconformity)
 
 
-@router.get("/{nonconformity_id}")
-def detail(
-    request: Request, session: SessionDep, now: Now, actor: CurrentActor, nonconformity_id: int
-) -> Response:
-    nonconformity = nc_service.get(session=session, nonconformity_id=nonconformity_id)
-    return detail_response(request, session, now, actor, nonconformity)
-
-
-@router.post("/{nonconformity_id}")
+@router.post("/{nonconformity_id:int}")
 async def update(
-    request: Request, session: SessionDep, now: Now, actor: RaiserDep, nonconformity_id: int
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    actor: RaiserDep,
+    nonconformity: NonconformityById,
 ) -> Response:
-    nonconformity = nc_service.get(session=session, nonconformity_id=nonconformity_id)
     values = form_values(await request.form())
     result, errors, status = submit(
         NonconformityCreate,
@@ -435,42 +419,39 @@ async def update(
         ),
     )
     if result is None:
-        return _rejected(
+        return _refused(
             request, session, now, actor, nonconformity, "header", errors, status, values
         )
     return _saved(request, session, now, actor, nonconformity, _("Changes saved."))
 
 
-def _workable(session: SessionDep, actor: Actor, nonconformity_id: int) -> Nonconformity:
-    nonconformity = nc_service.get(session=session, nonconformity_id=nonconformity_id)
-    actor.require_owner(nonconformity.owner_id)
-    return nonconformity
-
-
-@router.post("/{nonconformity_id}/start")
+@router.post("/{nonconformity_id:int}/start")
 def start(
-    request: Request, session: SessionDep, now: Now, actor: WorkerDep, nonconformity_id: int
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    actor: WorkerDep,
+    nonconformity: WorkableNonconformity,
 ) -> Response:
-    nonconformity = _workable(session, actor, nonconformity_id)
-    return _step(
-        request,
-        session,
-        now,
-        actor,
-        nonconformity,
-        "status",
-        lambda: nc_service.start(
-            session=session, now=now, actor_id=actor.id, nonconformity=nonconformity
-        ),
-        _("Work started."),
-    )
+    try:
+        nc_service.start(session=session, now=now, actor_id=actor.id, nonconformity=nonconformity)
+    except DomainError as exc:
+        # A change without inputs: the refusal shows by its button.
+        errors = {exc.field or "__all__": exc.message}
+        return _refused(
+            request, session, now, actor, nonconformity, "status", errors, exc.status_code
+        )
+    return _saved(request, session, now, actor, nonconformity, _("Work started."))
 
 
-@router.post("/{nonconformity_id}/correction")
+@router.post("/{nonconformity_id:int}/correction")
 async def correction(
-    request: Request, session: SessionDep, now: Now, actor: WorkerDep, nonconformity_id: int
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    actor: WorkerDep,
+    nonconformity: WorkableNonconformity,
 ) -> Response:
-    nonconformity = _workable(session, actor, nonconformity_id)
     values = form_values(await request.form())
     result, errors, status = submit(
         CorrectionForm,
@@ -485,17 +466,20 @@ async def correction(
         ),
     )
     if result is None:
-        return _rejected(
+        return _refused(
             request, session, now, actor, nonconformity, "correction", errors, status, values
         )
     return _saved(request, session, now, actor, nonconformity, _("Correction saved."))
 
 
-@router.post("/{nonconformity_id}/root-cause")
+@router.post("/{nonconformity_id:int}/root-cause")
 async def root_cause(
-    request: Request, session: SessionDep, now: Now, actor: WorkerDep, nonconformity_id: int
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    actor: WorkerDep,
+    nonconformity: WorkableNonconformity,
 ) -> Response:
-    nonconformity = _workable(session, actor, nonconformity_id)
     values = form_values(await request.form())
     result, errors, status = submit(
         RootCauseForm,
@@ -511,18 +495,21 @@ async def root_cause(
         ),
     )
     if result is None:
-        return _rejected(
+        return _refused(
             request, session, now, actor, nonconformity, "root_cause", errors, status, values
         )
     return _saved(request, session, now, actor, nonconformity, _("Root cause analysis saved."))
 
 
-@router.post("/{nonconformity_id}/actions")
+@router.post("/{nonconformity_id:int}/actions")
 async def add_action(
-    request: Request, session: SessionDep, now: Now, actor: WorkerDep, nonconformity_id: int
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    actor: WorkerDep,
+    nonconformity: WorkableNonconformity,
 ) -> Response:
     # Planning the actions is the owner's work (or an overseer's), like the rest of the CAPA.
-    nonconformity = _workable(session, actor, nonconformity_id)
     values = form_values(await request.form())
     result, errors, status = submit(
         CorrectiveActionCreate,
@@ -532,19 +519,17 @@ async def add_action(
         ),
     )
     if result is None:
-        return _rejected(
+        return _refused(
             request, session, now, actor, nonconformity, "action", errors, status, values
         )
     return _saved(request, session, now, actor, nonconformity, _("Action added."))
 
 
-@router.post("/actions/{action_id}/status")
+@router.post("/actions/{action_id:int}/status")
 async def action_status(
-    request: Request, session: SessionDep, now: Now, actor: WorkerDep, action_id: int
+    request: Request, session: SessionDep, now: Now, actor: WorkerDep, action: WorkableAction
 ) -> Response:
-    action = nc_service.get_action(session=session, action_id=action_id)
     nonconformity = nc_service.get(session=session, nonconformity_id=action.nonconformity_id)
-    actor.require_owner(action.owner_id, nonconformity.owner_id)
     values = form_values(await request.form())
     result, errors, status = submit(
         ActionStatusForm,
@@ -561,13 +546,13 @@ async def action_status(
         ),
     )
     if result is None:
-        return _rejected(
+        return _refused(
             request,
             session,
             now,
             actor,
             nonconformity,
-            f"action-{action_id}",
+            f"action-{action.id}",
             errors,
             status,
             values,
@@ -575,30 +560,34 @@ async def action_status(
     return _saved(request, session, now, actor, nonconformity, _("Action updated."))
 
 
-@router.post("/{nonconformity_id}/request-verification")
+@router.post("/{nonconformity_id:int}/request-verification")
 def request_verification(
-    request: Request, session: SessionDep, now: Now, actor: WorkerDep, nonconformity_id: int
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    actor: WorkerDep,
+    nonconformity: WorkableNonconformity,
 ) -> Response:
-    nonconformity = _workable(session, actor, nonconformity_id)
-    return _step(
-        request,
-        session,
-        now,
-        actor,
-        nonconformity,
-        "status",
-        lambda: nc_service.request_verification(
+    try:
+        nc_service.request_verification(
             session=session, now=now, actor_id=actor.id, nonconformity=nonconformity
-        ),
-        _("Sent for verification."),
-    )
+        )
+    except DomainError as exc:
+        errors = {exc.field or "__all__": exc.message}
+        return _refused(
+            request, session, now, actor, nonconformity, "status", errors, exc.status_code
+        )
+    return _saved(request, session, now, actor, nonconformity, _("Sent for verification."))
 
 
-@router.post("/{nonconformity_id}/verify")
+@router.post("/{nonconformity_id:int}/verify")
 async def verify(
-    request: Request, session: SessionDep, now: Now, actor: VerifierDep, nonconformity_id: int
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    actor: VerifierDep,
+    nonconformity: NonconformityById,
 ) -> Response:
-    nonconformity = nc_service.get(session=session, nonconformity_id=nonconformity_id)
     values = form_values(await request.form())
     result, errors, status = submit(
         VerifyForm,
@@ -614,7 +603,7 @@ async def verify(
         ),
     )
     if result is None:
-        return _rejected(
+        return _refused(
             request, session, now, actor, nonconformity, "verify", errors, status, values
         )
     message = (
@@ -655,22 +644,22 @@ def api_list(
 
 
 @api_router.get(
-    "/nonconformities/{nonconformity_id}",
+    "/nonconformities/{nonconformity_id:int}",
     summary="One nonconformity with its actions and verifications",
 )
 def api_detail(
-    session: SessionDep, now: Now, actor: ApiActor, nonconformity_id: int
+    session: SessionDep, now: Now, actor: ApiActor, nonconformity: NonconformityById
 ) -> dict[str, Any]:
-    nonconformity = nc_service.get(session=session, nonconformity_id=nonconformity_id)
+    assert nonconformity.id is not None
     return {
         **nonconformity.model_dump(mode="json"),
         "overdue": nc_service.is_overdue(nonconformity, local_date(now)),
         "actions": [
             a.model_dump(mode="json")
-            for a in nc_service.actions(session=session, nonconformity_id=nonconformity_id)
+            for a in nc_service.actions(session=session, nonconformity_id=nonconformity.id)
         ],
         "verifications": [
             v.model_dump(mode="json")
-            for v in nc_service.verifications(session=session, nonconformity_id=nonconformity_id)
+            for v in nc_service.verifications(session=session, nonconformity_id=nonconformity.id)
         ],
     }

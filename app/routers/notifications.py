@@ -9,8 +9,8 @@ from app.clock import local_date
 from app.db import SessionDep
 from app.errors import DomainError, NotFound
 from app.i18n import gettext as _
-from app.routers.account import account_response
 from app.services.reminders import notifications as notification_service
+from app.web.account_page import account_response
 from app.web.deps import CurrentActor, Now, PageDep, SettingsDep
 from app.web.forms import parse_id
 from app.web.http import redirect, toast_header
@@ -20,7 +20,7 @@ router = APIRouter(tags=["notifications"], include_in_schema=False)
 INBOX_FRAGMENTS = {"inbox": "inbox"}
 
 
-def _inbox(request: Request, session: SessionDep, actor: CurrentActor, page: PageDep) -> Response:
+def _page(request: Request, session: SessionDep, actor: CurrentActor, page: PageDep) -> Response:
     rows, total = notification_service.inbox(session=session, user_id=actor.id, page=page)
     return render(
         request,
@@ -32,7 +32,7 @@ def _inbox(request: Request, session: SessionDep, actor: CurrentActor, page: Pag
 
 @router.get("/inbox")
 def inbox(request: Request, session: SessionDep, actor: CurrentActor, page: PageDep) -> Response:
-    return _inbox(request, session, actor, page)
+    return _page(request, session, actor, page)
 
 
 @router.post("/inbox/read")
@@ -50,7 +50,7 @@ def mark_read(
     )
     session.commit()
     actor.unread = notification_service.unread_count(session=session, user_id=actor.id)
-    response = _inbox(request, session, actor, page)
+    response = _page(request, session, actor, page)
     response.headers.update(toast_header(_("Marked as read.")))
     return response
 

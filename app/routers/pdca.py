@@ -12,6 +12,7 @@ from app.i18n import gettext as _
 from app.models.pdca import NEXT_PHASE, Phase
 from app.permissions import Permission
 from app.services.strategy import pdca as pdca_service
+from app.web.access.strategy import CycleById
 from app.web.deps import ApiActor, CurrentActor, Now, require
 from app.web.http import redirect
 from app.web.rendering import render
@@ -71,17 +72,16 @@ def start(
     return redirect(request, "/pdca", toast=_("PDCA cycle started."))
 
 
-@router.post("/{cycle_id}/advance")
+@router.post("/{cycle_id:int}/advance")
 def advance(
     request: Request,
     session: SessionDep,
     now: Now,
     actor: ManagerDep,
-    cycle_id: int,
+    cycle: CycleById,
     phase: Annotated[str, Form(max_length=16)] = "",
     note: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
-    cycle = pdca_service.get(session=session, cycle_id=cycle_id)
     if phase not in Phase.__members__:
         raise Invalid(_("Choose one of the offered options."), field="phase")
     pdca_service.advance(
@@ -91,17 +91,16 @@ def advance(
     return redirect(request, "/pdca", toast=_("Phase changed."))
 
 
-@router.post("/{cycle_id}/close")
+@router.post("/{cycle_id:int}/close")
 def close(
     request: Request,
     session: SessionDep,
     now: Now,
     actor: ManagerDep,
-    cycle_id: int,
+    cycle: CycleById,
     next_period: Annotated[str, Form(max_length=200)] = "",
     note: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
-    cycle = pdca_service.get(session=session, cycle_id=cycle_id)
     try:
         _successor, carried = pdca_service.close(
             session=session,

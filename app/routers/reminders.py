@@ -42,7 +42,7 @@ def _enum(value: str | None, kind: Any) -> Any:
     return kind(value)
 
 
-def page_response(
+def _page(
     request: Request, session: SessionDep, now: Now, page: Any, status_code: int = 200, **extra: Any
 ) -> Response:
     params = request.query_params
@@ -88,7 +88,7 @@ def page_response(
 def admin_page(
     request: Request, session: SessionDep, now: Now, actor: AdminDep, page: PageDep
 ) -> Response:
-    return page_response(request, session, now, page)
+    return _page(request, session, now, page)
 
 
 # The form handlers below are plain functions, run in the thread pool: they wait on the
@@ -133,7 +133,7 @@ def save_rule(
     )
     if result is None:
         session.rollback()
-        return page_response(
+        return _page(
             request, session, now, page, status, errors=errors, form=f"rule-{kind}", values=values
         )
     session.commit()
@@ -168,14 +168,14 @@ def add_webhook(
     )
     if result is None:
         session.rollback()
-        return page_response(
+        return _page(
             request, session, now, page, status, errors=errors, form="webhook", values=values
         )
     session.commit()
     return redirect(request, "/admin/reminders", toast=_("Channel added."))
 
 
-@router.post("/webhooks/{webhook_id}/toggle")
+@router.post("/webhooks/{webhook_id:int}/toggle")
 def toggle_webhook(
     request: Request, session: SessionDep, now: Now, actor: AdminDep, webhook_id: int
 ) -> Response:
@@ -200,7 +200,7 @@ def set_day(
     try:
         parsed = date.fromisoformat(day)
     except ValueError:
-        return page_response(
+        return _page(
             request,
             session,
             now,
@@ -315,7 +315,7 @@ def retry_many(
     )
 
 
-@router.post("/deliveries/{notification_id}/retry")
+@router.post("/deliveries/{notification_id:int}/retry")
 def retry(
     request: Request, session: SessionDep, now: Now, actor: AdminDep, notification_id: int
 ) -> Response:

@@ -28,10 +28,13 @@ from app.services.accounts import departments as department_service
 from app.services.accounts import users as user_service
 from app.services.evidence import links as evidence_links
 from app.services.evidence import service as evidence_service
-from app.services.evidence.access import require_view, visible_clause
+from app.services.evidence.access import visible_clause
 from app.services.requirements import coverage as coverage_service
 from app.services.requirements import service as requirement_service
 from app.services.requirements.service import TreeFilter
+from app.web.access.evidence import EditorDep as EvidenceEditorDep
+from app.web.access.evidence import require_edit
+from app.web.access.requirements import RequirementById
 from app.web.deps import ApiActor, CurrentActor, Now, PageDep, api_require, require
 from app.web.forms import filter_id, form_values, parse_id, submit
 from app.web.http import redirect, toast_header
@@ -143,9 +146,13 @@ def _evidence_context(
 
 
 def _detail_context(
-    session: SessionDep, requirement_id: int, actor: Actor, today: date
+    session: SessionDep,
+    requirement: Requirement,
+    status: RequirementStatus,
+    actor: Actor,
+    today: date,
 ) -> dict[str, Any]:
-    requirement, status = requirement_service.get(session=session, requirement_id=requirement_id)
+    assert requirement.id is not None
     parent = session.get(Requirement, requirement.parent_id) if requirement.parent_id else None
     children = session.exec(
         select(Requirement)
@@ -159,7 +166,7 @@ def _detail_context(
         else None
     )
     return {
-        **_evidence_context(session, actor, requirement_id, today),
+        **_evidence_context(session, actor, requirement.id, today),
         "requirement": requirement,
         "status": status,
         "parent": parent,
@@ -169,85 +176,90 @@ def _detail_context(
     }
 
 
-@router.get("/{requirement_id}")
-def detail_page(
-    request: Request, session: SessionDep, now: Now, actor: CurrentActor, requirement_id: int
+def _page(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    actor: Actor,
+    found: tuple[Requirement, RequirementStatus],
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> Response:
-    context = _detail_context(session, requirement_id, actor, local_date(now))
+    """The requirement page; htmx asks for its status region only."""
+    requirement, status = found
     return render(
         request,
         "requirements/detail.html",
         {
-            **context,
+            **_detail_context(session, requirement, status, actor, local_date(now)),
             **_choices(session),
-            "values": None,
-            "errors": {},
+            "values": values,
+            "errors": errors or {},
+            **extra,
         },
         fragments=STATUS_FRAGMENTS,
+        status_code=status_code,
+        headers=headers,
     )
 
 
-@router.post("/{requirement_id}/status")
-async def update_status(
-    request: Request, session: SessionDep, now: Now, actor: EditorDep, requirement_id: int
+@router.get("/{requirement_id:int}")
+def detail_page(
+    request: Request, session: SessionDep, now: Now, actor: CurrentActor, found: RequirementById
 ) -> Response:
-    context = _detail_context(session, requirement_id, actor, local_date(now))
+    return _page(request, session, now, actor, found)
+
+
+@router.post("/{requirement_id:int}/status")
+async def update_status(
+    request: Request, session: SessionDep, now: Now, actor: EditorDep, found: RequirementById
+) -> Response:
+    _requirement, status = found
     values = form_values(await request.form())
     result, errors, status_code = submit(
         RequirementStatusUpdate,
         values,
         lambda data: requirement_service.update_status(
-            session=session, now=now, actor_id=actor.id, status=context["status"], data=data
+            session=session, now=now, actor_id=actor.id, status=status, data=data
         ),
     )
     if result is None:
         session.rollback()
-        return render(
+        return _page(
             request,
-            "requirements/detail.html",
-            {
-                **_detail_context(session, requirement_id, actor, local_date(now)),
-                **_choices(session),
-                "values": values,
-                "errors": errors,
-                "editing": True,
-            },
-            fragments=STATUS_FRAGMENTS,
+            session,
+            now,
+            actor,
+            found,
+            values=values,
+            errors=errors,
             status_code=status_code,
+            editing=True,
         )
     session.commit()
     message = _("Saved.")
-    return render(
-        request,
-        "requirements/detail.html",
-        {
-            **_detail_context(session, requirement_id, actor, local_date(now)),
-            **_choices(session),
-            "values": None,
-            "errors": {},
-            "saved": message,
-        },
-        fragments=STATUS_FRAGMENTS,
-        headers=toast_header(message),
-    )
+    return _page(request, session, now, actor, found, headers=toast_header(message), saved=message)
 
 
-@router.post("/{requirement_id}/evidence")
+@router.post("/{requirement_id:int}/evidence")
 async def link_evidence(
     request: Request,
     session: SessionDep,
     now: Now,
-    actor: Annotated[Actor, Depends(require(Permission.manage_evidence))],
+    actor: EvidenceEditorDep,
+    found: RequirementById,
     requirement_id: int,
 ) -> Response:
     """Link existing evidence from the requirement's side."""
-    requirement_service.get(session=session, requirement_id=requirement_id)
     evidence_id = parse_id((await request.form()).get("evidence_id"))
     if evidence_id is None:
         raise Invalid(_("Choose the evidence to link."), field="evidence_id")
     evidence = evidence_service.get(session=session, evidence_id=evidence_id)
-    require_view(actor, evidence)
-    actor.require_owner(evidence.owner_id)
+    require_edit(actor, evidence)
     evidence_links.link(
         session=session,
         now=now,
@@ -316,15 +328,16 @@ def api_list(
 
 
 @api_router.get(
-    "/requirements/{requirement_id}", response_model=RequirementPublic, summary="One requirement"
+    "/requirements/{requirement_id:int}",
+    response_model=RequirementPublic,
+    summary="One requirement",
 )
-def api_detail(session: SessionDep, actor: ApiActor, requirement_id: int) -> Any:
-    requirement, status = requirement_service.get(session=session, requirement_id=requirement_id)
-    return _public(requirement, status)
+def api_detail(actor: ApiActor, found: RequirementById) -> Any:
+    return _public(*found)
 
 
 @api_router.put(
-    "/requirements/{requirement_id}/status",
+    "/requirements/{requirement_id:int}/status",
     response_model=RequirementPublic,
     summary="Set applicability, owner, department and implementation status",
 )
@@ -332,10 +345,10 @@ def api_update_status(
     session: SessionDep,
     now: Now,
     actor: Annotated[Actor, Depends(api_require(Permission.edit_requirement_status))],
-    requirement_id: int,
+    found: RequirementById,
     data: RequirementStatusUpdate,
 ) -> Any:
-    requirement, status = requirement_service.get(session=session, requirement_id=requirement_id)
+    requirement, status = found
     requirement_service.update_status(
         session=session, now=now, actor_id=actor.id, status=status, data=data
     )

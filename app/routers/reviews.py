@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
-from sqlmodel import col, select
 from starlette.responses import Response
 
 from app.actor import Actor
@@ -20,16 +19,22 @@ from app.models.review import (
     TEXT_MAX,
     ManagementReview,
     ManagementReviewCreate,
+    ReviewAction,
     ReviewActionCreate,
     ReviewActionStatus,
     ReviewStatus,
 )
-from app.models.user import User
 from app.permissions import Permission
 from app.services.accounts import users as user_service
 from app.services.reviews import report as review_report
 from app.services.reviews import service as review_service
 from app.web import documents
+from app.web.access.reviews import (
+    ActionWorkerDep,
+    ReviewActionById,
+    ReviewById,
+    UpdatableReviewAction,
+)
 from app.web.deps import ApiActor, CurrentActor, Now, PageDep, require
 from app.web.forms import form_values, submit
 from app.web.http import redirect, toast_header
@@ -40,7 +45,6 @@ api_router = APIRouter(tags=["reviews"])
 
 ManagerDep = Annotated[Actor, Depends(require(Permission.manage_reviews))]
 SignerDep = Annotated[Actor, Depends(require(Permission.sign_reviews))]
-ActionWorkerDep = Annotated[Actor, Depends(require(Permission.update_review_actions))]
 VerifierDep = Annotated[Actor, Depends(require(Permission.verify_review_actions))]
 
 LIST_FRAGMENTS = {"review-list": "review_list"}
@@ -136,7 +140,7 @@ async def create(request: Request, session: SessionDep, now: Now, actor: Manager
 # --- the review page ------------------------------------------------------------------------
 
 
-def detail_response(
+def _page(
     request: Request,
     session: SessionDep,
     now: Now,
@@ -151,11 +155,7 @@ def detail_response(
     actions = review_service.actions(session=session, review_id=review.id)
     people = {review.chair_id, review.signed_by_id} | {a.owner_id for a in actions}
     people |= {a.verified_by_id for a in actions}
-    names = dict(
-        session.exec(
-            select(User.id, User.name).where(col(User.id).in_([p for p in people if p]))
-        ).all()
-    )
+    names = user_service.names_by_id(session=session, user_ids=people)
     package = review_service.inputs(session=session, review=review, today=local_date(now))
     signed = review.status == ReviewStatus.signed
     context = {
@@ -226,7 +226,7 @@ def _saved(
     """Commit, then show the changed region (htmx) or go back to the page with a toast."""
     session.commit()
     if wants_fragment(request):
-        return detail_response(request, session, now, actor, review, headers=toast_header(message))
+        return _page(request, session, now, actor, review, headers=toast_header(message))
     return redirect(request, f"/reviews/{review.id}", toast=message)
 
 
@@ -235,7 +235,7 @@ def _refused(
     session: SessionDep,
     now: Now,
     actor: Actor,
-    review_id: int,
+    review: ManagementReview,
     status_code: int,
     **extra: Any,
 ) -> Response:
@@ -245,23 +245,21 @@ def _refused(
         # htmx swaps no 403 answer; the plain-text error becomes a toast instead.
         messages = [m for v in extra.values() if isinstance(v, dict) for m in v.values()]
         raise Forbidden(messages[0] if messages else None)
-    review = review_service.get(session=session, review_id=review_id)
-    return detail_response(request, session, now, actor, review, status_code, **extra)
+    session.refresh(review)
+    return _page(request, session, now, actor, review, status_code, **extra)
 
 
-@router.get("/{review_id}")
+@router.get("/{review_id:int}")
 def detail(
-    request: Request, session: SessionDep, now: Now, actor: CurrentActor, review_id: int
+    request: Request, session: SessionDep, now: Now, actor: CurrentActor, review: ReviewById
 ) -> Response:
-    review = review_service.get(session=session, review_id=review_id)
-    return detail_response(request, session, now, actor, review)
+    return _page(request, session, now, actor, review)
 
 
-@router.post("/{review_id}")
+@router.post("/{review_id:int}")
 async def update(
-    request: Request, session: SessionDep, now: Now, actor: ManagerDep, review_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, review: ReviewById
 ) -> Response:
-    review = review_service.get(session=session, review_id=review_id)
     values = form_values(await request.form())
     result, errors, status = submit(
         ManagementReviewCreate,
@@ -276,7 +274,7 @@ async def update(
             session,
             now,
             actor,
-            review_id,
+            review,
             status,
             header_values=values,
             header_errors=errors,
@@ -284,11 +282,10 @@ async def update(
     return _saved(request, session, now, actor, review, _("Changes saved."))
 
 
-@router.post("/{review_id}/attendees")
+@router.post("/{review_id:int}/attendees")
 async def set_attendees(
-    request: Request, session: SessionDep, now: Now, actor: ManagerDep, review_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, review: ReviewById
 ) -> Response:
-    review = review_service.get(session=session, review_id=review_id)
     values = form_values(await request.form(), lists=["attendee_ids"])
     result, errors, status = submit(
         AttendeesForm,
@@ -302,15 +299,14 @@ async def set_attendees(
         ),
     )
     if result is None:
-        return _refused(request, session, now, actor, review_id, status, attendee_errors=errors)
+        return _refused(request, session, now, actor, review, status, attendee_errors=errors)
     return _saved(request, session, now, actor, review, _("Attendees saved."))
 
 
-@router.post("/{review_id}/minutes")
+@router.post("/{review_id:int}/minutes")
 async def record_minutes(
-    request: Request, session: SessionDep, now: Now, actor: ManagerDep, review_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, review: ReviewById
 ) -> Response:
-    review = review_service.get(session=session, review_id=review_id)
     values = form_values(await request.form())
     result, errors, status = submit(
         MinutesForm,
@@ -330,7 +326,7 @@ async def record_minutes(
             session,
             now,
             actor,
-            review_id,
+            review,
             status,
             minutes_values=values,
             minutes_errors=errors,
@@ -338,11 +334,10 @@ async def record_minutes(
     return _saved(request, session, now, actor, review, _("Minutes and decisions saved."))
 
 
-@router.post("/{review_id}/held")
+@router.post("/{review_id:int}/held")
 async def mark_held(
-    request: Request, session: SessionDep, now: Now, actor: ManagerDep, review_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, review: ReviewById
 ) -> Response:
-    review = review_service.get(session=session, review_id=review_id)
     values = form_values(await request.form())
     result, errors, status = submit(
         HeldForm,
@@ -352,33 +347,31 @@ async def mark_held(
         ),
     )
     if result is None:
-        return _refused(request, session, now, actor, review_id, status, state_errors=errors)
+        return _refused(request, session, now, actor, review, status, state_errors=errors)
     session.commit()
     # The whole page changes (inputs frozen, actions open up): reload it.
     return redirect(
-        request, f"/reviews/{review_id}", toast=_("Marked as held; the input package is frozen.")
+        request, f"/reviews/{review.id}", toast=_("Marked as held; the input package is frozen.")
     )
 
 
-@router.post("/{review_id}/sign")
+@router.post("/{review_id:int}/sign")
 def sign(
-    request: Request, session: SessionDep, now: Now, actor: SignerDep, review_id: int
+    request: Request, session: SessionDep, now: Now, actor: SignerDep, review: ReviewById
 ) -> Response:
-    review = review_service.get(session=session, review_id=review_id)
     result, errors, status = _attempt(
         lambda: review_service.sign(session=session, now=now, actor_id=actor.id, review=review)
     )
     if result is None:
-        return _refused(request, session, now, actor, review_id, status, state_errors=errors)
+        return _refused(request, session, now, actor, review, status, state_errors=errors)
     session.commit()
-    return redirect(request, f"/reviews/{review_id}", toast=_("Signed; the record is now locked."))
+    return redirect(request, f"/reviews/{review.id}", toast=_("Signed; the record is now locked."))
 
 
-@router.post("/{review_id}/actions")
+@router.post("/{review_id:int}/actions")
 async def add_action(
-    request: Request, session: SessionDep, now: Now, actor: ManagerDep, review_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, review: ReviewById
 ) -> Response:
-    review = review_service.get(session=session, review_id=review_id)
     values = form_values(await request.form())
     result, errors, status = submit(
         ReviewActionCreate,
@@ -393,7 +386,7 @@ async def add_action(
             session,
             now,
             actor,
-            review_id,
+            review,
             status,
             action_values=values,
             action_errors=errors,
@@ -401,20 +394,15 @@ async def add_action(
     return _saved(request, session, now, actor, review, _("Action added."))
 
 
-@router.post("/{review_id}/actions/{review_action_id}/done")
+@router.post("/{review_id:int}/actions/{review_action_id:int}/done")
 def complete_action(
     request: Request,
     session: SessionDep,
     now: Now,
     actor: ActionWorkerDep,
-    review_id: int,
-    review_action_id: int,
+    review: ReviewById,
+    action: UpdatableReviewAction,
 ) -> Response:
-    review = review_service.get(session=session, review_id=review_id)
-    action = review_service.get_action(
-        session=session, review_id=review_id, action_id=review_action_id
-    )
-    actor.require_owner(action.owner_id)
     result, errors, status = _attempt(
         lambda: review_service.complete_action(
             session=session, now=now, actor_id=actor.id, action=action
@@ -426,10 +414,10 @@ def complete_action(
             session,
             now,
             actor,
-            review_id,
+            review,
             status,
             note_errors=errors,
-            note_action=review_action_id,
+            note_action=action.id,
         )
     return _saved(request, session, now, actor, review, _("Action marked done."))
 
@@ -439,13 +427,11 @@ async def _close_action(
     session: SessionDep,
     now: Now,
     actor: Actor,
-    review_id: int,
-    action_id: int,
+    review: ManagementReview,
+    action: ReviewAction,
     close: Callable[..., object],
     message: str,
 ) -> Response:
-    review = review_service.get(session=session, review_id=review_id)
-    action = review_service.get_action(session=session, review_id=review_id, action_id=action_id)
     values = form_values(await request.form())
     result, errors, status = submit(
         NoteForm,
@@ -460,51 +446,51 @@ async def _close_action(
             session,
             now,
             actor,
-            review_id,
+            review,
             status,
             note_errors=errors,
-            note_action=action_id,
+            note_action=action.id,
         )
     return _saved(request, session, now, actor, review, message)
 
 
-@router.post("/{review_id}/actions/{review_action_id}/verify")
+@router.post("/{review_id:int}/actions/{review_action_id:int}/verify")
 async def verify_action(
     request: Request,
     session: SessionDep,
     now: Now,
     actor: VerifierDep,
-    review_id: int,
-    review_action_id: int,
+    review: ReviewById,
+    action: ReviewActionById,
 ) -> Response:
     return await _close_action(
         request,
         session,
         now,
         actor,
-        review_id,
-        review_action_id,
+        review,
+        action,
         review_service.verify_action,
         _("Action verified."),
     )
 
 
-@router.post("/{review_id}/actions/{review_action_id}/cancel")
+@router.post("/{review_id:int}/actions/{review_action_id:int}/cancel")
 async def cancel_action(
     request: Request,
     session: SessionDep,
     now: Now,
     actor: VerifierDep,
-    review_id: int,
-    review_action_id: int,
+    review: ReviewById,
+    action: ReviewActionById,
 ) -> Response:
     return await _close_action(
         request,
         session,
         now,
         actor,
-        review_id,
-        review_action_id,
+        review,
+        action,
         review_service.cancel_action,
         _("Action cancelled."),
     )
@@ -513,16 +499,15 @@ async def cancel_action(
 # --- the report -----------------------------------------------------------------------------
 
 
-@router.get("/{review_id}/report")
+@router.get("/{review_id:int}/report")
 def report(
     request: Request,
     session: SessionDep,
     now: Now,
     actor: CurrentActor,
-    review_id: int,
+    review: ReviewById,
     format: Literal["html", "pdf", "docx"] = "html",
 ) -> Response:
-    review = review_service.get(session=session, review_id=review_id)
     document = review_report.build(session=session, review=review, today=local_date(now))
     if format == "pdf":
         return documents.pdf(request, document)
@@ -557,12 +542,13 @@ def _public(review: ManagementReview) -> dict[str, Any]:
 
 
 @api_router.get(
-    "/reviews/{review_id}",
+    "/reviews/{review_id:int}",
     summary="One management review with its input package (frozen once held), attendees "
     "and actions",
 )
-def api_detail(session: SessionDep, now: Now, actor: ApiActor, review_id: int) -> dict[str, Any]:
-    review = review_service.get(session=session, review_id=review_id)
+def api_detail(
+    session: SessionDep, now: Now, actor: ApiActor, review: ReviewById
+) -> dict[str, Any]:
     assert review.id is not None
     return {
         **_public(review),

@@ -21,9 +21,10 @@ from app.models.self_assessment import (
     SelfAssessmentCreate,
 )
 from app.permissions import Permission
-from app.routers import import_flow
 from app.services.self_assessments import excel as self_assessment_excel
 from app.services.self_assessments import service as assessment_service
+from app.web import import_flow
+from app.web.access.self_assessments import AssessmentById, ViewLinkById
 from app.web.deps import ApiActor, CurrentActor, Now, SettingsDep, require
 from app.web.forms import form_values, parse_id, submit
 from app.web.http import redirect, toast_header
@@ -297,7 +298,7 @@ def import_confirm(  # plain def: checking the sheet and writing its years is sl
 # --- weak views and their links --------------------------------------------------------------
 
 
-def _views_saved(request: Request, session: SessionDep, actor: Actor, message: str) -> Response:
+def _saved(request: Request, session: SessionDep, actor: Actor, message: str) -> Response:
     session.commit()
     if wants_fragment(request) and request.headers.get("hx-target") in PAGE_FRAGMENTS:
         return _page(request, session, actor, headers=toast_header(message))
@@ -333,36 +334,38 @@ async def add_link(request: Request, session: SessionDep, now: Now, actor: Edito
             errors={form: {exc.field or "__all__": exc.message}},
             status_code=exc.status_code,
         )
-    return _views_saved(request, session, actor, _("Link added."))
+    return _saved(request, session, actor, _("Link added."))
 
 
-@router.post("/links/{link_id}/delete")
+@router.post("/links/{link_id:int}/delete")
 def remove_link(
-    request: Request, session: SessionDep, now: Now, actor: EditorDep, link_id: int
+    request: Request, session: SessionDep, now: Now, actor: EditorDep, link: ViewLinkById
 ) -> Response:
-    link = assessment_service.get_link(session=session, link_id=link_id)
     assessment_service.unlink(session=session, now=now, actor_id=actor.id, link=link)
-    return _views_saved(request, session, actor, _("Link removed."))
+    return _saved(request, session, actor, _("Link removed."))
 
 
 # --- one year -------------------------------------------------------------------------------
 
 
-@router.get("/{assessment_id}")
+@router.get("/{assessment_id:int}")
 def edit_page(
-    request: Request, session: SessionDep, actor: CurrentActor, assessment_id: int
+    request: Request, session: SessionDep, actor: CurrentActor, assessment: AssessmentById
 ) -> Response:
-    assessment = assessment_service.get(session=session, assessment_id=assessment_id)
     if not actor.can(Permission.manage_self_assessments):
         return redirect(request, "/self-assessments")
     return _form(request, session, assessment, assessment.model_dump(mode="json"), {})
 
 
-@router.post("/{assessment_id}")
+@router.post("/{assessment_id:int}")
 async def update(
-    request: Request, session: SessionDep, now: Now, actor: EditorDep, assessment_id: int
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    actor: EditorDep,
+    assessment: AssessmentById,
+    assessment_id: int,
 ) -> Response:
-    assessment = assessment_service.get(session=session, assessment_id=assessment_id)
     values = form_values(await request.form())
     result, errors, status = submit(
         SelfAssessmentCreate,
@@ -381,11 +384,10 @@ async def update(
     )
 
 
-@router.post("/{assessment_id}/delete")
+@router.post("/{assessment_id:int}/delete")
 def delete(
-    request: Request, session: SessionDep, now: Now, actor: EditorDep, assessment_id: int
+    request: Request, session: SessionDep, now: Now, actor: EditorDep, assessment: AssessmentById
 ) -> Response:
-    assessment = assessment_service.get(session=session, assessment_id=assessment_id)
     year = assessment.year
     assessment_service.delete(session=session, now=now, actor_id=actor.id, assessment=assessment)
     session.commit()

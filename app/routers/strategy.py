@@ -21,6 +21,7 @@ from app.services.strategy import goals as goal_service
 from app.services.strategy import service as strategy_service
 from app.services.strategy.goal_status import Assessment
 from app.web import charts
+from app.web.access.strategy import AdvantageById, CapabilityById, StrategyById
 from app.web.deps import ApiActor, CurrentActor, Now, require
 from app.web.forms import form_values, submit
 from app.web.http import redirect
@@ -116,13 +117,14 @@ def map_page(request: Request, session: SessionDep, now: Now, actor: CurrentActo
     return _page(request, session, now)
 
 
-@router.get("/capabilities/{capability_id}/goals")
+@router.get("/capabilities/{capability_id:int}/goals")
 def capability_goals(
-    request: Request, session: SessionDep, now: Now, actor: CurrentActor, capability_id: int
+    request: Request, session: SessionDep, now: Now, actor: CurrentActor, capability: CapabilityById
 ) -> Response:
     """A capability's goals with their status: a page of its own, or (htmx) the list that
     opens under the capability in the map's table."""
-    capability = capability_service.get(session=session, capability_id=capability_id)
+    assert capability.id is not None
+    capability_id = capability.id
     goals = goal_service.for_capabilities(session=session, capability_ids=[capability_id])
     assessments = goal_service.assessments(session=session, goals=goals, today=local_date(now))
     # The map's table lists a capability once under each advantage it serves, and each of
@@ -154,11 +156,10 @@ async def create(request: Request, session: SessionDep, now: Now, actor: Manager
     return redirect(request, "/strategy", toast=_("Strategy saved as a draft."))
 
 
-@router.post("/{strategy_id}")
+@router.post("/{strategy_id:int}")
 async def update(
-    request: Request, session: SessionDep, now: Now, actor: ManagerDep, strategy_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, strategy: StrategyById
 ) -> Response:
-    strategy = strategy_service.get(session=session, strategy_id=strategy_id)
     values = form_values(await request.form())
     result, errors, status = submit(
         StrategyCreate,
@@ -176,31 +177,29 @@ async def update(
             status,
             values=values,
             errors=errors,
-            form=f"strategy-{strategy_id}",
+            form=f"strategy-{strategy.id}",
         )
     session.commit()
     return redirect(request, "/strategy", toast=_("Changes saved."))
 
 
-@router.post("/{strategy_id}/approve")
+@router.post("/{strategy_id:int}/approve")
 def approve(
-    request: Request, session: SessionDep, now: Now, actor: ManagerDep, strategy_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, strategy: StrategyById
 ) -> Response:
-    strategy = strategy_service.get(session=session, strategy_id=strategy_id)
     strategy_service.approve(session=session, now=now, actor_id=actor.id, strategy=strategy)
     session.commit()
     return redirect(request, "/strategy", toast=_("Strategy approved."))
 
 
-@router.post("/{strategy_id}/advantages")
+@router.post("/{strategy_id:int}/advantages")
 async def create_advantage(
-    request: Request, session: SessionDep, now: Now, actor: ManagerDep, strategy_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, strategy: StrategyById
 ) -> Response:
-    strategy_service.get(session=session, strategy_id=strategy_id)
     values = form_values(await request.form())
     result, errors, status = submit(
         AdvantageCreate,
-        {**values, "strategy_id": strategy_id},
+        {**values, "strategy_id": strategy.id},
         lambda data: strategy_service.create_advantage(
             session=session, now=now, actor_id=actor.id, data=data
         ),
@@ -214,17 +213,16 @@ async def create_advantage(
             status,
             values=values,
             errors=errors,
-            form=f"advantage-{strategy_id}",
+            form=f"advantage-{strategy.id}",
         )
     session.commit()
     return redirect(request, "/strategy", toast=_("Competitive advantage added."))
 
 
-@router.post("/advantages/{advantage_id}/delete")
+@router.post("/advantages/{advantage_id:int}/delete")
 def delete_advantage(
-    request: Request, session: SessionDep, now: Now, actor: ManagerDep, advantage_id: int
+    request: Request, session: SessionDep, now: Now, actor: ManagerDep, advantage: AdvantageById
 ) -> Response:
-    advantage = strategy_service.get_advantage(session=session, advantage_id=advantage_id)
     strategy_service.delete_advantage(
         session=session, now=now, actor_id=actor.id, advantage=advantage
     )

@@ -14,6 +14,7 @@ from app.models.user import Locale, Role, User, UserCreate, UserPublic, UserUpda
 from app.permissions import Permission
 from app.services.accounts import departments as department_service
 from app.services.accounts import users as user_service
+from app.web.access.accounts import UserById
 from app.web.deps import ApiActor, Now, PageDep, SettingsDep, api_require, require
 from app.web.forms import form_values, submit
 from app.web.http import redirect
@@ -32,6 +33,22 @@ def _form_context(session: SessionDep) -> dict[str, Any]:
         "roles": list(Role),
         "locales": list(Locale),
     }
+
+
+def _form(
+    request: Request,
+    session: SessionDep,
+    user: User | None,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "users/form.html",
+        {"user": user, "values": values, "errors": errors, **_form_context(session)},
+        status_code=status_code,
+    )
 
 
 @router.get("")
@@ -67,16 +84,7 @@ def list_page(
 
 @router.get("/new")
 def new_page(request: Request, session: SessionDep, actor: AdminDep) -> Response:
-    return render(
-        request,
-        "users/form.html",
-        {
-            "user": None,
-            "values": {"locale": "zh_CN", "is_active": "true", "roles": []},
-            "errors": {},
-            **_form_context(session),
-        },
-    )
+    return _form(request, session, None, {"locale": "zh_CN", "is_active": "true", "roles": []}, {})
 
 
 @router.post("")
@@ -97,36 +105,27 @@ async def create(
     )
     if result is None:
         session.rollback()
-        return render(
-            request,
-            "users/form.html",
-            {"user": None, "values": values, "errors": errors, **_form_context(session)},
-            status_code=status_code,
-        )
+        return _form(request, session, None, values, errors, status_code)
     session.commit()
     return redirect(request, "/admin/users", toast=_("User created."))
 
 
-@router.get("/{user_id}")
-def edit_page(request: Request, session: SessionDep, actor: AdminDep, user_id: int) -> Response:
-    user = user_service.get(session=session, user_id=user_id)
+@router.get("/{user_id:int}")
+def edit_page(
+    request: Request, session: SessionDep, actor: AdminDep, user: UserById, user_id: int
+) -> Response:
     values = {
         **user.model_dump(),
         "is_active": "true" if user.is_active else "false",
         "roles": [str(r) for r in user_service.roles_of(session=session, user_id=user_id)],
     }
-    return render(
-        request,
-        "users/form.html",
-        {"user": user, "values": values, "errors": {}, **_form_context(session)},
-    )
+    return _form(request, session, user, values, {})
 
 
-@router.post("/{user_id}")
+@router.post("/{user_id:int}")
 async def update(
-    request: Request, session: SessionDep, now: Now, actor: AdminDep, user_id: int
+    request: Request, session: SessionDep, now: Now, actor: AdminDep, user: UserById
 ) -> Response:
-    user = user_service.get(session=session, user_id=user_id)
     values = form_values(await request.form(), lists=["roles"])
     result, errors, status_code = submit(
         UserUpdate,
@@ -137,12 +136,7 @@ async def update(
     )
     if result is None:
         session.rollback()
-        return render(
-            request,
-            "users/form.html",
-            {"user": user, "values": values, "errors": errors, **_form_context(session)},
-            status_code=status_code,
-        )
+        return _form(request, session, user, values, errors, status_code)
     session.commit()
     return redirect(request, "/admin/users", toast=_("Changes saved."))
 

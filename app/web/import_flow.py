@@ -1,5 +1,6 @@
 """The preview-then-confirm flow that every Excel import (the document register, the
-self-assessment results) goes through; each router keeps its own URLs, page and messages.
+self-assessment results) goes through; each router keeps its own URLs, page, messages and
+size limit.
 
 Preview: the upload is read in a time-limited child process (excel_reading), its rows are
 checked and shown with their errors, and the cells are kept (import_previews). Confirm:
