@@ -74,7 +74,7 @@ def make_settings(data_dir: Path, database_url: str | None) -> Settings:
         environment="development",
         data_dir=data_dir,
         database_url=database_url,
-        secret_key=SECRET,  # type: ignore[arg-type]
+        secret_key=SECRET,
         scheduler="off",
         fast_password_hashing=True,
     )

@@ -1,95 +1,68 @@
 """Test harness: a database built by the real migrations, one rolled-back transaction per test.
 
 SQLite by default; set TEST_DATABASE_URL (scripts/with-postgres.sh does) to run the same
-suite on a real PostgreSQL server.
+suite on a real PostgreSQL server. Shared helpers and factories live in tests/factories.py.
 """
 
+import json
 import os
+import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
-from sqlmodel import Session, select
+from sqlalchemy import Engine
+from sqlmodel import Session
 
-from app.cli import FRAMEWORKS_DIR, alembic_config
 from app.db import make_engine
+from app.i18n import LOCALE_DIR
 from app.main import create_app
-from app.models.capability import Capability
-from app.models.department import Department
-from app.models.goal import Goal
-from app.models.requirement import Requirement
-from app.models.user import Role, User, UserRole
-from app.security import csrf_token_for, hash_password
-from app.services.accounts import auth as auth_service
-from app.services.requirements import framework as framework_service
 from app.settings import Settings
-from app.web.http import CSRF_COOKIE
-
-SECRET = "test-secret-" + "x" * 40
-PASSWORD = "correct horse battery"
-PASSWORD_HASH = hash_password(PASSWORD, fast=True)
-NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-
-
-def database_url(tmp_root: Path) -> str:
-    return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_root / 'test.db'}"
-
-
-def make_settings(data_dir: Path, url: str) -> Settings:
-    return Settings(
-        environment="test",
-        data_dir=data_dir,
-        database_url=url,
-        secret_key=SECRET,  # type: ignore[arg-type]
-        fast_password_hashing=True,
-        scheduler="off",
-    )
+from tests.factories import (
+    LISTENER_HOST,
+    Ready,
+    Received,
+    WebhookServer,
+    bound_session,
+    database_url,
+    free_port,
+    make_ready,
+    make_settings,
+    migrate,
+    new_database,
+    prepare_database,
+)
 
 
-def reset_database(engine: Engine) -> None:
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
+def pytest_configure(config: pytest.Config) -> None:
+    compile_catalogues(LOCALE_DIR)
 
 
-def migrate(engine: Engine, settings: Settings) -> None:
-    config = alembic_config(settings)
-    config.attributes["configure_logger"] = False
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+def compile_catalogues(locales: Path) -> None:
+    """What `make messages` does, for a checkout where it has not run (the .mo files are not
+    in git): compile each catalogue whose .mo is missing or older than its .po."""
+    for po in sorted(locales.glob("*/LC_MESSAGES/messages.po")):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as source:
+            catalogue = read_po(source, locale=po.parents[1].name)
+        partial = mo.with_name(f".{mo.name}.{os.getpid()}")
+        with partial.open("wb") as target:
+            write_mo(target, catalogue)
+        partial.replace(mo)  # whole or not at all, for a test run reading it meanwhile
 
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     root = tmp_path_factory.mktemp("ronghe")
     return make_settings(root / "data", database_url(root))
-
-
-def prepare_database(settings: Settings, *, demo: bool = False) -> Engine:
-    """An empty database migrated to head, with the shipped catalogues (and the demo) loaded."""
-    engine = make_engine(settings)
-    reset_database(engine)
-    migrate(engine, settings)
-    with Session(engine) as session:
-        for path in framework_service.catalogue_files(FRAMEWORKS_DIR):
-            framework_service.load(
-                session=session, now=NOW, catalogue=framework_service.parse(path)
-            )
-        if demo:
-            from app.services.evidence.service import UploadLimits
-            from seed.demo import load_demo
-
-            list(load_demo(session=session, now=NOW, limits=UploadLimits.from_settings(settings)))
-        session.commit()
-    return engine
 
 
 @pytest.fixture(scope="session")
@@ -107,17 +80,9 @@ def connection(engine: Engine) -> Iterator[Any]:
         outer.rollback()
 
 
-def _session(connection: Any) -> Session:
-    # Commits inside the code under test only release savepoints; the outer transaction
-    # is rolled back after the test, so every test starts from the migrated, seeded state.
-    return Session(
-        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
-
-
 @pytest.fixture
 def session(connection: Any) -> Iterator[Session]:
-    with _session(connection) as s:
+    with bound_session(connection) as s:
         yield s
 
 
@@ -125,7 +90,7 @@ def session(connection: Any) -> Iterator[Session]:
 def app(settings: Settings, connection: Any, engine: Engine) -> FastAPI:
     application = create_app(settings)
     application.state.engine.dispose()
-    application.state.session_factory = lambda: _session(connection)
+    application.state.session_factory = lambda: bound_session(connection)
     return application
 
 
@@ -135,101 +100,49 @@ def client(app: FastAPI) -> Iterator[TestClient]:
         yield c
 
 
-# --- factories ------------------------------------------------------------------------------
-
-_counter = iter(range(1, 1_000_000))
-
-
-def make_user(session: Session, roles: list[Role] | None = None, **overrides: Any) -> User:
-    n = next(_counter)
-    values: dict[str, Any] = {
-        "name": f"用户{n}",
-        "email": f"user{n}@example.com",
-        "password_hash": PASSWORD_HASH,
-        "created_at": NOW,
-        "password_changed_at": NOW,
-        "locale": "zh_CN",
-        **overrides,
-    }
-    user = User(**values)
-    session.add(user)
-    session.flush()
-    assert user.id is not None
-    for role in roles if roles is not None else [Role.viewer]:
-        session.add(UserRole(user_id=user.id, role=role))
-    session.commit()
-    return user
+@pytest.fixture
+def fresh_settings(tmp_path: Path) -> Settings:
+    """A database of its own, migrated, for tests that need real commits from several processes."""
+    settings = make_settings(tmp_path / "data", new_database(tmp_path, "ronghe_fresh"))
+    engine = make_engine(settings)
+    migrate(engine, settings)
+    engine.dispose()
+    return settings
 
 
-def make_department(session: Session, **overrides: Any) -> Department:
-    n = next(_counter)
-    department = Department(**{"name": f"部门{n}", "code": f"D{n}", **overrides})
-    session.add(department)
-    session.commit()
-    return department
+@pytest.fixture
+def webhook_server() -> Iterator[WebhookServer]:
+    """A webhook receiver on loopback: what it was sent, and its base URL."""
+    received = Received()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.requests.append(
+                {"path": self.path, "headers": dict(self.headers), "body": body}
+            )
+            payload = received.raw or json.dumps(received.answer).encode()
+            self.send_response(received.status)
+            self.send_header("Content-Type", "application/json")
+            for name, value in received.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield received, f"http://{LISTENER_HOST}:{server.server_address[1]}"
+    finally:
+        server.shutdown()
 
 
-def first_clause(session: Session) -> Requirement:
-    requirement = session.exec(
-        select(Requirement).where(Requirement.key == "IIMS.LEAD.POLICY")
-    ).one()
-    return requirement
-
-
-def sign_in(client: TestClient, session: Session, user: User) -> None:
-    """Give the client a live login session for the user, as /login would."""
-    from datetime import timedelta
-
-    token = auth_service.start_session(
-        session=session, now=datetime.now(UTC), user=user, lifetime=timedelta(hours=1)
-    )
-    session.commit()
-    set_cookie(client, "ronghe_session", token)
-    set_cookie(client, "ronghe_locale", user.locale)
-
-
-def set_cookie(client: TestClient, name: str, value: str) -> None:
-    # The same domain the test server's own cookies get, so the two never coexist.
-    client.cookies.set(name, value, domain="testserver.local")
-
-
-def csrf(client: TestClient) -> str:
-    """The CSRF token matching the client's CSRF cookie (setting one if needed)."""
-    value = client.cookies.get(CSRF_COOKIE)
-    if not value:
-        value = "test-csrf-cookie"
-        set_cookie(client, CSRF_COOKIE, value)
-    return csrf_token_for(SECRET, value)
-
-
-HX = {"HX-Request": "true"}
-
-
-def make_capability(session: Session, **overrides: Any) -> Capability:
-    n = next(_counter)
-    capability = Capability(
-        **{"code": f"C{n}", "title": f"能力{n}", "created_at": NOW, **overrides}
-    )
-    session.add(capability)
-    session.commit()
-    return capability
-
-
-def make_goal(session: Session, capability_id: int, **overrides: Any) -> Goal:
-    from datetime import date
-
-    values: dict[str, Any] = {
-        "indicator": "设备联网率",
-        "unit": "%",
-        "baseline": 40.0,
-        "baseline_date": date(2025, 1, 1),
-        "target": 80.0,
-        "deadline": date(2026, 12, 31),
-        "capability_id": capability_id,
-        "created_at": NOW,
-        **overrides,
-    }
-    goal = Goal(**values)
-    session.add(goal)
-    session.commit()
-    return goal
+@pytest.fixture
+def ready(session: Session) -> Ready:
+    """An organization ready to apply for certification (see make_ready)."""
+    return make_ready(session)

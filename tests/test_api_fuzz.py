@@ -9,6 +9,7 @@ derandomized, so a failure reproduces.
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
@@ -22,8 +23,7 @@ from sqlmodel import Session
 from app.main import create_app
 from app.models.user import Role
 from app.services.accounts import api_tokens as api_token_service
-from tests.conftest import NOW, make_settings, make_user
-from tests.routers.test_permissions import owned_objects
+from tests.factories import NOW, make_settings, make_user, owned_objects
 
 
 def _load_schema() -> schemathesis.BaseSchema:
@@ -66,7 +66,9 @@ def seeded(session: Session) -> Seeded:
     # The examples of one operation share its seeded, rolled-back transaction on purpose.
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-def test_no_server_error_and_answers_as_published(case: Case, app: FastAPI, seeded: Seeded) -> None:
+def test_no_server_error_and_answers_as_published(
+    case: Case[Any], app: FastAPI, seeded: Seeded
+) -> None:
     # Generated ids almost never exist, so an even one is pointed at the seeded row: the body
     # and query are then fuzzed against a real object, not only its 404. The choice depends on
     # the case alone (not on `@schema.given`, which would switch off the coverage phase), so a

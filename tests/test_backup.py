@@ -3,12 +3,11 @@ when TEST_DATABASE_URL is set): a round trip, a tampered backup, a target that i
 
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel, select
 from typer.testing import CliRunner, Result
@@ -23,7 +22,7 @@ from app.services.evidence import service as evidence_service
 from app.services.evidence.service import Upload, UploadLimits
 from app.services.files import store as file_store
 from app.settings import Settings
-from tests.conftest import NOW, make_settings, migrate
+from tests.factories import NOW, make_settings, migrate, new_database
 
 runner = CliRunner()
 
@@ -36,17 +35,7 @@ FILES = {
 
 def _settings(root: Path, name: str) -> Settings:
     """A data directory and an empty database of its own; PostgreSQL on the throwaway server."""
-    base = os.environ.get("TEST_DATABASE_URL")
-    if base is None:
-        url = f"sqlite:///{root / name / 'ronghe.db'}"
-    else:
-        admin = create_engine(make_url(base).set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            conn.execute(text(f"CREATE DATABASE {name}"))
-        admin.dispose()
-        url = make_url(base).set(database=name).render_as_string(hide_password=False)
-    return make_settings(root / name, url)
+    return make_settings(root / name, new_database(root / name, name))
 
 
 def _migrate(settings: Settings) -> None:

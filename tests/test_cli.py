@@ -12,6 +12,7 @@ from app.models.requirement import Requirement
 from app.models.user import Role, User
 from app.services.accounts import users as user_service
 from app.settings import Settings
+from tests.factories import rewrite_chain_from
 
 runner = CliRunner()
 
@@ -110,7 +111,9 @@ def test_activity_verify_detects_altered_and_deleted_events(data_dir: Path) -> N
     assert "intact" in intact.output
     engine = make_engine(Settings(data_dir=data_dir))
     with engine.begin() as conn:
-        original = conn.execute(text("SELECT verb FROM activity_event WHERE id = 5")).scalar_one()
+        original: str = conn.execute(
+            text("SELECT verb FROM activity_event WHERE id = 5")
+        ).scalar_one()
         conn.execute(text("UPDATE activity_event SET verb = 'approve' WHERE id = 5"))
     altered = runner.invoke(cli, ["activity", "verify"])
     assert altered.exit_code == 1
@@ -141,14 +144,13 @@ def test_activity_verify_detects_a_chain_recomputed_without_the_key(
     from sqlalchemy import update
 
     from app.models.activity import ActivityEvent
-    from tests.services.activity.test_chain import _rewrite_from
 
     _demo_with_anchor(data_dir, tmp_path_factory.mktemp("backup") / "b")
     with _session(data_dir) as session:
         session.execute(
             update(ActivityEvent).where(col(ActivityEvent.id) == 5).values(verb="approve")
         )
-        _rewrite_from(session, 5)
+        rewrite_chain_from(session, 5)
         session.commit()
     altered = runner.invoke(cli, ["activity", "verify"])
     assert altered.exit_code == 1
@@ -163,7 +165,7 @@ def test_activity_verify_names_the_missing_tail(
     _demo_with_anchor(data_dir, tmp_path_factory.mktemp("backup") / "b")
     engine = make_engine(Settings(data_dir=data_dir))
     with engine.begin() as conn:
-        last = conn.execute(text("SELECT max(id) FROM activity_event")).scalar_one()
+        last: int = conn.execute(text("SELECT max(id) FROM activity_event")).scalar_one()
         conn.execute(text("DELETE FROM activity_event WHERE id > :id"), {"id": last - 3})
     shortened = runner.invoke(cli, ["activity", "verify"])
     assert shortened.exit_code == 1
@@ -253,12 +255,11 @@ def test_a_read_only_data_directory_stops_migrate_with_its_reason(
 def test_activity_verify_detects_a_chain_rewritten_entirely_without_the_key(
     data_dir: Path,
 ) -> None:
-    from tests.services.activity.test_chain import _rewrite_from
 
     assert runner.invoke(cli, ["seed", "--demo"]).exit_code == 0
     assert not (data_dir / "activity_anchors.jsonl").exists()
     with _session(data_dir) as session:
-        _rewrite_from(session, 0, downgrade=True)
+        rewrite_chain_from(session, 0, downgrade=True)
         session.commit()
     rewritten = runner.invoke(cli, ["activity", "verify"])
     assert rewritten.exit_code == 1

@@ -16,8 +16,6 @@ import logging
 import os
 import re
 import signal
-import socket
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -35,8 +33,7 @@ from typing import Any
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, func, select
 
@@ -57,11 +54,26 @@ from app.services.evidence.service import Upload, UploadLimits
 from app.services.files import store as file_store
 from app.services.files.verify import sweep_orphans, verify
 from app.settings import Settings
-from tests.conftest import NOW, PASSWORD, PASSWORD_HASH, SECRET, make_settings, migrate
-
-pytestmark = pytest.mark.skipif(
-    not Path("/proc/self/fd").is_dir(), reason="watching a server's open files needs /proc"
+from tests.factories import (
+    NOW,
+    PASSWORD,
+    PASSWORD_HASH,
+    SECRET,
+    add_admin,
+    free_port,
+    make_settings,
+    migrate,
+    new_database,
+    server_env,
+    wait_until,
 )
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not Path("/proc/self/fd").is_dir(), reason="watching a server's open files needs /proc"
+    ),
+]
 
 MIB = 1024 * 1024
 PIECE = 256 * 1024
@@ -74,63 +86,6 @@ SHA256 = hashlib.sha256(CONTENT).hexdigest()
 SETTLED = {DeliveryStatus.sent, DeliveryStatus.skipped}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _database(root: Path, name: str, template: str | None = None) -> str:
-    """A new database, empty or a copy of `template`: a SQLite file, or on PostgreSQL."""
-    base = os.environ.get("TEST_DATABASE_URL")
-    if base is None:
-        path = root / f"{name}.db"
-        if template is not None:
-            source, copy = sqlite3.connect(make_url(template).database or ""), sqlite3.connect(path)
-            source.backup(copy)
-            source.close()
-            copy.close()
-        return f"sqlite:///{path}"
-    admin = create_engine(make_url(base).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        like = f" TEMPLATE {make_url(template).database}" if template else ""
-        conn.execute(text(f"CREATE DATABASE {name}{like}"))
-    admin.dispose()
-    return make_url(base).set(database=name).render_as_string(hide_password=False)
-
-
-def _server_env(settings: Settings, **extra: str) -> dict[str, str]:
-    """The environment of a `ronghe serve` process on the settings' database and data."""
-    return {
-        **os.environ,
-        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
-        "RONGHE_ENVIRONMENT": "test",
-        "RONGHE_DATA_DIR": str(settings.data_dir),
-        "RONGHE_DATABASE_URL": settings.effective_database_url,
-        "RONGHE_SECRET_KEY": SECRET,
-        "RONGHE_FAST_PASSWORD_HASHING": "true",
-        "RONGHE_SCHEDULER": "off",
-        **extra,
-    }
-
-
-def _add_admin(session: Session, name: str, email: str) -> User:
-    """An administrator who signs in with the test password."""
-    user = User(
-        name=name,
-        email=email,
-        password_hash=PASSWORD_HASH,
-        created_at=NOW,
-        password_changed_at=NOW,
-    )
-    session.add(user)
-    session.flush()
-    session.add(UserRole(user_id=user.id or 0, role=Role.admin))
-    return user
-
-
 @contextmanager
 def _sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
     """A session factory on the settings' database, as the scheduler gets one."""
@@ -139,14 +94,6 @@ def _sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
         yield sessionmaker(engine, class_=Session, expire_on_commit=False)
     finally:
         engine.dispose()
-
-
-def _wait(condition: Callable[[], bool], failure: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(failure)
-        time.sleep(0.02)
 
 
 def _take_store_lock(session: Session) -> None:
@@ -166,11 +113,11 @@ def _no_errors_logged(caplog: pytest.LogCaptureFixture) -> None:
 
 def _evidence_database(root: Path, name: str) -> tuple[Settings, int]:
     """A migrated database with an administrator and one evidence item that has no file yet."""
-    settings = make_settings(root / "data", _database(root, name))
+    settings = make_settings(root / "data", new_database(root, name))
     engine = make_engine(settings)
     migrate(engine, settings)
     with Session(engine) as session:
-        user = _add_admin(session, "周敏", EMAIL)
+        user = add_admin(session, "周敏", EMAIL)
         evidence = evidence_service.create(
             session=session,
             now=NOW,
@@ -192,11 +139,11 @@ class Server:
         self.root = root
         self.tmpdir = root / "server-tmp"
         self.tmpdir.mkdir()
-        self.url = f"http://127.0.0.1:{_free_port()}"
+        self.url = f"http://127.0.0.1:{free_port()}"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = _server_env(self.settings, TMPDIR=str(self.tmpdir))
+        env = server_env(self.settings, TMPDIR=str(self.tmpdir))
         port = self.url.rsplit(":", 1)[1]
         with (self.root / "server.log").open("ab") as log:
             self.process = subprocess.Popen(
@@ -216,7 +163,7 @@ class Server:
             except httpx.TransportError:
                 return False
 
-        _wait(up, "the server did not start", seconds=60)
+        wait_until(up, "the server did not start", seconds=60)
 
     def kill(self) -> None:
         assert self.process is not None
@@ -367,7 +314,7 @@ def test_killed_while_the_file_arrives_nothing_is_left_and_the_same_upload_then_
         with _signed_in(server.url) as client:
             upload = SlowUpload(client, evidence_id)
             upload.start()
-            _wait(server.receiving_a_file, "the server never started receiving the file")
+            wait_until(server.receiving_a_file, "the server never started receiving the file")
             # Meanwhile everyone else is served at once: the upload holds no database lock.
             with httpx.Client(base_url=server.url, cookies=client.cookies, timeout=5) as other:
                 assert other.get(f"/evidence/{evidence_id}").status_code == 200
@@ -401,12 +348,12 @@ def test_killed_after_storing_the_file_before_its_rows_commit_housekeeping_remov
         with _signed_in(server.url) as client:
             upload = SlowUpload(client, evidence_id)
             upload.start()
-            _wait(server.receiving_a_file, "the server never started receiving the file")
+            wait_until(server.receiving_a_file, "the server never started receiving the file")
             with _sessions(settings) as factory, factory() as locker:
                 # The server stores the file, then waits for this lock to write its rows.
                 _take_store_lock(locker)
                 upload.resume.set()
-                _wait(stored.exists, "the server never stored the file")
+                wait_until(stored.exists, "the server never stored the file")
                 server.kill()
                 locker.rollback()
             upload.join(30)
@@ -482,7 +429,7 @@ def test_an_orphan_swept_while_the_same_file_is_uploaded_again_fails_that_upload
             # store() has read everything and, finding the content stored, removed its
             # temporary file; the upload's rows now wait for the lock.
             assert read.wait(30)
-            _wait(lambda: not list(settings.files_dir.glob(".upload-*")), "store() hangs")
+            wait_until(lambda: not list(settings.files_dir.glob(".upload-*")), "store() hangs")
             now = datetime.now(UTC)
             assert sweep_orphans(session=sweeper, files_dir=settings.files_dir, now=now) == 1
             sweeper.commit()
@@ -593,7 +540,7 @@ class Sink:
 
 @contextmanager
 def _smtp(sink: Sink) -> Iterator[int]:
-    controller = Controller(sink, hostname="127.0.0.1", port=_free_port())
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
         yield controller.port
@@ -657,7 +604,7 @@ def _reminder_settings(root: Path, url: str, smtp_port: int) -> Settings:
 def due_tasks(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The database every reminder test starts from a copy of."""
     root = tmp_path_factory.mktemp("due-tasks")
-    url = _database(root, "ronghe_faults_due_tasks")
+    url = new_database(root, "ronghe_faults_due_tasks")
     _seed_due_tasks(url, root / "data")
     return url
 
@@ -667,7 +614,7 @@ def reference(due_tasks: str, tmp_path_factory: pytest.TempPathFactory) -> Outco
     """What uninterrupted passes do with the same data."""
     root = tmp_path_factory.mktemp("reference")
     sink = Sink()
-    url = _database(root, "ronghe_faults_reference", template=due_tasks)
+    url = new_database(root, "ronghe_faults_reference", template=due_tasks)
     with _smtp(sink) as port:
         settings = _reminder_settings(root, url, port)
         with _sessions(settings) as factory:
@@ -737,7 +684,7 @@ def _kill_when(process: subprocess.Popen[bytes], reached: Callable[[], bool]) ->
     def reached_or_exited() -> bool:
         return reached() or process.poll() is not None
 
-    _wait(reached_or_exited, "the pass never got there", seconds=60)
+    wait_until(reached_or_exited, "the pass never got there", seconds=60)
     assert process.poll() is None, "the pass ended before it got there"
     process.send_signal(signal.SIGKILL)
     process.wait()
@@ -756,7 +703,7 @@ def test_a_reminder_pass_killed_midway_loses_and_repeats_nothing_once_passes_res
     """Killed just before the planned ledger rows commit; while the 40th e-mail is being
     handed to the SMTP server; or after the server took it, before it acknowledged it."""
     sink = Sink({"mail-from": ("mail", HELD), "after-data": ("data", HELD)}.get(kill_at))
-    url = _database(tmp_path, f"ronghe_faults_{kill_at.replace('-', '_')}", template=due_tasks)
+    url = new_database(tmp_path, f"ronghe_faults_{kill_at.replace('-', '_')}", template=due_tasks)
     with _smtp(sink) as port:
         settings = _reminder_settings(tmp_path, url, port)
         if kill_at == "ledger-commit":

@@ -10,7 +10,7 @@ import struct
 import time
 import tracemalloc
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
@@ -47,19 +47,20 @@ from app.services.evidence import service as evidence_service
 from app.services.evidence.service import Upload, UploadLimits
 from app.settings import Settings
 from app.web.http import MULTIPART_OVERHEAD
-from tests.audit_factories import clauses, make_audit
-from tests.conftest import (
+from tests.factories import (
     HX,
     NOW,
+    PDF,
+    clauses,
     csrf,
     first_clause,
+    make_audit,
     make_department,
     make_settings,
     make_user,
     sign_in,
 )
 
-PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 SECRET_PDF = PDF.replace(b"<<>>", b"<< /Salary (42000) >>")
 LIMIT_MB = 1
 BOUNDARY = "hostile-boundary-5f1c"
@@ -118,11 +119,12 @@ def _multipart(disposition: bytes, content: bytes, *, end: bool = True) -> bytes
 
 
 def _post_raw(client: TestClient, url: str, body: bytes, headers: dict[str, str]) -> Response:
-    return client.post(
+    response: Response = client.post(
         url,
         content=body,
         headers={**headers, "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
     )
+    return response
 
 
 def _new_evidence(session: Session, owner: User, **overrides: Any) -> Evidence:
@@ -215,7 +217,7 @@ class Restricted:
                 ChecklistItem.requirement_id == self.requirement.id,
             )
         ).one()
-        session.add(ChecklistEvidence(item_id=self.item.id or 0, revision_id=self.revision.id))
+        session.add(ChecklistEvidence(item_id=self.item.id or 0, revision_id=self.revision.id or 0))
         session.commit()
 
     def state(self, session: Session) -> tuple[Any, ...]:
@@ -518,12 +520,13 @@ class Endpoint:
     fields: dict[str, str]
 
     def post(self, client: TestClient, name: str, content: bytes) -> Response:
-        return client.post(
+        response: Response = client.post(
             self.url,
             files={"file": (name, content)},
             data=self.fields or None,
             headers=self.headers,
         )
+        return response
 
 
 def _zip(members: dict[str, str]) -> bytes:
@@ -591,7 +594,7 @@ def _drive(
         taken += len(body)
         return {"type": "http.request", "body": body, "more_body": body is not tail}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         nonlocal status, answer
         if message["type"] == "http.response.start":
             status = message["status"]
@@ -916,9 +919,10 @@ def _understate_size(workbook: bytes, member: str, declared: int) -> bytes:
 
 
 def _preview(client: TestClient, url: str, content: bytes) -> Response:
-    return client.post(
+    response: Response = client.post(
         url, files={"file": ("表.xlsx", content)}, headers={"X-CSRF-Token": csrf(client)}
     )
+    return response
 
 
 def _token(response: Response) -> str:

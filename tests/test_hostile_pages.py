@@ -9,7 +9,6 @@
 * A session cookie planted before sign-in is never the one used after it.
 """
 
-import os
 import re
 import zipfile
 from collections import Counter, deque
@@ -28,7 +27,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel, select
 from sqlmodel.sql.sqltypes import AutoString
 
@@ -50,21 +49,23 @@ from app.services.accounts import api_tokens as api_token_service
 from app.services.accounts import auth as auth_service
 from app.services.certification import assessor_access
 from app.web.http import CSRF_COOKIE
-from tests.conftest import (
+from tests.factories import (
     HX,
     NOW,
     PASSWORD,
     SECRET,
     csrf,
+    fill_path,
     first_clause,
     make_department,
     make_settings,
     make_user,
+    new_database,
+    owned_objects,
     prepare_database,
     set_cookie,
     sign_in,
 )
-from tests.routers.test_permissions import owned_objects
 
 # --- the hostile data set -------------------------------------------------------------------
 
@@ -169,19 +170,6 @@ def overwrite(engine: Engine, columns: list[TextColumn], tables: set[str] | None
                     conn.execute(table.update().where(*where).values(values))
 
 
-def own_database_url(root: Path, name: str) -> str:
-    """A database of this module's own: its data is committed for real and never rolled back."""
-    base = os.environ.get("TEST_DATABASE_URL")
-    if base is None:
-        return f"sqlite:///{root / 'hostile.db'}"
-    admin = create_engine(make_url(base).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    return make_url(base).set(database=name).render_as_string(hide_password=False)
-
-
 @dataclass
 class Hostile:
     engine: Engine
@@ -240,7 +228,7 @@ def _complete_the_demo(session: Session) -> tuple[str, int]:
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
     root = tmp_path_factory.mktemp("hostile")
-    settings = make_settings(root / "data", own_database_url(root, "ronghe_hostile_pages"))
+    settings = make_settings(root / "data", new_database(root, "ronghe_hostile_pages"))
     engine = prepare_database(settings, demo=True)
     columns = text_columns()
     with Session(engine) as session:
@@ -526,10 +514,9 @@ def _api_ids(engine: Engine) -> dict[str, int | str]:
 
 
 def _fill(path: str, ids: dict[str, int | str]) -> str:
-    for name, value in ids.items():
-        path = path.replace("{" + name + "}", str(value))
-    assert "{" not in path, path
-    return path
+    filled = fill_path(path, ids)
+    assert "{" not in filled, filled
+    return filled
 
 
 def _strings(value: Any) -> Iterator[str]:

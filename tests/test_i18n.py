@@ -52,5 +52,5 @@ def test_translations_keep_their_placeholders() -> None:
             if not m.id:
                 continue
             source = m.id if isinstance(m.id, str) else m.id[0]
-            for text in m.string if isinstance(m.string, tuple) else (m.string,):
+            for text in m.string if isinstance(m.string, list | tuple) else (m.string or "",):
                 assert set(PLACEHOLDER.findall(text)) == set(PLACEHOLDER.findall(source)), source

@@ -15,7 +15,7 @@ from app.services.activity import chain as activity_chain
 from app.services.activity import key as activity_key
 from app.services.files import store as file_store
 from seed.large import Counts, generate
-from tests.conftest import NOW
+from tests.factories import NOW
 
 SCALE = 0.02
 

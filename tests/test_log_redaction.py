@@ -16,7 +16,7 @@ from app.models.notification import WebhookChannel, WebhookKind
 from app.security import new_token
 from app.services.reminders import channels as notify_channels
 from app.settings import Settings
-from tests.jobs.conftest import LISTENER_HOST, Received, webhook_server  # noqa: F401
+from tests.factories import LISTENER_HOST, WebhookServer
 
 CALENDAR = new_token()
 ASSESSOR = new_token("ra_")
@@ -141,7 +141,7 @@ def test_webhook_addresses_lose_their_keys(caplog: pytest.LogCaptureFixture, url
 
 def test_outbound_requests_are_not_logged_by_httpx(
     caplog: pytest.LogCaptureFixture,
-    webhook_server: tuple[Received, str],  # noqa: F811
+    webhook_server: WebhookServer,
 ) -> None:
     """The delivery log records each outcome; httpx's own line per request, with the
     robot's address in it, is not written."""

@@ -4,21 +4,29 @@ address; the downgrade removes both."""
 
 import json
 from pathlib import Path
+from typing import Any
 
 from alembic import command
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
 
 from app.cli import alembic_config
 from app.db import make_engine
-from tests.conftest import make_settings
+from tests.factories import make_settings
 
 BEFORE, AFTER = "3c5e0a9d41b7", "b13d00000002"
 NOW = "2026-11-25 09:00:00"
 
 
 def _event(
-    conn, n: int, actor: int | None, verb: str, kind: str, obj: str, before=None, after=None
-):  # type: ignore[no-untyped-def]
+    conn: Connection,
+    n: int,
+    actor: int | None,
+    verb: str,
+    kind: str,
+    obj: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
     conn.execute(
         text(
             "INSERT INTO activity_event (at, actor_id, verb, object_type, object_id, before,"

@@ -7,7 +7,7 @@ from sqlalchemy import inspect, text
 
 from app.cli import alembic_config
 from app.db import make_engine
-from tests.conftest import make_settings
+from tests.factories import make_settings
 
 LEFTOVER = "ix_evidence_revision_original_name"
 

@@ -10,7 +10,7 @@ from sqlmodel import SQLModel
 
 from app.cli import alembic_config
 from app.db import make_engine
-from tests.conftest import make_settings
+from tests.factories import make_settings
 
 
 def test_migrated_schema_has_every_table(engine: Engine) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.routing import compile_path
 
 from app.main import create_app
 from app.settings import Settings
@@ -45,6 +46,35 @@ def test_every_route_has_its_own_name(settings: Settings) -> None:
     assert len(names) == len(set(names))
     assert "evidence.detail" in names
     assert "evidence_excel.import_page" in names
+
+
+def _sample(path: str) -> str:
+    """A concrete path the route answers: every parameter filled with an id."""
+    return re.sub(r"{[^}]+}", "7", path)
+
+
+def test_no_two_routes_can_answer_the_same_request(settings: Settings) -> None:
+    """So the order of routers and routes never decides which handler runs: `/evidence/import`
+    can only ever be the import page, never `/evidence/{evidence_id}`."""
+    routes = [
+        (prefix + route.path, set(getattr(route, "methods", None) or ()) - {"HEAD"})
+        for prefix, route in _walk(create_app(settings).router.routes)
+        if hasattr(route, "endpoint")
+    ]
+    clashes = [
+        (path, other)
+        for path, methods in routes
+        for other, other_methods in routes
+        if other != path and methods & other_methods and compile_path(other)[0].match(_sample(path))
+    ]
+    assert clashes == []
+    assert any(path == "/evidence/import" for path, _methods in routes)
+
+
+def test_an_id_that_is_not_a_number_finds_no_route(settings: Settings) -> None:
+    paths = {prefix + route.path for prefix, route in _walk(create_app(settings).router.routes)}
+    with_ids = [path for path in paths if re.search(r"{\w+_id}", path)]
+    assert with_ids == [], "every id in a path has the :int converter"
 
 
 if __name__ == "__main__":

@@ -20,8 +20,17 @@ from sqlmodel import Session
 from app.db import make_engine
 from app.security import new_token
 from app.services.reminders import notifications as notification_service
-from tests.conftest import make_settings, migrate
-from tests.test_faults import _add_admin, _database, _free_port, _server_env, _wait
+from tests.factories import (
+    add_admin,
+    free_port,
+    make_settings,
+    migrate,
+    new_database,
+    server_env,
+    wait_until,
+)
+
+pytestmark = pytest.mark.slow
 
 EMAIL = "li.na@example.com"
 
@@ -40,7 +49,7 @@ class Served:
 
     def log_once(self, line: str) -> str:
         """The log, once it holds this text: uvicorn writes the line after the answer."""
-        _wait(lambda: line in self.log.read_text(encoding="utf-8"), f"never logged: {line}")
+        wait_until(lambda: line in self.log.read_text(encoding="utf-8"), f"never logged: {line}")
         return self.log.read_text(encoding="utf-8")
 
 
@@ -48,16 +57,16 @@ class Served:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     # One server for the module: starting one takes seconds.
     root = tmp_path_factory.mktemp("served")
-    settings = make_settings(root / "data", _database(root, "served_logs"))
+    settings = make_settings(root / "data", new_database(root, "served_logs"))
     engine = make_engine(settings)
     migrate(engine, settings)
     with Session(engine) as session:
-        user = _add_admin(session, "李娜", EMAIL)
+        user = add_admin(session, "李娜", EMAIL)
         calendar = notification_service.reset_calendar_token(session=session, user_id=user.id or 0)
         session.commit()
     engine.dispose()
-    url = f"http://127.0.0.1:{_free_port()}"
-    env = _server_env(settings, PYTHONUNBUFFERED="1", RONGHE_LOGIN_MAX_FAILURES_PER_ADDRESS="3")
+    url = f"http://127.0.0.1:{free_port()}"
+    env = server_env(settings, PYTHONUNBUFFERED="1", RONGHE_LOGIN_MAX_FAILURES_PER_ADDRESS="3")
     env.pop("RONGHE_TRUSTED_PROXIES", None)
     log = root / "server.log"
     with log.open("ab") as out:
@@ -79,7 +88,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             return False
 
     try:
-        _wait(up, "the server did not start", seconds=60)
+        wait_until(up, "the server did not start", seconds=60)
         yield server
     finally:
         server.stop()

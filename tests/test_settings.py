@@ -20,7 +20,7 @@ def test_secret_is_generated_once_into_the_data_dir(tmp_path: Path) -> None:
 @pytest.mark.parametrize("secret", ["changeme", "secret", "short-but-not-placeholder"])
 def test_production_refuses_a_placeholder_secret(secret: str) -> None:
     with pytest.raises(ValidationError, match="RONGHE_SECRET_KEY"):
-        Settings(environment="production", secret_key=secret)  # type: ignore[arg-type]
+        Settings(environment="production", secret_key=secret)
 
 
 def test_sqlite_is_the_default_database(tmp_path: Path) -> None:

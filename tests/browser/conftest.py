@@ -1,7 +1,6 @@
 """A live Ronghe server on a migrated, seeded database, for Playwright in Debian's Chromium."""
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -11,7 +10,7 @@ import pytest
 import uvicorn
 
 from app.main import create_app
-from tests.conftest import make_settings, prepare_database
+from tests.factories import free_port, make_settings, prepare_database
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -24,14 +23,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +32,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = make_settings(root / "data", url)
     engine = prepare_database(settings, demo=True)
     engine.dispose()
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     )

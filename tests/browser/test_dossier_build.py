@@ -26,7 +26,9 @@ def test_build_a_dossier_and_share_it(page: Page, live_server: str) -> None:
     page.get_by_label("提供给").fill("评定机构审核组")
     page.get_by_role("button", name="生成链接").click()
     link = page.locator("#new-link").inner_text()
-    assessor = page.context.browser.new_context()  # type: ignore[union-attr]
+    browser = page.context.browser
+    assert browser is not None
+    assessor = browser.new_context()
     visit = assessor.new_page()
     visit.goto(link)
     expect(visit.locator("#dossier-files")).to_contain_text("manifest.sha256")

@@ -1,10 +1,12 @@
 """An owner uploads evidence in the Chinese UI; after approval the clause shows as covered."""
 
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import Page, expect
 
 from seed.demo import DEMO_PASSWORD
-from tests.browser.conftest import ARTIFACTS
+from tests.factories import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 
@@ -18,7 +20,9 @@ def _sign_in(page: Page, live_server: str, email: str) -> None:
     page.wait_for_url(live_server + "/")
 
 
-def test_upload_approve_and_clause_turns_covered(page: Page, live_server: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_upload_approve_and_clause_turns_covered(
+    page: Page, live_server: str, tmp_path: Path
+) -> None:
     _sign_in(page, live_server, "owner@demo.example.com")
     # 10.2 持续改进 has no evidence in the demo.
     page.goto(live_server + "/requirements")

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from seed.demo import DEMO_PASSWORD
-from tests.browser.conftest import ARTIFACTS
+from tests.factories import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 

@@ -18,14 +18,24 @@ from app.models.notification import (
     Notification,
     NotificationPreference,
     WebhookChannel,
+    WebhookKind,
 )
 from app.models.user import Role, User, UserRole
 from app.services.reminders import channels as notify_channels
 from app.services.reminders import service as reminders
 from app.settings import Settings
-from tests.conftest import PASSWORD_HASH
-from tests.jobs.conftest import allow_listener
-from tests.jobs.test_reminders import DUE, NOW, factory, rows, with_smtp
+from tests.factories import (
+    PASSWORD_HASH,
+    SmtpServer,
+    WebhookServer,
+    allow_listener,
+    notifications,
+    plain_text,
+    session_factory,
+    with_smtp,
+)
+from tests.factories import REMINDER_DUE as DUE
+from tests.factories import REMINDER_NOW as NOW
 
 # Titles an auditor or an owner can type; each used to make the e-mail subject invalid.
 POISONED = ["设备\n数据采集", "报工\u2028流程", "来料\r\n检验", "工艺\u2029文件", "培训\x85记录"]
@@ -63,14 +73,14 @@ def seed_tasks(settings: Settings, titles: list[str], *, webhook_url: str | None
                 )
             )
         if webhook_url is not None:
-            session.add(WebhookChannel(name="贯标群", kind="generic", url=webhook_url))
+            session.add(WebhookChannel(name="贯标群", kind=WebhookKind.generic, url=webhook_url))
         session.commit()
     engine.dispose()
 
 
 def one_digest_reader(settings: Settings) -> None:
     """Give every task to the first owner, who reads reminders in a daily digest."""
-    with factory(settings)() as session:
+    with session_factory(settings)() as session:
         first = session.exec(select(User).order_by(col(User.id))).first()
         assert first is not None
         for task in session.exec(select(Task)).all():
@@ -87,23 +97,25 @@ def subjects(sink: Any) -> list[str]:
 
 
 def email_rows(settings: Settings) -> list[Notification]:
-    return [r for r in rows(settings) if r.channel == Channel.email]
+    return [r for r in notifications(settings) if r.channel == Channel.email]
 
 
 class TestHostileTitles:
     def test_line_breaks_in_titles_are_sent_on_one_line_and_block_nobody(
         self,
         fresh_settings: Settings,
-        smtp_sink: Any,
-        webhook_server: Any,
+        smtp_sink: SmtpServer,
+        webhook_server: WebhookServer,
     ) -> None:
         sink, port = smtp_sink
         received, base = webhook_server
         settings = allow_listener(with_smtp(fresh_settings, port))
         seed_tasks(settings, [*POISONED, "质量检验"], webhook_url=f"{base}/hook")
-        report = reminder_pass.run(session_factory=factory(settings), now=NOW, settings=settings)
+        report = reminder_pass.run(
+            session_factory=session_factory(settings), now=NOW, settings=settings
+        )
         assert report.failed == 0
-        assert {r.status for r in rows(settings)} == {DeliveryStatus.sent}
+        assert {r.status for r in notifications(settings)} == {DeliveryStatus.sent}
         sent = subjects(sink)
         assert len(sent) == len(POISONED) + 1
         assert all("\n" not in s and "\r" not in s and "\u2028" not in s for s in sent)
@@ -129,20 +141,22 @@ def run_until_settled(settings: Settings, start: datetime) -> list[datetime]:
     """Passes at each moment a retry falls due, as the 5-minute scheduler would reach them;
     the moments of the passes."""
     moments, now = [start], start
-    reminder_pass.run(session_factory=factory(settings), now=now, settings=settings)
+    reminder_pass.run(session_factory=session_factory(settings), now=now, settings=settings)
     for _ in range(50):
-        waiting = [r for r in rows(settings) if r.status == DeliveryStatus.failed]
+        waiting = [r for r in notifications(settings) if r.status == DeliveryStatus.failed]
         if not waiting:
             return moments
         now = max(now, min(r.next_attempt_at for r in waiting))
         moments.append(now)
-        reminder_delivery.deliver(session_factory=factory(settings), now=now, settings=settings)
+        reminder_delivery.deliver(
+            session_factory=session_factory(settings), now=now, settings=settings
+        )
     pytest.fail("the ledger never settled")
 
 
 class TestOneBadRow:
     def test_an_unexpected_error_is_recorded_retried_and_ends_dead_alone(
-        self, fresh_settings: Settings, smtp_sink: Any, monkeypatch: pytest.MonkeyPatch
+        self, fresh_settings: Settings, smtp_sink: SmtpServer, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         sink, port = smtp_sink
         settings = with_smtp(fresh_settings, port)
@@ -150,7 +164,9 @@ class TestOneBadRow:
             notify_channels, "send_mail", _raise_for_marked(notify_channels.send_mail)
         )
         seed_tasks(settings, ["坏数据一", "坏数据二", "质量检验", "设备点检"])
-        first = reminder_pass.run(session_factory=factory(settings), now=NOW, settings=settings)
+        first = reminder_pass.run(
+            session_factory=session_factory(settings), now=NOW, settings=settings
+        )
         assert (first.sent, first.failed) == (4 + 2, 2)  # in-app for all, e-mail for the good
         assert len(sink.messages) == 2
         bad = [r for r in email_rows(settings) if "坏数据" in r.title]
@@ -164,7 +180,7 @@ class TestOneBadRow:
         assert len(sink.messages) == 2  # the good ones were sent once, never again
 
     def test_a_later_reminder_still_goes_out_while_bad_rows_are_retried(
-        self, fresh_settings: Settings, smtp_sink: Any, monkeypatch: pytest.MonkeyPatch
+        self, fresh_settings: Settings, smtp_sink: SmtpServer, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         sink, port = smtp_sink
         settings = with_smtp(fresh_settings, port)
@@ -172,7 +188,7 @@ class TestOneBadRow:
             notify_channels, "send_mail", _raise_for_marked(notify_channels.send_mail)
         )
         seed_tasks(settings, ["坏数据一", "坏数据二"])
-        reminder_pass.run(session_factory=factory(settings), now=NOW, settings=settings)
+        reminder_pass.run(session_factory=session_factory(settings), now=NOW, settings=settings)
         # A day later, a new owner's task falls due; the two bad rows are retried meanwhile.
         later = NOW + timedelta(days=1)
         engine = make_engine(settings)
@@ -198,11 +214,11 @@ class TestOneBadRow:
             )
             session.commit()
         engine.dispose()
-        reminder_pass.run(session_factory=factory(settings), now=later, settings=settings)
+        reminder_pass.run(session_factory=session_factory(settings), now=later, settings=settings)
         assert any("供应商评价" in s for s in subjects(sink))
 
     def test_a_broken_digest_fails_alone(
-        self, fresh_settings: Settings, smtp_sink: Any, monkeypatch: pytest.MonkeyPatch
+        self, fresh_settings: Settings, smtp_sink: SmtpServer, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         sink, port = smtp_sink
         settings = with_smtp(fresh_settings, port)
@@ -210,11 +226,13 @@ class TestOneBadRow:
             notify_channels, "send_mail", _raise_for_marked(notify_channels.send_mail)
         )
         seed_tasks(settings, ["坏数据一", "质量检验"])
-        with factory(settings)() as session:
+        with session_factory(settings)() as session:
             for user in session.exec(select(User)).all():
                 session.add(NotificationPreference(user_id=user.id or 0, daily_digest=True))
             session.commit()
-        report = reminder_pass.run(session_factory=factory(settings), now=NOW, settings=settings)
+        report = reminder_pass.run(
+            session_factory=session_factory(settings), now=NOW, settings=settings
+        )
         assert report.failed == 1
         assert len(sink.messages) == 1
         by_title = {r.title: r for r in email_rows(settings)}
@@ -224,7 +242,7 @@ class TestOneBadRow:
         assert good.status == DeliveryStatus.sent
 
     def test_a_row_that_breaks_its_digest_fails_alone(
-        self, fresh_settings: Settings, smtp_sink: Any, monkeypatch: pytest.MonkeyPatch
+        self, fresh_settings: Settings, smtp_sink: SmtpServer, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """One recipient, three reminders in a daily digest, one of which cannot be written
         into it: the digest goes out with the other two, and only the bad row is retried."""
@@ -240,10 +258,12 @@ class TestOneBadRow:
         monkeypatch.setattr(reminder_delivery, "_part", part)
         seed_tasks(settings, ["坏数据一", "质量检验", "设备点检"])
         one_digest_reader(settings)
-        report = reminder_pass.run(session_factory=factory(settings), now=NOW, settings=settings)
+        report = reminder_pass.run(
+            session_factory=session_factory(settings), now=NOW, settings=settings
+        )
         assert report.failed == 1
         [mail] = [message_from_bytes(m.content, policy=policy.default) for m in sink.messages]
-        body = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        body = plain_text(mail)
         assert "质量检验" in body
         assert "设备点检" in body
         assert "坏数据" not in body
@@ -262,7 +282,7 @@ class TestOneBadRow:
         seed_tasks(fresh_settings, ["质量检验", "设备点检"])
         one_digest_reader(fresh_settings)
         report = reminder_pass.run(
-            session_factory=factory(fresh_settings), now=NOW, settings=fresh_settings
+            session_factory=session_factory(fresh_settings), now=NOW, settings=fresh_settings
         )
         assert (report.failed, report.skipped) == (0, 2)
         assert {(r.status, r.last_error) for r in email_rows(fresh_settings)} == {
@@ -273,7 +293,7 @@ class TestOneBadRow:
         """A row claimed again and again by schedulers that die while sending it (the row
         stays `sending`) is given up after the last attempt instead of cycling forever."""
         seed_tasks(fresh_settings, ["质量检验"])
-        with factory(fresh_settings)() as session:
+        with session_factory(fresh_settings)() as session:
             reminders.plan(session=session, now=NOW, settings=fresh_settings)
             for row in session.exec(select(Notification)).all():
                 row.status, row.claimed_at = DeliveryStatus.sending, NOW
@@ -282,21 +302,21 @@ class TestOneBadRow:
             session.commit()
         later = NOW + reminder_delivery.CLAIM_TIMEOUT + timedelta(minutes=1)
         reminder_delivery.deliver(
-            session_factory=factory(fresh_settings), now=later, settings=fresh_settings
+            session_factory=session_factory(fresh_settings), now=later, settings=fresh_settings
         )
-        assert {(r.status, r.last_error) for r in rows(fresh_settings)} == {
+        assert {(r.status, r.last_error) for r in notifications(fresh_settings)} == {
             (DeliveryStatus.dead, reminder_delivery.INTERRUPTED)
         }
 
 
 class TestOutage:
     def test_a_night_without_smtp_loses_nothing(
-        self, fresh_settings: Settings, smtp_sink: Any
+        self, fresh_settings: Settings, smtp_sink: SmtpServer
     ) -> None:
         sink, port = smtp_sink
         down = fresh_settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": 1})
         seed_tasks(down, ["质量检验"])
-        reminder_pass.run(session_factory=factory(down), now=NOW, settings=down)
+        reminder_pass.run(session_factory=session_factory(down), now=NOW, settings=down)
         now = NOW
         # Retries while the relay is down for 20 hours.
         while True:
@@ -305,10 +325,10 @@ class TestOutage:
             if email.next_attempt_at - NOW > timedelta(hours=20):
                 break
             now = email.next_attempt_at
-            reminder_delivery.deliver(session_factory=factory(down), now=now, settings=down)
+            reminder_delivery.deliver(session_factory=session_factory(down), now=now, settings=down)
         up = with_smtp(fresh_settings, port)
         reminder_delivery.deliver(
-            session_factory=factory(up), now=email.next_attempt_at, settings=up
+            session_factory=session_factory(up), now=email.next_attempt_at, settings=up
         )
         assert email_rows(up)[0].status == DeliveryStatus.sent
         assert len(sink.messages) == 1

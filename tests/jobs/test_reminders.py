@@ -8,12 +8,12 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from sqlalchemy.orm import sessionmaker
+import pytest
 from sqlmodel import Session, func, select
 
 from app.db import make_engine
@@ -26,15 +26,23 @@ from app.models.notification import (
     Notification,
     NotificationPreference,
     WebhookChannel,
+    WebhookKind,
 )
 from app.models.user import Role, User, UserRole
 from app.services.reminders import service as reminders
 from app.settings import Settings
-from tests.conftest import PASSWORD_HASH
-from tests.jobs.conftest import allow_listener
-
-NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # Tuesday 10:00 in Shanghai
-DUE = date(2026, 12, 1)  # a week later: the 7-day reminder is due today
+from tests.factories import (
+    PASSWORD_HASH,
+    SmtpServer,
+    WebhookServer,
+    allow_listener,
+    notifications,
+    plain_text,
+    session_factory,
+    with_smtp,
+)
+from tests.factories import REMINDER_DUE as DUE
+from tests.factories import REMINDER_NOW as NOW
 
 
 def seed(
@@ -77,84 +85,79 @@ def seed(
     engine.dispose()
 
 
-def factory(settings: Settings) -> sessionmaker[Session]:
-    return sessionmaker(make_engine(settings), class_=Session, expire_on_commit=False)
-
-
-def with_smtp(settings: Settings, port: int) -> Settings:
-    return settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port})
-
-
-def rows(settings: Settings) -> list[Notification]:
-    with factory(settings)() as session:
-        return list(session.exec(select(Notification).order_by(Notification.id)).all())
-
-
 def test_email_arrives_once_in_chinese_and_a_rerun_sends_nothing(
-    fresh_settings: Settings, smtp_sink
-) -> None:  # type: ignore[no-untyped-def]
+    fresh_settings: Settings, smtp_sink: SmtpServer
+) -> None:
     sink, port = smtp_sink
     settings = with_smtp(fresh_settings, port)
     seed(settings)
-    first = reminder_pass.run(session_factory=factory(settings), now=NOW, settings=settings)
+    first = reminder_pass.run(session_factory=session_factory(settings), now=NOW, settings=settings)
     assert (first.inserted, first.sent) == (2, 2)  # in-app and e-mail
     assert len(sink.messages) == 1
     mail = message_from_bytes(sink.messages[0].content, policy=policy.default)
     assert mail["Subject"] == "[融合] 任务“设备数据采集”：还有 7 天到期（2026-12-01）"
-    assert "设备数据采集" in mail.get_body(("plain",)).get_content()
+    assert "设备数据采集" in plain_text(mail)
     again = reminder_pass.run(
-        session_factory=factory(settings), now=NOW + timedelta(hours=1), settings=settings
+        session_factory=session_factory(settings), now=NOW + timedelta(hours=1), settings=settings
     )
     assert (again.inserted, again.sent) == (0, 0)
     assert len(sink.messages) == 1
 
 
-def test_a_missed_week_is_caught_up_by_window(fresh_settings: Settings, smtp_sink) -> None:  # type: ignore[no-untyped-def]
+def test_a_missed_week_is_caught_up_by_window(
+    fresh_settings: Settings, smtp_sink: SmtpServer
+) -> None:
     sink, port = smtp_sink
     settings = with_smtp(fresh_settings, port)
     seed(settings)
     late = reminder_pass.run(
-        session_factory=factory(settings),
+        session_factory=session_factory(settings),
         now=datetime(2026, 11, 30, 2, tzinfo=UTC),
         settings=settings,
     )
     assert late.inserted == 2
-    assert {r.threshold for r in rows(settings)} == {"before:1"}
+    assert {r.threshold for r in notifications(settings)} == {"before:1"}
     assert len(sink.messages) == 1  # one message, not the three missed ones
 
 
 def test_unreachable_smtp_is_retried_with_back_off_and_never_lost(fresh_settings: Settings) -> None:
     settings = fresh_settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": 1})
     seed(settings)
-    report = reminder_pass.run(session_factory=factory(settings), now=NOW, settings=settings)
+    report = reminder_pass.run(
+        session_factory=session_factory(settings), now=NOW, settings=settings
+    )
     assert report.failed == 1
-    email = next(r for r in rows(settings) if r.channel == Channel.email)
+    email = next(r for r in notifications(settings) if r.channel == Channel.email)
     assert email.status == DeliveryStatus.failed
     assert "SMTP" in email.last_error
     assert email.next_attempt_at > NOW
 
 
-def test_invalid_address_is_skipped_with_a_reason(fresh_settings: Settings, smtp_sink) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_address_is_skipped_with_a_reason(
+    fresh_settings: Settings, smtp_sink: SmtpServer
+) -> None:
     _sink, port = smtp_sink
     settings = with_smtp(fresh_settings, port)
     seed(settings, email="not an address")
-    reminder_pass.run(session_factory=factory(settings), now=NOW, settings=settings)
-    email = next(r for r in rows(settings) if r.channel == Channel.email)
+    reminder_pass.run(session_factory=session_factory(settings), now=NOW, settings=settings)
+    email = next(r for r in notifications(settings) if r.channel == Channel.email)
     assert email.status == DeliveryStatus.skipped
     assert email.last_error == reminder_delivery.SKIP_BAD_ADDRESS
 
 
-def test_quiet_hours_defer_email(fresh_settings: Settings, smtp_sink) -> None:  # type: ignore[no-untyped-def]
+def test_quiet_hours_defer_email(fresh_settings: Settings, smtp_sink: SmtpServer) -> None:
     sink, port = smtp_sink
     settings = with_smtp(fresh_settings, port)
     seed(settings)
-    with factory(settings)() as session:
+    with session_factory(settings)() as session:
         session.add(NotificationPreference(user_id=1, quiet_start=22, quiet_end=11))
         session.commit()
-    reminder_pass.run(session_factory=factory(settings), now=NOW, settings=settings)  # 10:00 local
+    reminder_pass.run(
+        session_factory=session_factory(settings), now=NOW, settings=settings
+    )  # 10:00 local
     assert sink.messages == []
     reminder_pass.run(
-        session_factory=factory(settings),
+        session_factory=session_factory(settings),
         now=NOW + timedelta(hours=1, minutes=5),
         settings=settings,
     )
@@ -162,24 +165,29 @@ def test_quiet_hours_defer_email(fresh_settings: Settings, smtp_sink) -> None:  
 
 
 def test_webhooks_are_signed_as_each_service_expects(
-    fresh_settings: Settings, webhook_server
-) -> None:  # type: ignore[no-untyped-def]
+    fresh_settings: Settings, webhook_server: WebhookServer
+) -> None:
     received, base = webhook_server
     settings = allow_listener(fresh_settings)
     seed(
         settings,
         webhooks=[
             WebhookChannel(
-                name="钉钉", kind="dingtalk", url=f"{base}/ding?access_token=t", secret="SECding"
+                name="钉钉",
+                kind=WebhookKind.dingtalk,
+                url=f"{base}/ding?access_token=t",
+                secret="SECding",
             ),
             WebhookChannel(
-                name="飞书", kind="feishu", url=f"{base}/feishu", secret="feishu-secret"
+                name="飞书", kind=WebhookKind.feishu, url=f"{base}/feishu", secret="feishu-secret"
             ),
-            WebhookChannel(name="企微", kind="wecom", url=f"{base}/wecom?key=k"),
-            WebhookChannel(name="通用", kind="generic", url=f"{base}/generic", secret="s3"),
+            WebhookChannel(name="企微", kind=WebhookKind.wecom, url=f"{base}/wecom?key=k"),
+            WebhookChannel(
+                name="通用", kind=WebhookKind.generic, url=f"{base}/generic", secret="s3"
+            ),
         ],
     )
-    reminder_pass.run(session_factory=factory(settings), now=NOW, settings=settings)
+    reminder_pass.run(session_factory=session_factory(settings), now=NOW, settings=settings)
     by_path = {urlparse(r["path"]).path: r for r in received.requests}
     assert set(by_path) == {"/ding", "/feishu", "/wecom", "/generic"}
 
@@ -202,24 +210,27 @@ def test_webhooks_are_signed_as_each_service_expects(
 
 
 def test_webhook_error_answer_is_recorded_for_retry(
-    fresh_settings: Settings, webhook_server
-) -> None:  # type: ignore[no-untyped-def]
+    fresh_settings: Settings, webhook_server: WebhookServer
+) -> None:
     received, base = webhook_server
     received.answer = {"errcode": 310000, "errmsg": "sign not match"}
     settings = allow_listener(fresh_settings)
     seed(
         settings,
-        webhooks=[WebhookChannel(name="钉钉", kind="dingtalk", url=f"{base}/ding", secret="x")],
+        webhooks=[
+            WebhookChannel(name="钉钉", kind=WebhookKind.dingtalk, url=f"{base}/ding", secret="x")
+        ],
     )
-    reminder_pass.run(session_factory=factory(settings), now=NOW, settings=settings)
-    hook = next(r for r in rows(settings) if r.channel == Channel.webhook)
+    reminder_pass.run(session_factory=session_factory(settings), now=NOW, settings=settings)
+    hook = next(r for r in notifications(settings) if r.channel == Channel.webhook)
     assert hook.status == DeliveryStatus.failed
     assert "310000" in hook.last_error
 
 
+@pytest.mark.slow
 def test_two_scheduler_processes_send_each_reminder_once(
-    fresh_settings: Settings, smtp_sink, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    fresh_settings: Settings, smtp_sink: SmtpServer, tmp_path: Path
+) -> None:
     sink, port = smtp_sink
     settings = with_smtp(fresh_settings, port)
     seed(settings)
@@ -240,15 +251,17 @@ def test_two_scheduler_processes_send_each_reminder_once(
         _out, err = process.communicate(timeout=60)
         assert process.returncode == 0, err.decode()
     assert len(sink.messages) == 1
-    with factory(settings)() as session:
+    with session_factory(settings)() as session:
         assert session.exec(select(func.count()).select_from(Notification)).one() == 2
 
 
-def test_crash_between_claim_and_send_is_recovered(fresh_settings: Settings, smtp_sink) -> None:  # type: ignore[no-untyped-def]
+def test_crash_between_claim_and_send_is_recovered(
+    fresh_settings: Settings, smtp_sink: SmtpServer
+) -> None:
     sink, port = smtp_sink
     settings = with_smtp(fresh_settings, port)
     seed(settings)
-    with factory(settings)() as session:
+    with session_factory(settings)() as session:
         reminders.plan(session=session, now=NOW, settings=settings)
         # A scheduler claimed the e-mail and died before sending it.
         for row in session.exec(select(Notification)).all():
@@ -256,21 +269,23 @@ def test_crash_between_claim_and_send_is_recovered(fresh_settings: Settings, smt
             session.add(row)
         session.commit()
     soon = reminder_pass.run(
-        session_factory=factory(settings), now=NOW + timedelta(minutes=5), settings=settings
+        session_factory=session_factory(settings), now=NOW + timedelta(minutes=5), settings=settings
     )
     assert soon.sent == 0  # the claim is still fresh: maybe the other process is sending
     later = reminder_pass.run(
-        session_factory=factory(settings), now=NOW + timedelta(minutes=11), settings=settings
+        session_factory=session_factory(settings),
+        now=NOW + timedelta(minutes=11),
+        settings=settings,
     )
     assert later.sent == 2
     assert len(sink.messages) == 1
 
 
-def test_daily_digest_groups_e_mails(fresh_settings: Settings, smtp_sink) -> None:  # type: ignore[no-untyped-def]
+def test_daily_digest_groups_e_mails(fresh_settings: Settings, smtp_sink: SmtpServer) -> None:
     sink, port = smtp_sink
     settings = with_smtp(fresh_settings, port)
     seed(settings)
-    with factory(settings)() as session:
+    with session_factory(settings)() as session:
         initiative = session.exec(select(Initiative)).one()
         session.add(
             Task(
@@ -285,38 +300,38 @@ def test_daily_digest_groups_e_mails(fresh_settings: Settings, smtp_sink) -> Non
         session.add(NotificationPreference(user_id=1, daily_digest=True))
         session.commit()
     early = datetime(2026, 11, 23, 23, 0, tzinfo=UTC)  # 07:00 in Shanghai, before the 08:00 digest
-    reminder_pass.run(session_factory=factory(settings), now=early, settings=settings)
+    reminder_pass.run(session_factory=session_factory(settings), now=early, settings=settings)
     assert sink.messages == []
     reminder_pass.run(
-        session_factory=factory(settings),
+        session_factory=session_factory(settings),
         now=early + timedelta(hours=1, minutes=5),
         settings=settings,
     )
     assert len(sink.messages) == 1
     mail = message_from_bytes(sink.messages[0].content, policy=policy.default)
     assert mail["Subject"] == "[融合] 融合的 2 条提醒"
-    body = mail.get_body(("plain",)).get_content()
+    body = plain_text(mail)
     assert "设备数据采集" in body
     assert "报工流程移动化" in body
 
 
 def test_deleted_item_is_skipped_with_a_reason(fresh_settings: Settings) -> None:
     seed(fresh_settings)
-    with factory(fresh_settings)() as session:
+    with session_factory(fresh_settings)() as session:
         reminders.plan(session=session, now=NOW, settings=fresh_settings)
         session.delete(session.exec(select(Task)).one())
         session.commit()
     reminder_delivery.deliver(
-        session_factory=factory(fresh_settings), now=NOW, settings=fresh_settings
+        session_factory=session_factory(fresh_settings), now=NOW, settings=fresh_settings
     )
-    assert {(r.status, r.last_error) for r in rows(fresh_settings)} == {
+    assert {(r.status, r.last_error) for r in notifications(fresh_settings)} == {
         (DeliveryStatus.skipped, reminder_delivery.SKIP_DELETED)
     }
 
 
 def test_only_one_leader_until_its_lease_runs_out(fresh_settings: Settings) -> None:
     ttl = timedelta(minutes=4)
-    with factory(fresh_settings)() as session:
+    with session_factory(fresh_settings)() as session:
         assert reminders.acquire_lease(
             session=session, name="reminders", holder="a", now=NOW, ttl=ttl
         )

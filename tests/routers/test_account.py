@@ -6,7 +6,7 @@ from sqlmodel import Session, func, select
 from app.models.api_token import ApiToken
 from app.models.auth import UserSession
 from app.security import verify_password
-from tests.conftest import HX, PASSWORD, csrf, make_user, sign_in
+from tests.factories import HX, PASSWORD, csrf, make_user, sign_in
 
 
 class TestPassword:

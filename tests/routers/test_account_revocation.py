@@ -2,12 +2,13 @@
 their account: a deactivated user's feed is dead, and a changed password is a fresh start."""
 
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlmodel import Session, select
 
 from app.models.api_token import ApiToken
 from app.models.notification import NotificationPreference
 from app.models.user import Role, User
-from tests.conftest import PASSWORD, csrf, make_user, sign_in
+from tests.factories import PASSWORD, csrf, make_user, sign_in
 
 NEW_PASSWORD = "a brand new secret"
 
@@ -23,12 +24,14 @@ def _issue_token_and_feed(client: TestClient, session: Session, user: User) -> t
 
 
 def _token_works(client: TestClient, token: str) -> bool:
-    return client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    response: Response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    return response.status_code == 200
 
 
 def _feed_works(client: TestClient, feed: str) -> bool:
     with TestClient(client.app, follow_redirects=False) as anonymous:
-        return anonymous.get(feed).status_code == 200
+        response: Response = anonymous.get(feed)
+        return response.status_code == 200
 
 
 def _set_active(
@@ -98,8 +101,8 @@ class TestDeactivation:
 
 
 class TestPasswordChange:
-    def _change(self, client: TestClient, current: str = PASSWORD):  # type: ignore[no-untyped-def]
-        return client.post(
+    def _change(self, client: TestClient, current: str = PASSWORD) -> Response:
+        response: Response = client.post(
             "/account/password",
             data={
                 "current_password": current,
@@ -108,6 +111,7 @@ class TestPasswordChange:
                 "csrf_token": csrf(client),
             },
         )
+        return response
 
     def test_revokes_api_tokens_and_the_calendar_address(
         self, client: TestClient, session: Session

@@ -5,15 +5,14 @@ from io import BytesIO
 from docx import Document
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from app.models.audit import Audit, ChecklistItem, ChecklistResult, Finding
 from app.models.evidence import Confidentiality, Evidence, EvidenceRequirement, EvidenceRevision
 from app.models.nonconformity import Nonconformity
 from app.models.user import Role
 from app.services.accounts import api_tokens as api_token_service
-from tests.audit_factories import clauses, make_audit
-from tests.conftest import HX, NOW, csrf, make_department, make_user, sign_in
+from tests.factories import HX, NOW, clauses, csrf, make_audit, make_department, make_user, sign_in
 
 
 def _plan_form(session: Session, **overrides: object) -> dict[str, object]:
@@ -102,11 +101,13 @@ class TestList:
 
 
 def _item(session: Session, audit: Audit) -> ChecklistItem:
-    return session.exec(
+    item = session.exec(
         select(ChecklistItem)
         .where(ChecklistItem.audit_id == audit.id)
-        .order_by(ChecklistItem.position)  # type: ignore[arg-type]
-    ).first()  # type: ignore[return-value]
+        .order_by(col(ChecklistItem.position))
+    ).first()
+    assert item is not None
+    return item
 
 
 class TestChecklist:

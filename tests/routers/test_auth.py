@@ -4,16 +4,17 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlmodel import Session, func, select
 
 from app.models.auth import LoginAttempt, UserSession
 from app.models.user import Role, User
 from app.web.deps import get_now
-from tests.conftest import HX, NOW, PASSWORD, csrf, make_user, set_cookie, sign_in
+from tests.factories import HX, NOW, PASSWORD, csrf, make_user, set_cookie, sign_in
 
 
-def _login(client: TestClient, email: str, password: str, **headers: str):  # type: ignore[no-untyped-def]
-    return client.post(
+def _login(client: TestClient, email: str, password: str, **headers: str) -> Response:
+    response: Response = client.post(
         "/login",
         data={
             "email": email,
@@ -23,6 +24,7 @@ def _login(client: TestClient, email: str, password: str, **headers: str):  # ty
         },
         headers=headers,
     )
+    return response
 
 
 class TestLoginPage:

@@ -4,9 +4,9 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from app.models.capability import Capability, Stage
-from app.models.initiative import Initiative, Task, TaskStatus
+from app.models.initiative import Element, Initiative, Task, TaskStatus
 from app.models.user import Role
-from tests.conftest import HX, csrf, make_capability, make_goal, make_user, sign_in
+from tests.factories import HX, csrf, make_capability, make_goal, make_user, sign_in
 
 
 class TestCreate:
@@ -14,7 +14,7 @@ class TestCreate:
         self, client: TestClient, session: Session
     ) -> None:
         sign_in(client, session, make_user(session, roles=[Role.executive]))
-        from tests.conftest import first_clause
+        from tests.factories import first_clause
 
         response = client.post(
             "/capabilities",
@@ -161,7 +161,7 @@ class TestInitiativesAndTasks:
         task = Task(
             initiative_id=initiative.id or 0,
             title="t",
-            element="data",
+            element=Element.data,
             created_at=capability.created_at,
         )
         session.add(task)

@@ -6,18 +6,11 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
 from app.clock import local_date
-from app.models.certification import Certification, CertificationCreate, Milestone
+from app.models.certification import Certification, CertificationStatus, Milestone
 from app.models.user import Role
 from app.services.accounts import api_tokens as api_token_service
 from app.services.certification import plan, service
-from tests.conftest import HX, NOW, csrf, make_user, sign_in
-
-
-def make_certification(session: Session, **overrides: object) -> Certification:
-    data = CertificationCreate(**{"body": "评定机构甲", "grade_sought": "AA", **overrides})  # type: ignore[arg-type]
-    certification = service.create(session=session, now=NOW, actor_id=None, data=data)
-    session.commit()
-    return certification
+from tests.factories import HX, NOW, csrf, make_certification, make_user, sign_in
 
 
 def milestone(session: Session, certification: Certification, key: str) -> Milestone:
@@ -66,7 +59,7 @@ class TestPage:
             now=NOW,
             actor_id=None,
             certification=first,
-            status="withdrawn",  # type: ignore[arg-type]
+            status=CertificationStatus.withdrawn,
         )
         make_certification(session, body="评定机构乙")
         admin(client, session)

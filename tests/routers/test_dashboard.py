@@ -8,7 +8,7 @@ from sqlmodel import Session
 from app.models.user import Role
 from app.services.strategy import goals as goal_service
 from app.services.strategy.goals import Reading
-from tests.conftest import NOW, make_capability, make_goal, make_user, sign_in
+from tests.factories import NOW, make_capability, make_goal, make_user, sign_in
 
 
 def test_numbers_in_the_tables_match_the_data(client: TestClient, session: Session) -> None:

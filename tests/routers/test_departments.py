@@ -5,7 +5,7 @@ from sqlmodel import Session, func, select
 
 from app.models.department import Department
 from app.models.user import Role
-from tests.conftest import HX, csrf, make_department, make_user, sign_in
+from tests.factories import HX, csrf, make_department, make_user, sign_in
 
 
 def _count(session: Session) -> int:

@@ -1,7 +1,7 @@
 """Dossier pages: build in the background with progress, download, assessor links."""
 
 import zipfile
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from urllib.parse import quote
 
@@ -12,8 +12,7 @@ from app.models.certification import AssessorAccess, AssessorVisit
 from app.models.dossier import Dossier, DossierStatus
 from app.models.user import Role
 from app.settings import Settings
-from tests.conftest import HX, csrf, first_clause, make_user, sign_in
-from tests.services.dossiers.test_service import add_evidence
+from tests.factories import HX, add_evidence, csrf, first_clause, make_user, sign_in
 
 
 def _build(client: TestClient) -> int:
@@ -42,7 +41,7 @@ def test_a_dossier_is_built_and_downloaded(
 
 
 def test_a_second_build_while_one_runs_is_refused(client: TestClient, session: Session) -> None:
-    session.add(Dossier(status=DossierStatus.building, active=True, requested_at=func.now()))
+    session.add(Dossier(status=DossierStatus.building, active=True, requested_at=datetime.now(UTC)))
     session.commit()
     sign_in(client, session, make_user(session, roles=[Role.admin]))
     before = session.exec(select(func.count()).select_from(Dossier)).one()
@@ -58,7 +57,7 @@ def test_a_building_dossier_polls_for_progress(client: TestClient, session: Sess
         active=True,
         total_files=10,
         done_files=4,
-        requested_at=func.now(),
+        requested_at=datetime.now(UTC),
     )
     session.add(dossier)
     session.commit()

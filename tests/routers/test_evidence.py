@@ -5,18 +5,28 @@ from io import BytesIO
 from urllib.parse import quote
 
 from fastapi.testclient import TestClient
+from httpx import Response
 from openpyxl import Workbook, load_workbook
 from sqlmodel import Session, func, select
 
 from app.models.evidence import Evidence, EvidenceRequirement, EvidenceRevision, EvidenceStatus
 from app.models.user import Role
-from tests.conftest import HX, NOW, csrf, first_clause, make_department, make_user, sign_in
+from app.settings import Settings
+from tests.factories import (
+    HX,
+    NOW,
+    PDF,
+    csrf,
+    first_clause,
+    make_department,
+    make_user,
+    sign_in,
+    upload_revision,
+)
 
-PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
-
-def _create(client: TestClient, **values: str) -> Evidence:
-    response = client.post(
+def _create(client: TestClient, **values: str) -> Response:
+    response: Response = client.post(
         "/evidence",
         data={"title": "文件控制程序", "kind": "document", **values, "csrf_token": csrf(client)},
     )
@@ -28,32 +38,12 @@ def _evidence(session: Session, title: str = "文件控制程序") -> Evidence:
     return session.exec(select(Evidence).where(Evidence.title == title)).one()
 
 
-def _upload(
-    client: TestClient,
-    evidence_id: int,
-    content: bytes = PDF,
-    name: str = "文件控制程序 V1.pdf",
-    htmx: bool = True,
-    **fields: str,
-):  # type: ignore[no-untyped-def]
-    headers = (
-        {**HX, "HX-Target": "evidence-revisions", "X-CSRF-Token": csrf(client)} if htmx else {}
-    )
-    data = fields if htmx else {**fields, "csrf_token": csrf(client)}
-    return client.post(
-        f"/evidence/{evidence_id}/revisions",
-        files={"file": (name, content)},
-        data=data,
-        headers=headers,
-    )
-
-
 class TestUploadAndDownload:
     def test_round_trip_with_hash_and_utf8_name(self, client: TestClient, session: Session) -> None:
         sign_in(client, session, make_user(session, roles=[Role.owner]))
         _create(client)
         evidence = _evidence(session)
-        response = _upload(
+        response = upload_revision(
             client, evidence.id or 0, period_from="2026-01-01", period_to="2026-06-30"
         )
         assert response.status_code == 200
@@ -75,7 +65,7 @@ class TestUploadAndDownload:
     ) -> None:
         sign_in(client, session, make_user(session, roles=[Role.owner]))
         _create(client)
-        response = _upload(client, _evidence(session).id or 0, htmx=False)
+        response = upload_revision(client, _evidence(session).id or 0, htmx=False)
         assert response.status_code == 200
         assert "<nav" in response.text
 
@@ -91,24 +81,26 @@ class TestUploadAndDownload:
             (b"MZ\x90\x00\x03", "a.pdf", 422),
         ]
         for content, name, status in cases:
-            response = _upload(client, evidence_id, content=content, name=name)
+            response = upload_revision(client, evidence_id, content=content, name=name)
             assert response.status_code == status, name
             assert 'id="file-error"' in response.text
-        period = _upload(client, evidence_id, period_from="2026-06-01", period_to="2026-01-01")
+        period = upload_revision(
+            client, evidence_id, period_from="2026-06-01", period_to="2026-01-01"
+        )
         assert period.status_code == 422
         assert 'id="period_to-error"' in period.text
-        assert _upload(client, evidence_id).status_code == 200
-        duplicate = _upload(client, evidence_id)
+        assert upload_revision(client, evidence_id).status_code == 200
+        duplicate = upload_revision(client, evidence_id)
         assert duplicate.status_code == 409
         assert session.exec(select(func.count()).select_from(EvidenceRevision)).one() == 1
 
     def test_over_limit_is_413_before_reading(
-        self, client: TestClient, session: Session, settings
-    ) -> None:  # type: ignore[no-untyped-def]
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
         sign_in(client, session, make_user(session, roles=[Role.owner]))
         _create(client)
         big = b"x" * (settings.upload_max_mb * 1024 * 1024 + 2 * 1024 * 1024)
-        response = _upload(client, _evidence(session).id or 0, content=big, name="big.txt")
+        response = upload_revision(client, _evidence(session).id or 0, content=big, name="big.txt")
         assert response.status_code == 413
 
 
@@ -120,7 +112,7 @@ class TestReview:
         sign_in(client, session, owner)
         _create(client)
         evidence = _evidence(session)
-        _upload(client, evidence.id or 0)
+        upload_revision(client, evidence.id or 0)
         requirement = first_clause(session)
         link = client.post(
             f"/requirements/{requirement.id}/evidence",
@@ -218,7 +210,7 @@ class TestAccess:
         sign_in(client, session, owner)
         _create(client, confidentiality="restricted", department_id=str(hr.id), title="薪酬台账")
         evidence = _evidence(session, "薪酬台账")
-        _upload(client, evidence.id or 0)
+        upload_revision(client, evidence.id or 0)
         revision = session.exec(
             select(EvidenceRevision).where(EvidenceRevision.evidence_id == evidence.id)
         ).one()
@@ -242,7 +234,7 @@ class TestAccess:
         _create(client)
         evidence = _evidence(session)
         sign_in(client, session, make_user(session, roles=[Role.owner]))
-        assert _upload(client, evidence.id or 0).status_code == 403
+        assert upload_revision(client, evidence.id or 0).status_code == 403
 
 
 class TestRegister:
@@ -251,7 +243,9 @@ class TestRegister:
     ) -> None:
         sign_in(client, session, make_user(session, roles=[Role.admin]))
         _create(client, title="内部审核控制程序", reference="RH-QP-07")
-        _upload(client, _evidence(session, "内部审核控制程序").id or 0, name="audit-procedure.pdf")
+        upload_revision(
+            client, _evidence(session, "内部审核控制程序").id or 0, name="audit-procedure.pdf"
+        )
         _create(client, title="管理评审控制程序")
         for query in ("审核", "AUDIT-PROC", "qp-07"):
             page = client.get(f"/evidence?q={quote(query)}")
@@ -270,7 +264,7 @@ class TestRegister:
         sign_in(client, session, make_user(session, roles=[Role.admin]))
         _create(client, title="供应商评价记录")
         _create(client, title="设备点检表")
-        _upload(client, _evidence(session, "设备点检表").id or 0, name="供应商-点检.pdf")
+        upload_revision(client, _evidence(session, "设备点检表").id or 0, name="供应商-点检.pdf")
         _create(client, title="培训记录")
         for sort in ("updated", "title", "review"):
             listed = []
@@ -294,7 +288,7 @@ class TestRegister:
         sign_in(client, session, make_user(session, roles=[Role.admin]))
         _create(client, title="École partner list")
         evidence = _evidence(session, "École partner list")
-        _upload(client, evidence.id or 0, name="ΣΥΜΒΑΣΗ-2026.pdf")
+        upload_revision(client, evidence.id or 0, name="ΣΥΜΒΑΣΗ-2026.pdf")
 
         def found(query: str) -> bool:
             listed = client.get(f"/evidence?q={quote(query)}").text
@@ -448,7 +442,7 @@ def test_create_validation(client: TestClient, session: Session) -> None:
 
 def test_api_upload_and_download(client: TestClient, session: Session) -> None:
     from app.services.accounts import api_tokens as api_token_service
-    from tests.conftest import NOW
+    from tests.factories import NOW
 
     owner = make_user(session, roles=[Role.owner])
     sign_in(client, session, owner)

@@ -13,7 +13,7 @@ from app.models.goal import Goal, Measurement
 from app.models.user import Role
 from app.services.strategy import goals as goal_service
 from app.services.strategy.goals import Reading
-from tests.conftest import HX, NOW, csrf, make_capability, make_goal, make_user, sign_in
+from tests.factories import HX, NOW, csrf, make_capability, make_goal, make_user, sign_in
 
 GOAL_FORM = {
     "indicator": "设备联网率",

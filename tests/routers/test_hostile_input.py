@@ -4,14 +4,14 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from app.models.user import Role
-from tests.conftest import csrf, first_clause, make_capability, make_goal, make_user, sign_in
+from tests.factories import csrf, first_clause, make_capability, make_goal, make_user, sign_in
 
 
 def test_no_hostile_input_reaches_a_server_error(client: TestClient, session: Session) -> None:
     admin = make_user(session, roles=[Role.admin])
     sign_in(client, session, admin)
     cap = make_capability(session)
-    goal = make_goal(session, cap.id)
+    goal = make_goal(session, cap.id or 0)
     r = first_clause(session)
     long = "长" * 5000
     gets = [
@@ -42,12 +42,12 @@ def test_no_hostile_input_reaches_a_server_error(client: TestClient, session: Se
         "/evidence/import",
         "/admin/users?q=" + long[:50],
     ]
-    bad = []
+    bad: list[tuple[object, ...]] = []
     for g in gets:
         resp = client.get(g)
         if resp.status_code >= 500:
             bad.append((g, resp.status_code))
-    posts = [
+    posts: list[tuple[str, dict[str, str | list[str]]]] = [
         (
             f"/capabilities/{cap.id}/goals",
             {
@@ -161,7 +161,7 @@ def test_oversized_id_is_a_field_error_and_changes_nothing(
 
 def test_oversized_id_in_the_api_is_422(client: TestClient, session: Session) -> None:
     from app.services.accounts import api_tokens as api_token_service
-    from tests.conftest import NOW
+    from tests.factories import NOW
 
     admin = make_user(session, roles=[Role.admin])
     _t, secret = api_token_service.create(session=session, now=NOW, user_id=admin.id or 0, name="x")

@@ -30,7 +30,7 @@ from app.services.evidence import service as evidence_service
 from app.services.imports import time_limited
 from app.services.self_assessments import service as assessment_service
 from app.settings import Settings
-from tests.conftest import NOW, csrf, make_settings, make_user, sign_in
+from tests.factories import NOW, csrf, make_settings, make_user, sign_in
 
 IMPORTS = {"register": "/evidence/import", "self-assessment": "/self-assessments/import"}
 QUOTA = 2
@@ -87,9 +87,10 @@ def _slow_sheet() -> bytes:
 
 
 def _upload(client: TestClient, url: str, content: bytes) -> Response:
-    return client.post(
+    response: Response = client.post(
         url, files={"file": ("表.xlsx", content)}, headers={"X-CSRF-Token": csrf(client)}
     )
+    return response
 
 
 def _token(response: Response) -> str:
@@ -98,7 +99,10 @@ def _token(response: Response) -> str:
 
 
 def _confirm(client: TestClient, url: str, token: str) -> Response:
-    return client.post(f"{url}/confirm", data={"token": token, "csrf_token": csrf(client)})
+    response: Response = client.post(
+        f"{url}/confirm", data={"token": token, "csrf_token": csrf(client)}
+    )
+    return response
 
 
 def _previews(settings: Settings, user: User) -> list[Path]:
@@ -249,7 +253,7 @@ class TestResponsiveness:
         assert _files(settings) == []
 
 
-ROWS = {"register": ["C-1", "确认时的文件"], "self-assessment": [2023, 48.5]}
+ROWS: dict[str, list[Any]] = {"register": ["C-1", "确认时的文件"], "self-assessment": [2023, 48.5]}
 
 
 def _imported(session: Session, kind: str) -> int:

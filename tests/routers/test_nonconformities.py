@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from httpx import Response
 from sqlmodel import Session, select
 
 from app.models.nonconformity import (
@@ -23,10 +22,20 @@ from app.models.nonconformity import (
 from app.models.user import Role, User
 from app.services.accounts import api_tokens as api_token_service
 from app.web.deps import get_now
-from tests.conftest import HX, NOW, csrf, first_clause, make_department, make_user, sign_in
-from tests.services.nonconformities.test_service import add_action, make_nc, ready_for_verification
-
-WORK = {**HX, "HX-Target": "nc-work"}
+from tests.factories import (
+    HX,
+    NOW,
+    add_action,
+    csrf,
+    first_clause,
+    fresh_nc,
+    make_department,
+    make_nc,
+    make_user,
+    post_nc,
+    ready_for_verification,
+    sign_in,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -35,23 +44,10 @@ def frozen_clock(app: FastAPI) -> None:
     app.dependency_overrides[get_now] = lambda: NOW
 
 
-def post(client: TestClient, url: str, htmx: bool = True, **data: str) -> Response:
-    if htmx:
-        return client.post(url, data=data, headers={**WORK, "X-CSRF-Token": csrf(client)})
-    return client.post(url, data={**data, "csrf_token": csrf(client)})
-
-
 def signed_in(client: TestClient, session: Session, role: Role) -> User:
     user = make_user(session, roles=[role], locale="en")  # messages checked in English
     sign_in(client, session, user)
     return user
-
-
-def fresh(session: Session, nc: Nonconformity) -> Nonconformity:
-    session.expire_all()
-    found = session.get(Nonconformity, nc.id)
-    assert found is not None
-    return found
 
 
 class TestBoard:
@@ -115,7 +111,7 @@ class TestRaise:
         form = client.get("/nonconformities/new")
         assert form.status_code == 200
         assert 'id="deadline-defaults"' in form.text
-        response = post(
+        response = post_nc(
             client,
             "/nonconformities",
             htmx=False,
@@ -139,7 +135,7 @@ class TestRaise:
         self, client: TestClient, session: Session
     ) -> None:
         signed_in(client, session, Role.auditor)
-        response = post(
+        response = post_nc(
             client,
             "/nonconformities",
             htmx=False,
@@ -150,7 +146,7 @@ class TestRaise:
         assert response.status_code == 422
         assert 'id="title-error"' in response.text
         assert 'id="grade-error"' in response.text
-        early = post(client, "/nonconformities", htmx=False, title="X", due_date="2020-01-01")
+        early = post_nc(client, "/nonconformities", htmx=False, title="X", due_date="2020-01-01")
         assert early.status_code == 422
         assert 'id="due_date-error"' in early.text
         assert session.exec(select(Nonconformity)).all() == []
@@ -158,7 +154,7 @@ class TestRaise:
     def test_owners_may_not_raise(self, client: TestClient, session: Session) -> None:
         signed_in(client, session, Role.owner)
         assert client.get("/nonconformities/new").status_code == 403
-        assert post(client, "/nonconformities", htmx=False, title="X").status_code == 403
+        assert post_nc(client, "/nonconformities", htmx=False, title="X").status_code == 403
 
 
 class TestHeader:
@@ -167,15 +163,15 @@ class TestHeader:
     ) -> None:
         nc = make_nc(session)
         signed_in(client, session, Role.executive)
-        bad = post(
+        bad = post_nc(
             client, f"/nonconformities/{nc.id}", htmx=False, title="改", due_date="2020-01-01"
         )
         assert bad.status_code == 422
         assert 'id="due_date-error"' in bad.text
-        assert fresh(session, nc).title != "改"
-        ok = post(client, f"/nonconformities/{nc.id}", htmx=False, title="改", grade="major")
+        assert fresh_nc(session, nc).title != "改"
+        ok = post_nc(client, f"/nonconformities/{nc.id}", htmx=False, title="改", grade="major")
         assert ok.status_code == 303
-        changed = fresh(session, nc)
+        changed = fresh_nc(session, nc)
         assert changed.title == "改"
         assert changed.due_date == changed.raised_on + timedelta(days=30)
 
@@ -186,7 +182,7 @@ class TestHeader:
         nc = ready_for_verification(session, owner)
         successor = make_user(session, roles=[Role.owner], locale="en")
         sign_in(client, session, owner)
-        response = post(
+        response = post_nc(
             client,
             f"/nonconformities/{nc.id}",
             htmx=False,
@@ -196,7 +192,7 @@ class TestHeader:
         assert response.status_code == 409
         assert 'id="owner_id-error"' in response.text
         assert "verification is pending" in response.text
-        assert fresh(session, nc).owner_id == owner.id
+        assert fresh_nc(session, nc).owner_id == owner.id
 
 
 class TestWork:
@@ -207,20 +203,22 @@ class TestWork:
         nc = make_nc(session, owner)
         url = f"/nonconformities/{nc.id}/correction"
         today = NOW.date().isoformat()
-        response = post(client, url, correction="已补签", correction_done_on=today)
+        response = post_nc(client, url, correction="已补签", correction_done_on=today)
         assert response.status_code == 200
         assert response.text.lstrip().startswith('<div id="nc-work">')
         assert "showToast" in response.headers["hx-trigger"]
-        plain = post(client, url, htmx=False, correction="已补签并归档", correction_done_on=today)
+        plain = post_nc(
+            client, url, htmx=False, correction="已补签并归档", correction_done_on=today
+        )
         assert plain.status_code == 303
-        assert fresh(session, nc).correction == "已补签并归档"
+        assert fresh_nc(session, nc).correction == "已补签并归档"
 
     def test_a_done_date_before_the_raise_is_refused(
         self, client: TestClient, session: Session
     ) -> None:
         owner = signed_in(client, session, Role.owner)
         nc = make_nc(session, owner)
-        response = post(
+        response = post_nc(
             client,
             f"/nonconformities/{nc.id}/correction",
             correction="已补签",
@@ -228,8 +226,8 @@ class TestWork:
         )
         assert response.status_code == 422
         assert 'id="correction-correction_done_on-error"' in response.text
-        assert fresh(session, nc).correction == ""
-        plain = post(
+        assert fresh_nc(session, nc).correction == ""
+        plain = post_nc(
             client,
             f"/nonconformities/{nc.id}/correction",
             htmx=False,
@@ -244,17 +242,17 @@ class TestWork:
     ) -> None:
         nc = make_nc(session, make_user(session, roles=[Role.owner], locale="en"))
         signed_in(client, session, Role.owner)
-        response = post(client, f"/nonconformities/{nc.id}/correction", correction="x")
+        response = post_nc(client, f"/nonconformities/{nc.id}/correction", correction="x")
         assert response.status_code == 403
 
     def test_root_cause_method_must_be_offered(self, client: TestClient, session: Session) -> None:
         owner = signed_in(client, session, Role.owner)
         nc = make_nc(session, owner)
         url = f"/nonconformities/{nc.id}/root-cause"
-        bad = post(client, url, root_cause_method="guessing", root_cause="因为")
+        bad = post_nc(client, url, root_cause_method="guessing", root_cause="因为")
         assert bad.status_code == 422
         assert 'id="root_cause-root_cause_method-error"' in bad.text
-        early = post(
+        early = post_nc(
             client,
             url,
             root_cause_method="five_whys",
@@ -263,16 +261,16 @@ class TestWork:
         )
         assert early.status_code == 422
         assert 'id="root_cause-effectiveness_check_date-error"' in early.text
-        ok = post(client, url, htmx=False, root_cause_method="fishbone", root_cause="职责不清")
+        ok = post_nc(client, url, htmx=False, root_cause_method="fishbone", root_cause="职责不清")
         assert ok.status_code == 303
-        assert fresh(session, nc).root_cause == "职责不清"
+        assert fresh_nc(session, nc).root_cause == "职责不清"
 
     def test_start_moves_it_in_progress_once(self, client: TestClient, session: Session) -> None:
         owner = signed_in(client, session, Role.owner)
         nc = make_nc(session, owner)
-        assert post(client, f"/nonconformities/{nc.id}/start", htmx=False).status_code == 303
-        assert fresh(session, nc).status == NcStatus.in_progress
-        again = post(client, f"/nonconformities/{nc.id}/start")
+        assert post_nc(client, f"/nonconformities/{nc.id}/start", htmx=False).status_code == 303
+        assert fresh_nc(session, nc).status == NcStatus.in_progress
+        again = post_nc(client, f"/nonconformities/{nc.id}/start")
         assert again.status_code == 409
         assert 'id="status-__all__-error"' in again.text
 
@@ -285,10 +283,10 @@ class TestActions:
         doer = make_user(session, roles=[Role.owner], locale="en")
         nc = make_nc(session, nc_owner)
         sign_in(client, session, nc_owner)
-        missing = post(client, f"/nonconformities/{nc.id}/actions", description="")
+        missing = post_nc(client, f"/nonconformities/{nc.id}/actions", description="")
         assert missing.status_code == 422
         assert 'id="action-description-error"' in missing.text
-        added = post(
+        added = post_nc(
             client,
             f"/nonconformities/{nc.id}/actions",
             description="修订备份制度",
@@ -298,37 +296,39 @@ class TestActions:
         assert added.status_code == 200
         assert "修订备份制度" in added.text
         assert (
-            post(
+            post_nc(
                 client, f"/nonconformities/{nc.id}/actions", htmx=False, description="培训"
             ).status_code
             == 303
         )
-        assert fresh(session, nc).status == NcStatus.in_progress
+        assert fresh_nc(session, nc).status == NcStatus.in_progress
         action = session.exec(
             select(CorrectiveAction).where(CorrectiveAction.description == "修订备份制度")
         ).one()
         sign_in(client, session, doer)
         url = f"/nonconformities/actions/{action.id}/status"
-        bad = post(client, url, status="finished")
+        bad = post_nc(client, url, status="finished")
         assert bad.status_code == 422
         assert f'id="action-{action.id}-status-error"' in bad.text
-        done = post(client, url, status="done")
+        done = post_nc(client, url, status="done")
         assert done.status_code == 200
         session.expire_all()
-        assert session.get(CorrectiveAction, action.id).status == ActionStatus.done  # type: ignore[union-attr]
+        saved = session.get(CorrectiveAction, action.id)
+        assert saved is not None
+        assert saved.status == ActionStatus.done
         other = session.exec(
             select(CorrectiveAction).where(CorrectiveAction.description == "培训")
         ).one()
         # Not the doer's action, nor the doer's nonconformity.
-        forbidden = post(client, f"/nonconformities/actions/{other.id}/status", status="done")
+        forbidden = post_nc(client, f"/nonconformities/actions/{other.id}/status", status="done")
         assert forbidden.status_code == 403
         sign_in(client, session, nc_owner)
-        cancel = post(
+        cancel = post_nc(
             client, f"/nonconformities/actions/{other.id}/status", htmx=False, status="cancelled"
         )
         assert cancel.status_code == 422
         assert f'id="action-{other.id}-note-error"' in cancel.text
-        cancelled = post(
+        cancelled = post_nc(
             client,
             f"/nonconformities/actions/{other.id}/status",
             htmx=False,
@@ -344,16 +344,18 @@ class TestActions:
         mine = make_nc(session, owner)
         page = client.get(f"/nonconformities/{mine.id}").text
         assert f'action="/nonconformities/{mine.id}/actions"' in page
-        added = post(client, f"/nonconformities/{mine.id}/actions", description="补充培训")
+        added = post_nc(client, f"/nonconformities/{mine.id}/actions", description="补充培训")
         assert added.status_code == 200
         assert "补充培训" in added.text
-        plain = post(client, f"/nonconformities/{mine.id}/actions", htmx=False, description="复查")
+        plain = post_nc(
+            client, f"/nonconformities/{mine.id}/actions", htmx=False, description="复查"
+        )
         assert plain.status_code == 303
         theirs = make_nc(session, make_user(session, roles=[Role.owner], locale="en"))
         assert f'action="/nonconformities/{theirs.id}/actions"' not in (
             client.get(f"/nonconformities/{theirs.id}").text
         )
-        refused = post(client, f"/nonconformities/{theirs.id}/actions", description="越权")
+        refused = post_nc(client, f"/nonconformities/{theirs.id}/actions", description="越权")
         assert refused.status_code == 403
         assert (
             session.exec(
@@ -371,16 +373,16 @@ class TestVerification:
         nc = make_nc(session, owner)
         add_action(session, nc, owner)
         url = f"/nonconformities/{nc.id}/request-verification"
-        no_cause = post(client, url)
+        no_cause = post_nc(client, url)
         assert no_cause.status_code == 409
         assert "Record the root cause first." in no_cause.text
         nc.root_cause = "职责不清"
         session.add(nc)
         session.commit()
-        response = post(client, url)
+        response = post_nc(client, url)
         assert response.status_code == 409
         assert "done or cancelled" in response.text
-        assert fresh(session, nc).status == NcStatus.in_progress
+        assert fresh_nc(session, nc).status == NcStatus.in_progress
 
     def test_request_verification_without_htmx(self, client: TestClient, session: Session) -> None:
         owner = signed_in(client, session, Role.owner)
@@ -388,9 +390,9 @@ class TestVerification:
         nc.status = NcStatus.in_progress
         session.add(nc)
         session.commit()
-        response = post(client, f"/nonconformities/{nc.id}/request-verification", htmx=False)
+        response = post_nc(client, f"/nonconformities/{nc.id}/request-verification", htmx=False)
         assert response.status_code == 303
-        assert fresh(session, nc).status == NcStatus.verification
+        assert fresh_nc(session, nc).status == NcStatus.verification
 
     def test_the_owner_may_not_verify(self, client: TestClient, session: Session) -> None:
         owner = make_user(session, roles=[Role.executive], locale="en")
@@ -398,10 +400,10 @@ class TestVerification:
         sign_in(client, session, owner)
         page = client.get(f"/nonconformities/{nc.id}").text
         assert "someone else verifies it" in page
-        response = post(client, f"/nonconformities/{nc.id}/verify", verdict="effective")
+        response = post_nc(client, f"/nonconformities/{nc.id}/verify", verdict="effective")
         assert response.status_code == 403
         assert "someone other than the owner" in response.text
-        assert fresh(session, nc).status == NcStatus.verification
+        assert fresh_nc(session, nc).status == NcStatus.verification
 
     def test_a_refusal_is_a_toast_with_htmx_and_a_page_without(
         self, client: TestClient, session: Session
@@ -415,33 +417,33 @@ class TestVerification:
         page = client.get(f"/nonconformities/{nc.id}").text
         assert "asked for its verification" in page
         assert f'action="/nonconformities/{nc.id}/verify"' not in page
-        toast = post(client, f"/nonconformities/{nc.id}/verify", verdict="effective")
+        toast = post_nc(client, f"/nonconformities/{nc.id}/verify", verdict="effective")
         assert toast.status_code == 403
         assert toast.headers["content-type"].startswith("text/plain")
         assert toast.headers["hx-reswap"] == "none"
         assert toast.text.startswith("Verification must be by someone other than the owner")
-        plain = post(client, f"/nonconformities/{nc.id}/verify", htmx=False, verdict="effective")
+        plain = post_nc(client, f"/nonconformities/{nc.id}/verify", htmx=False, verdict="effective")
         assert plain.status_code == 403
         assert "<nav" in plain.text
         assert "whoever asked for the verification" in plain.text
-        assert fresh(session, nc).status == NcStatus.verification
+        assert fresh_nc(session, nc).status == NcStatus.verification
 
     def test_effective_closes_it(self, client: TestClient, session: Session) -> None:
         nc = ready_for_verification(session, make_user(session, roles=[Role.owner], locale="en"))
         signed_in(client, session, Role.auditor)
-        bad = post(client, f"/nonconformities/{nc.id}/verify", verdict="maybe")
+        bad = post_nc(client, f"/nonconformities/{nc.id}/verify", verdict="maybe")
         assert bad.status_code == 422
         assert 'id="verify-verdict-error"' in bad.text
-        response = post(
+        response = post_nc(
             client, f"/nonconformities/{nc.id}/verify", verdict="effective", notes="抽查 5 份记录"
         )
         assert response.status_code == 200
         assert "showToast" in response.headers["hx-trigger"]
-        assert fresh(session, nc).status == NcStatus.closed
+        assert fresh_nc(session, nc).status == NcStatus.closed
         page = client.get(f"/nonconformities/{nc.id}").text
         assert "抽查 5 份记录" in page
         assert f'action="/nonconformities/{nc.id}/correction"' not in page  # read-only now
-        again = post(client, f"/nonconformities/{nc.id}/verify", htmx=False, verdict="effective")
+        again = post_nc(client, f"/nonconformities/{nc.id}/verify", htmx=False, verdict="effective")
         assert again.status_code == 409
 
     def test_not_effective_reopens_it_and_keeps_the_record(
@@ -449,7 +451,7 @@ class TestVerification:
     ) -> None:
         nc = ready_for_verification(session, make_user(session, roles=[Role.owner], locale="en"))
         signed_in(client, session, Role.auditor)
-        response = post(
+        response = post_nc(
             client,
             f"/nonconformities/{nc.id}/verify",
             htmx=False,
@@ -457,7 +459,7 @@ class TestVerification:
             notes="仍发现未备份",
         )
         assert response.status_code == 303
-        reopened = fresh(session, nc)
+        reopened = fresh_nc(session, nc)
         assert reopened.status == NcStatus.in_progress
         assert reopened.reopened_count == 1
         assert len(session.exec(select(Verification)).all()) == 1

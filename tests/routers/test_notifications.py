@@ -7,7 +7,7 @@ from icalendar import Calendar
 from sqlmodel import Session, func, select
 
 from app.models.capability import Capability
-from app.models.initiative import Initiative, Task
+from app.models.initiative import Element, Initiative, Task
 from app.models.notification import (
     CalendarDay,
     Channel,
@@ -19,7 +19,7 @@ from app.models.notification import (
     WebhookChannel,
 )
 from app.models.user import Role, User
-from tests.conftest import HX, NOW, csrf, make_user, sign_in
+from tests.factories import HX, NOW, csrf, make_user, sign_in
 
 
 def _message(
@@ -132,7 +132,7 @@ def test_calendar_feed_lists_my_due_items_and_reset_revokes(
         Task(
             initiative_id=initiative.id or 0,
             title="数据采集",
-            element="data",
+            element=Element.data,
             owner_id=user.id,
             due_date=datetime.now(UTC).date(),
             created_at=NOW,

@@ -5,7 +5,7 @@ from sqlmodel import Session, select
 
 from app.models.pdca import PdcaCycle, Phase
 from app.models.user import Role
-from tests.conftest import HX, csrf, make_user, sign_in
+from tests.factories import HX, csrf, make_user, sign_in
 
 
 def test_full_cycle_through_the_page(client: TestClient, session: Session) -> None:

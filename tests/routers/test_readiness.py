@@ -10,12 +10,11 @@ from pypdf import PdfReader
 from sqlmodel import Session, select
 
 from app.models.evidence import Confidentiality, Evidence
+from app.models.nonconformity import NcGrade
 from app.models.user import Role
 from app.services.accounts import api_tokens as api_token_service
 from app.web.deps import get_now
-from tests.conftest import HX, NOW, make_department, make_user, sign_in
-from tests.services.certification.test_readiness import clause, make_nc
-from tests.services.certification.test_readiness import ready as ready
+from tests.factories import HX, NOW, clause, make_department, make_nc, make_user, sign_in
 
 GAPS = {**HX, "HX-Target": "readiness-gaps"}
 
@@ -81,7 +80,7 @@ class TestPage:
     def test_filtering_by_check_narrows_to_the_gap_list_under_htmx(
         self, client: TestClient, session: Session
     ) -> None:
-        nc = make_nc(session, "IIMS.LEAD.POLICY")
+        nc = make_nc(session, requirement_key="IIMS.LEAD.POLICY", grade=NcGrade.major)
         fragment = client.get("/readiness?check=major_nc", headers=GAPS)
         assert fragment.status_code == 200
         assert fragment.text.lstrip().startswith('<div id="readiness-gaps">')

@@ -27,13 +27,15 @@ from app.models.notification import (
 from app.models.user import Role, User
 from app.services.reminders import admin as reminder_admin
 from app.services.reminders import channels as notify_channels
-from app.services.reminders import outbound_url
-from tests.conftest import HX, NOW, csrf, make_user, sign_in
-from tests.jobs.conftest import (  # noqa: F401
+from tests.factories import (
+    HX,
     LISTENER_HOST,
-    Received,
+    NOW,
+    WebhookServer,
     allow_listener,
-    webhook_server,
+    csrf,
+    make_user,
+    sign_in,
 )
 
 SECRET = "INTERNAL-ANSWER-7f3a"
@@ -178,7 +180,7 @@ class TestSendTest:
         self,
         client: TestClient,
         session: Session,
-        webhook_server: tuple[Received, str],  # noqa: F811
+        webhook_server: WebhookServer,
         headers: dict[str, str],
     ) -> None:
         received, base = webhook_server
@@ -203,7 +205,7 @@ class TestSendTest:
         app: FastAPI,
         client: TestClient,
         session: Session,
-        webhook_server: tuple[Received, str],  # noqa: F811
+        webhook_server: WebhookServer,
         kind: WebhookKind,
     ) -> None:
         received, base = webhook_server
@@ -226,7 +228,7 @@ class TestSendTest:
         app: FastAPI,
         client: TestClient,
         session: Session,
-        webhook_server: tuple[Received, str],  # noqa: F811
+        webhook_server: WebhookServer,
     ) -> None:
         received, base = webhook_server
         app.state.settings = allow_listener(app.state.settings)
@@ -241,7 +243,7 @@ class TestSendTest:
 
 
 def ledger_row(
-    session: Session, user: User, status: DeliveryStatus, **overrides: object
+    session: Session, user: User, status: DeliveryStatus, **overrides: Any
 ) -> Notification:
     subject = session.exec(select(func.count()).select_from(Notification)).one() + 1
     row = Notification(
@@ -274,7 +276,7 @@ class TestDeliveryLog:
         app: FastAPI,
         client: TestClient,
         session: Session,
-        webhook_server: tuple[Received, str],  # noqa: F811
+        webhook_server: WebhookServer,
     ) -> None:
         received, base = webhook_server
         app.state.settings = allow_listener(app.state.settings)
@@ -364,7 +366,7 @@ class TestBulkRetry:
         assert "3 条记录将在下一轮重新发送" in client.get("/admin/reminders").text
         [event] = retry_events(session)
         assert event.actor_id == user.id
-        assert event.after == {"notification_ids": sorted(r.id for r in dead), "count": 3}
+        assert event.after == {"notification_ids": sorted(r.id or 0 for r in dead), "count": 3}
 
     def test_selected_ones_only(self, client: TestClient, session: Session) -> None:
         user = admin(client, session)
@@ -465,7 +467,7 @@ class TestOtherRequestsGoOn:
             (
                 "/admin/reminders/webhooks",
                 {"name": "群", "kind": "generic", "url": "https://robot.slow-dns.example/h"},
-                outbound_url.socket,
+                socket,
                 "getaddrinfo",
                 public_answer,
             ),

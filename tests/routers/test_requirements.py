@@ -1,13 +1,14 @@
 """The clause tree, requirement detail and status editing; the same under /api/v1."""
 
 from fastapi.testclient import TestClient
-from sqlmodel import Session, select
+from httpx import Response
+from sqlmodel import Session, col, select
 
 from app.models.activity import ActivityEvent
 from app.models.requirement import Requirement, RequirementStatus
 from app.models.user import Role
 from app.services.accounts import api_tokens as api_token_service
-from tests.conftest import HX, NOW, csrf, first_clause, make_department, make_user, sign_in
+from tests.factories import HX, NOW, csrf, first_clause, make_department, make_user, sign_in
 
 
 def _status(session: Session, requirement: Requirement) -> RequirementStatus:
@@ -93,13 +94,16 @@ class TestDetail:
 
 
 class TestUpdateStatus:
-    def _post(self, client: TestClient, requirement_id: int, data: dict[str, str], htmx: bool):  # type: ignore[no-untyped-def]
+    def _post(
+        self, client: TestClient, requirement_id: int, data: dict[str, str], htmx: bool
+    ) -> Response:
         headers = {**HX, "HX-Target": "requirement-status"} if htmx else {}
-        return client.post(
+        response: Response = client.post(
             f"/requirements/{requirement_id}/status",
             data={**data, "csrf_token": csrf(client)},
             headers=headers,
         )
+        return response
 
     def test_admin_sets_owner_and_status_with_htmx(
         self, client: TestClient, session: Session
@@ -132,7 +136,7 @@ class TestUpdateStatus:
             department.id,
             "in_progress",
         )
-        event = session.exec(select(ActivityEvent).order_by(ActivityEvent.id.desc())).first()  # type: ignore[union-attr]
+        event = session.exec(select(ActivityEvent).order_by(col(ActivityEvent.id).desc())).first()
         assert event is not None
         assert event.object_type == "requirement_status"
         assert event.after is not None

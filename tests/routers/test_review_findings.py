@@ -5,6 +5,7 @@ import io
 import zipfile
 from datetime import date, timedelta
 from io import BytesIO
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,7 +18,8 @@ from app.models.user import Role
 from app.services.evidence import approval as evidence_review
 from app.services.evidence import service as evidence_service
 from app.services.evidence.service import Upload, UploadLimits
-from tests.conftest import HX, NOW, csrf, make_department, make_user, sign_in
+from app.settings import Settings
+from tests.factories import HX, NOW, csrf, make_department, make_user, sign_in
 
 
 def _restricted(session: Session, department_id: int, title: str = "薪酬台账") -> Evidence:
@@ -46,7 +48,7 @@ def test_export_contains_only_what_the_viewer_may_see(client: TestClient, sessio
     assert all(c.value != "薪酬台账" for c in cells)
     formula = next(c for c in cells if isinstance(c.value, str) and "HYPERLINK" in c.value)
     assert formula.data_type == "s"
-    assert formula.value.startswith("'=")
+    assert str(formula.value).startswith("'=")
 
 
 def _sheet(rows: list[list[object]]) -> bytes:
@@ -85,8 +87,8 @@ def test_owner_cannot_import_evidence_for_someone_else(
 
 
 def test_damaged_sheet_is_422_and_leaves_no_file(
-    client: TestClient, session: Session, settings
-) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient, session: Session, settings: Settings
+) -> None:
     good = _sheet([["R-3", "文件", "文件", ""]])
     broken = BytesIO()
     with zipfile.ZipFile(BytesIO(good)) as source, zipfile.ZipFile(broken, "w") as target:
@@ -130,7 +132,7 @@ def test_unicode_digit_in_a_form_is_a_field_error(client: TestClient, session: S
     )
 
 
-def test_obsolete_evidence_cannot_be_approved_again(session: Session, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_obsolete_evidence_cannot_be_approved_again(session: Session, tmp_path: Path) -> None:
     author, approver = make_user(session), make_user(session)
     evidence = evidence_service.create(
         session=session, now=NOW, actor_id=None, data=EvidenceCreate(title="旧程序")
@@ -201,7 +203,7 @@ def test_inactive_user_cannot_be_made_owner(client: TestClient, session: Session
 
 
 def test_backslash_next_does_not_leave_the_site(client: TestClient, session: Session) -> None:
-    from tests.conftest import PASSWORD
+    from tests.factories import PASSWORD
 
     user = make_user(session)
     response = client.post(

@@ -22,7 +22,7 @@ from app.models.review import (
 from app.models.user import Role, User
 from app.services.accounts import api_tokens as api_token_service
 from app.services.reviews import service as review_service
-from tests.conftest import HX, NOW, csrf, make_user, sign_in
+from tests.factories import HX, NOW, csrf, make_user, sign_in
 
 TITLE = "2026年度管理评审"
 
@@ -73,10 +73,13 @@ def _action(session: Session, review: ManagementReview) -> ReviewAction:
 
 
 def _post(client: TestClient, url: str, target: str | None = None, **data: Any) -> Response:
+    response: Response
     if target is None:
-        return client.post(url, data={**data, "csrf_token": csrf(client)})
-    headers = {**HX, "HX-Target": target, "X-CSRF-Token": csrf(client)}
-    return client.post(url, data=data, headers=headers)
+        response = client.post(url, data={**data, "csrf_token": csrf(client)})
+    else:
+        headers = {**HX, "HX-Target": target, "X-CSRF-Token": csrf(client)}
+        response = client.post(url, data=data, headers=headers)
+    return response
 
 
 def _admin(client: TestClient, session: Session) -> User:
@@ -500,7 +503,11 @@ class TestReport:
         paragraphs = [p.text for p in document.paragraphs]
         assert paragraphs[0] == TITLE
         assert "审议了年度目标达成情况" in paragraphs
-        headings = [p.text for p in document.paragraphs if p.style.name == "Heading 1"]
+        headings = [
+            p.text
+            for p in document.paragraphs
+            if p.style is not None and p.style.name == "Heading 1"
+        ]
         assert len(headings) == 10
         cells = {c.text for t in document.tables for row in t.rows for c in row.cells}
         assert {"李志强", "张伟", "建立数据治理委员会"} <= cells

@@ -6,19 +6,19 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from httpx import Response
 from openpyxl import Workbook
 from sqlmodel import Session, func, select
 
 from app.models.self_assessment import (
     AssessmentView,
     SelfAssessment,
-    SelfAssessmentCreate,
     ViewLink,
 )
 from app.models.user import Role
 from app.services.accounts import api_tokens as api_token_service
 from app.services.self_assessments import excel, service
-from tests.conftest import HX, NOW, csrf, make_capability, make_user, sign_in
+from tests.factories import HX, NOW, csrf, make_assessment, make_capability, make_user, sign_in
 
 VIEWS = {
     "foundation": 60.4,
@@ -28,17 +28,6 @@ VIEWS = {
     "competitiveness": 53.6,
     "benefits": 52.3,
 }
-
-
-def make_assessment(session: Session, year: int, overall: float, **views: Any) -> SelfAssessment:
-    assessment = service.create(
-        session=session,
-        now=NOW,
-        actor_id=None,
-        data=SelfAssessmentCreate(year=year, overall_score=overall, **{**VIEWS, **views}),
-    )
-    session.commit()
-    return assessment
 
 
 def count(session: Session) -> int:
@@ -56,8 +45,8 @@ class TestPage:
         assert empty.status_code == 200
         assert 'id="no-assessments"' in empty.text
         assert 'id="new-assessment"' not in empty.text
-        make_assessment(session, 2024, 55.2)
-        make_assessment(session, 2025, 61.8, collaboration=50.7)
+        make_assessment(session, 2024, overall_score=55.2, **VIEWS)
+        make_assessment(session, 2025, **{**VIEWS, "collaboration": 50.7})
         page = client.get("/self-assessments")
         assert 'id="trend-data"' in page.text
         assert 'id="radar-data"' in page.text
@@ -107,7 +96,7 @@ class TestEntry:
         assert count(session) == 1
 
     def test_edit_and_delete(self, client: TestClient, session: Session) -> None:
-        assessment = make_assessment(session, 2025, 61.8)
+        assessment = make_assessment(session, 2025, **VIEWS)
         editor(client, session, Role.admin)
         url = f"/self-assessments/{assessment.id}"
         assert client.get(url).status_code == 200
@@ -130,12 +119,13 @@ class TestEntry:
         assert response.status_code == 403
 
 
-def upload(client: TestClient, content: bytes) -> Any:
-    return client.post(
+def upload(client: TestClient, content: bytes) -> Response:
+    response: Response = client.post(
         "/self-assessments/import",
         data={"csrf_token": csrf(client)},
         files={"file": ("sa.xlsx", content, "application/octet-stream")},
     )
+    return response
 
 
 def preview_token(client: TestClient, *rows: list[Any]) -> str:
@@ -213,7 +203,7 @@ class TestImport:
     ) -> None:
         editor(client, session)
         token = preview_token(client, [2022, 40], [2023, 48.5])
-        make_assessment(session, 2023, 50)
+        make_assessment(session, 2023, overall_score=50, **VIEWS)
         # The other transaction's row is not yet visible to this one's duplicate check.
         monkeypatch.setattr(service, "by_year", lambda **_kw: None)
         monkeypatch.setattr(service, "all_years", lambda **_kw: [])
@@ -239,7 +229,7 @@ class TestLinks:
     def test_link_and_unlink_with_and_without_htmx(
         self, client: TestClient, session: Session
     ) -> None:
-        make_assessment(session, 2025, 61.8, collaboration=50.7)
+        make_assessment(session, 2025, **{**VIEWS, "collaboration": 50.7})
         capability = make_capability(session, title="供应链协同能力")
         editor(client, session)
         headers = {**HX, "HX-Target": "sa-views", "X-CSRF-Token": csrf(client)}
@@ -282,8 +272,8 @@ class TestLinks:
 
 class TestApi:
     def test_list(self, client: TestClient, session: Session) -> None:
-        make_assessment(session, 2024, 55.2)
-        make_assessment(session, 2025, 61.8)
+        make_assessment(session, 2024, overall_score=55.2, **VIEWS)
+        make_assessment(session, 2025, **VIEWS)
         user = make_user(session, roles=[Role.viewer])
         _token, secret = api_token_service.create(
             session=session, now=NOW, user_id=user.id or 0, name="t"

@@ -25,12 +25,12 @@ from app.routers import auth as auth_router
 from app.services.accounts import auth as auth_service
 from app.settings import Settings
 from app.web.deps import get_now
-from tests.conftest import (
+from tests.factories import (
     NOW,
     PASSWORD,
     PASSWORD_HASH,
     SECRET,
-    _session,
+    bound_session,
     csrf,
     make_user,
     set_cookie,
@@ -82,7 +82,7 @@ def clients(
                 )
             )
             app.state.engine.dispose()
-            app.state.session_factory = lambda: _session(connection)
+            app.state.session_factory = lambda: bound_session(connection)
             app.dependency_overrides[get_now] = lambda: clock.now
             apps[key] = app
         client = TestClient(apps[key], follow_redirects=False, client=peer)
@@ -95,11 +95,12 @@ def clients(
 
 
 def _login(client: TestClient, email: str, password: str, **headers: str) -> Response:
-    return client.post(
+    response: Response = client.post(
         "/login",
         data={"email": email, "password": password, "csrf_token": csrf(client), "next": "/"},
         headers=headers,
     )
+    return response
 
 
 def _failures(session: Session, **where: str) -> int:

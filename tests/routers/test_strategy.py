@@ -4,6 +4,7 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlmodel import Session, func, select
 
 from app.models.capability import CapabilityAdvantage
@@ -11,15 +12,16 @@ from app.models.goal import GoalStatus
 from app.models.strategy import CompetitiveAdvantage, Strategy, StrategyStatus
 from app.models.user import Role
 from app.web import charts
-from tests.conftest import HX, csrf, make_capability, make_goal, make_user, sign_in
+from tests.factories import HX, csrf, make_capability, make_goal, make_user, sign_in
 
 
-def _strategy(client: TestClient, title: str = "数字化转型战略", **headers: str):  # type: ignore[no-untyped-def]
-    return client.post(
+def _strategy(client: TestClient, title: str = "数字化转型战略", **headers: str) -> Response:
+    response: Response = client.post(
         "/strategy",
         data={"title": title, "horizon": "2026–2028", "csrf_token": csrf(client)},
         headers=headers,
     )
+    return response
 
 
 class TestStrategy:
@@ -27,7 +29,7 @@ class TestStrategy:
         sign_in(client, session, make_user(session, roles=[Role.executive]))
         assert _strategy(client).status_code == 303
         strategy = session.exec(select(Strategy)).one()
-        assert strategy.status == StrategyStatus.draft
+        assert (strategy.status, strategy.approved_by_id) == (StrategyStatus.draft, None)
         response = client.post(
             f"/strategy/{strategy.id}/approve", data={"csrf_token": csrf(client)}, headers=HX
         )

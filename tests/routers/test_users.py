@@ -5,7 +5,7 @@ from sqlmodel import Session, select
 
 from app.models.user import Role, User
 from app.services.accounts import users as user_service
-from tests.conftest import HX, csrf, make_department, make_user, sign_in
+from tests.factories import HX, csrf, make_department, make_user, sign_in
 
 
 def _form(client: TestClient, **values: object) -> dict[str, object]:

@@ -2,8 +2,6 @@
 neither the key nor the data directory can neither rewrite nor shorten it unnoticed."""
 
 import errno
-import hashlib
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +20,7 @@ from app.services.activity import key as activity_key
 from app.services.activity import service as activity
 from app.services.activity.chain import Anchor
 from app.settings import Settings
-from tests.conftest import NOW
+from tests.factories import NOW, chain_events, plain_sha256, rewrite_chain_from
 
 
 def _record(session: Session, n: int) -> list[ActivityEvent]:
@@ -41,55 +39,6 @@ def _record(session: Session, n: int) -> list[ActivityEvent]:
     ]
 
 
-def _chain(session: Session) -> list[ActivityEvent]:
-    session.expire_all()
-    return list(session.exec(select(ActivityEvent).order_by(col(ActivityEvent.id))).all())
-
-
-def _plain_sha256(prev_hash: str, event: ActivityEvent) -> str:
-    """The rule before the key: anyone who can read the code can recompute it."""
-    payload = json.dumps(
-        [
-            prev_hash,
-            event.at.isoformat(),
-            event.actor_id,
-            event.verb,
-            event.object_type,
-            event.object_id,
-            event.before,
-            event.after,
-        ],
-        ensure_ascii=False,
-        sort_keys=True,
-        default=str,
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def _rewrite_from(session: Session, start: int, *, downgrade: bool = False) -> None:
-    """What an attacker with database write access does: recompute every hash from `start`."""
-    events = _chain(session)
-    prev = activity.GENESIS_HASH
-    for event in events:
-        if event.id is not None and event.id >= start:
-            values: dict[str, object] = {"prev_hash": prev, "hash": _plain_sha256(prev, event)}
-            if downgrade:
-                values["hash_rule"] = HashRule.sha256
-            # Through a placeholder first: the hash column is unique.
-            session.execute(
-                update(ActivityEvent)
-                .where(col(ActivityEvent.id) == event.id)
-                .values(hash=f"x{event.id}")
-            )
-            session.execute(
-                update(ActivityEvent).where(col(ActivityEvent.id) == event.id).values(**values)
-            )
-            prev = str(values["hash"])
-        else:
-            prev = event.hash
-    session.expire_all()
-
-
 def _verify(session: Session, anchors: list[Anchor] | None = None) -> activity_chain.ChainReport:
     return activity_chain.verify(
         session=session, key=activity_key.chain_key(session), anchors=anchors or []
@@ -99,11 +48,11 @@ def _verify(session: Session, anchors: list[Anchor] | None = None) -> activity_c
 def _upgrade_here(session: Session) -> None:
     """As the migration leaves an old log: every event so far by the old rule, and the key
     record sealing the newest of them."""
-    _rewrite_from(session, 0, downgrade=True)
-    head = _chain(session)[-1]
+    rewrite_chain_from(session, 0, downgrade=True)
+    head = chain_events(session)[-1]
     values = activity_key.record_values(
         activity_key.chain_key(session),
-        unkeyed_count=len(_chain(session)),
+        unkeyed_count=len(chain_events(session)),
         unkeyed_head_id=head.id or 0,
         unkeyed_head=head.hash,
         now=NOW,
@@ -144,13 +93,13 @@ class TestVerify:
         assert anchor is not None
         report = _verify(session, activity_chain.read_anchors(local))
         assert report.ok
-        assert report.checked == len(_chain(session))
+        assert report.checked == len(chain_events(session))
         assert report.anchor == anchor
 
     def test_new_events_are_keyed(self, session: Session) -> None:
         event = _record(session, 1)[0]
         assert event.hash_rule == HashRule.hmac_sha256
-        assert event.hash != _plain_sha256(event.prev_hash, event)
+        assert event.hash != plain_sha256(event.prev_hash, event)
 
     def test_an_edited_event_with_recomputed_later_hashes_fails(self, session: Session) -> None:
         events = _record(session, 4)
@@ -160,7 +109,7 @@ class TestVerify:
             .where(col(ActivityEvent.id) == victim.id)
             .values(after={"名称": "篡改"})
         )
-        _rewrite_from(session, victim.id or 0)
+        rewrite_chain_from(session, victim.id or 0)
         report = _verify(session)
         assert not report.ok
         assert report.broken_at == victim.id
@@ -168,7 +117,7 @@ class TestVerify:
 
     def test_downgrading_the_rewritten_events_to_the_old_rule_fails(self, session: Session) -> None:
         events = _record(session, 4)
-        _rewrite_from(session, events[2].id or 0, downgrade=True)
+        rewrite_chain_from(session, events[2].id or 0, downgrade=True)
         report = _verify(session)
         assert report.broken_at == events[2].id
         assert "without the key after the key came in" in report.reason
@@ -177,10 +126,10 @@ class TestVerify:
         self, session: Session
     ) -> None:
         _record(session, 3)
-        _rewrite_from(session, 0, downgrade=True)
+        rewrite_chain_from(session, 0, downgrade=True)
         report = _verify(session, [])
         assert not report.ok
-        assert report.broken_at == _chain(session)[0].id
+        assert report.broken_at == chain_events(session)[0].id
         assert "without the key after the key came in" in report.reason
 
     def test_editing_an_event_from_before_the_key_fails_against_the_key_record(
@@ -188,14 +137,14 @@ class TestVerify:
     ) -> None:
         _record(session, 3)
         _upgrade_here(session)
-        boundary = _chain(session)[-1]
+        boundary = chain_events(session)[-1]
         _record(session, 1)
-        first = _chain(session)[0]
+        first = chain_events(session)[0]
         session.execute(
             update(ActivityEvent).where(col(ActivityEvent.id) == first.id).values(verb="篡改")
         )
         # Recomputable without the key, but the record seals the old end of the unkeyed events.
-        _rewrite_from(session, first.id or 0)
+        rewrite_chain_from(session, first.id or 0)
         report = _verify(session)
         assert report.broken_at == boundary.id
         assert report.reason == "it or an event before it differs from the key record"
@@ -240,10 +189,10 @@ class TestVerify:
         events = _record(session, 3)
         _upgrade_here(session)
         later = _record(session, 2)
-        assert later[0].prev_hash == _chain(session)[-3].hash
+        assert later[0].prev_hash == chain_events(session)[-3].hash
         report = _verify(session)
         assert report.ok, report.reason
-        assert report.unkeyed == len(_chain(session)) - 2
+        assert report.unkeyed == len(chain_events(session)) - 2
         assert events
 
     def test_keyed_events_fail_without_the_key(self, session: Session) -> None:
@@ -308,7 +257,7 @@ class TestAnchor:
     ) -> None:
         events = _record(session, 3)
         activity_chain.anchor(session=session, settings=local, now=NOW, source="test")
-        head = _chain(session)
+        head = chain_events(session)
         restored = Anchor(
             event_id=events[0].id or 0,
             count=len(head) - 2,

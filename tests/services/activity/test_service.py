@@ -8,7 +8,7 @@ from app.services.accounts import departments as department_service
 from app.services.activity import chain as activity_chain
 from app.services.activity import key as activity_key
 from app.services.activity import service as activity
-from tests.conftest import NOW
+from tests.factories import NOW
 
 
 def test_a_change_records_before_and_after_linked_to_the_previous_event(session: Session) -> None:

@@ -1,6 +1,7 @@
 """Audits: checklist from scope, independence, status, findings and nonconformities, pins."""
 
 from datetime import date
+from typing import Any
 
 import pytest
 from sqlmodel import Session, select
@@ -22,8 +23,7 @@ from app.services.audits import checklist as audit_checklist
 from app.services.audits import coverage as audit_coverage
 from app.services.audits import service as audit_service
 from app.services.evidence import service as evidence_service
-from tests.audit_factories import clauses, make_audit
-from tests.conftest import NOW, make_department, make_user
+from tests.factories import NOW, clauses, make_audit, make_department, make_user
 
 
 def _items(session: Session, audit_id: int) -> list[ChecklistItem]:
@@ -71,9 +71,9 @@ def test_scope_and_team_are_fixed_once_the_audit_starts(session: Session) -> Non
     ],
 )
 def test_impossible_plans_are_refused_by_field(
-    session: Session, overrides: dict[str, object], field: str
+    session: Session, overrides: dict[str, Any], field: str
 ) -> None:
-    lead = make_user(session, roles=[overrides.pop("lead_role", Role.auditor)])  # type: ignore[list-item]
+    lead = make_user(session, roles=[overrides.pop("lead_role", Role.auditor)])
     scope = audit_service.Scope(
         [],
         [] if "requirements" in overrides else [clauses(session, 1)[0].id or 0],
@@ -130,7 +130,7 @@ def test_auditing_ones_own_department_needs_an_override_with_a_reason(session: S
     assert audit.actual_start == NOW.date()
     verbs = session.exec(
         select(ActivityEvent.verb).where(
-            ActivityEvent.object_type == "audit", ActivityEvent.object_id == audit.id
+            ActivityEvent.object_type == "audit", ActivityEvent.object_id == str(audit.id)
         )
     ).all()
     assert "override_independence" in verbs

@@ -5,172 +5,34 @@ exactly the check it belongs to fails.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import event, update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
-from app.models.audit import Audit, AuditKind, AuditStatus, ChecklistItem, ChecklistResult
-from app.models.evidence import Evidence, EvidenceRequirement, EvidenceRevision, EvidenceStatus
-from app.models.nonconformity import NcGrade, NcStatus, Nonconformity
-from app.models.requirement import Requirement, RequirementStatus
-from app.models.review import ManagementReview, ReviewStatus
-from app.models.strategy import CompetitiveAdvantage, Strategy, StrategyStatus
+from app.models.audit import AuditKind, ChecklistItem, ChecklistResult
+from app.models.evidence import Evidence, EvidenceRevision, EvidenceStatus
+from app.models.nonconformity import NcGrade, NcStatus
+from app.models.requirement import RequirementStatus
+from app.models.review import ReviewStatus
+from app.models.strategy import StrategyStatus
 from app.services.certification import readiness, readiness_report
 from app.services.certification.readiness import Check, PreCheck
-from tests.conftest import NOW, make_capability, make_department, make_goal, make_user
-
-TODAY = date(2026, 11, 25)
-MANUAL_ISSUED = datetime(2026, 1, 10, 2, 0, tzinfo=UTC)  # three months end 2026-04-10
-APPLICABLE = ("IIMS.LEAD.POLICY", "IIMS.EVAL.AUDIT")
-
-
-def clause(session: Session, key: str) -> Requirement:
-    return session.exec(select(Requirement).where(Requirement.key == key)).one()
-
-
-def status_of(session: Session, key: str) -> RequirementStatus:
-    return session.exec(
-        select(RequirementStatus).where(RequirementStatus.requirement_id == clause(session, key).id)
-    ).one()
-
-
-def make_evidence(
-    session: Session,
-    keys: tuple[str, ...],
-    *,
-    title: str = "记录",
-    approved_at: datetime | None = MANUAL_ISSUED,
-    status: EvidenceStatus = EvidenceStatus.approved,
-    **overrides: Any,
-) -> Evidence:
-    evidence = Evidence(title=title, status=status, created_at=NOW, updated_at=NOW, **overrides)
-    session.add(evidence)
-    session.flush()
-    session.add(
-        EvidenceRevision(
-            evidence_id=evidence.id or 0, number=1, uploaded_at=NOW, approved_at=approved_at
-        )
-    )
-    for key in keys:
-        session.add(
-            EvidenceRequirement(
-                evidence_id=evidence.id or 0, requirement_id=clause(session, key).id or 0
-            )
-        )
-    session.commit()
-    return evidence
-
-
-def make_internal_audit(
-    session: Session,
-    results: dict[str, ChecklistResult],
-    *,
-    started: date = date(2026, 9, 1),
-    kind: AuditKind = AuditKind.internal,
-) -> Audit:
-    lead = make_user(session)
-    department = make_department(session)
-    audit = Audit(
-        title="2026年内部审核",
-        kind=kind,
-        lead_auditor_id=lead.id or 0,
-        planned_start=started,
-        planned_end=started,
-        actual_start=started,
-        status=AuditStatus.closed,
-        created_at=NOW,
-        updated_at=NOW,
-    )
-    session.add(audit)
-    session.flush()
-    for position, (key, result) in enumerate(results.items()):
-        session.add(
-            ChecklistItem(
-                audit_id=audit.id or 0,
-                requirement_id=clause(session, key).id or 0,
-                department_id=department.id or 0,
-                position=position,
-                result=result,
-            )
-        )
-    session.commit()
-    return audit
-
-
-def make_nc(session: Session, key: str | None, **overrides: Any) -> Nonconformity:
-    values: dict[str, Any] = {
-        "title": "严重不符合：未按方针开展评审",
-        "grade": NcGrade.major,
-        "requirement_id": clause(session, key).id if key else None,
-        "raised_on": TODAY,
-        "created_at": NOW,
-        "updated_at": NOW,
-        **overrides,
-    }
-    nc = Nonconformity(**values)
-    session.add(nc)
-    session.commit()
-    return nc
-
-
-def exclude_all_but(session: Session, keys: tuple[str, ...]) -> None:
-    ids = [clause(session, key).id for key in keys]
-    session.execute(
-        update(RequirementStatus)
-        .where(col(RequirementStatus.requirement_id).not_in(ids))
-        .values(applicable=False, exclusion_reason="本组织不涉及该过程，经管理评审确认删减。")
-    )
-    session.commit()
-
-
-@dataclass
-class Ready:
-    """An organization ready to apply, with handles to break one thing at a time."""
-
-    manual: Evidence
-    policy: Evidence
-    audit: Audit
-    review: ManagementReview
-    strategy: Strategy
-    advantage: CompetitiveAdvantage
-
-
-@pytest.fixture
-def ready(session: Session) -> Ready:
-    exclude_all_but(session, APPLICABLE)
-    owner = make_user(session)
-    for key in APPLICABLE:
-        status = status_of(session, key)
-        status.owner_id = owner.id
-        session.add(status)
-    manual = make_evidence(
-        session, ("IIMS.DOC.GENERAL",), title="两化融合管理手册", reference="RH-MM-01"
-    )
-    policy = make_evidence(session, ("IIMS.LEAD.POLICY",), title="两化融合方针")
-    make_evidence(session, ("IIMS.EVAL.AUDIT",), title="内部审核程序")
-    audit = make_internal_audit(session, dict.fromkeys(APPLICABLE, ChecklistResult.conforming))
-    review = ManagementReview(
-        title="2026年度管理评审",
-        planned_on=date(2026, 10, 10),
-        held_on=date(2026, 10, 10),
-        status=ReviewStatus.signed,
-        chair_id=owner.id or 0,
-        created_at=NOW,
-        updated_at=NOW,
-    )
-    strategy = Strategy(title="数字化发展战略", status=StrategyStatus.approved, created_at=NOW)
-    session.add_all([review, strategy])
-    session.flush()
-    advantage = CompetitiveAdvantage(title="柔性交付能力", strategy_id=strategy.id or 0)
-    session.add(advantage)
-    capability = make_capability(session)
-    make_goal(session, capability.id or 0)
-    session.commit()
-    return Ready(manual, policy, audit, review, strategy, advantage)
+from tests.factories import (
+    MANUAL_ISSUED,
+    NOW,
+    TODAY,
+    Ready,
+    clause,
+    exclude_all_but,
+    make_capability,
+    make_evidence,
+    make_internal_audit,
+    make_nc,
+    status_of,
+)
 
 
 def failing_pre_checks(session: Session) -> set[PreCheck]:
@@ -226,15 +88,17 @@ class TestChecklist:
     def test_a_minor_or_closed_major_nonconformity_does_not_block(
         self, session: Session, ready: Ready
     ) -> None:
-        make_nc(session, None, grade=NcGrade.minor)
-        make_nc(session, "IIMS.LEAD.POLICY", status=NcStatus.closed)
+        make_nc(session, grade=NcGrade.minor)
+        make_nc(
+            session, requirement_key="IIMS.LEAD.POLICY", grade=NcGrade.major, status=NcStatus.closed
+        )
         assert failing_pre_checks(session) == set()
 
     def test_missing_clauses_and_open_ncs_are_listed_with_links(
         self, session: Session, ready: Ready
     ) -> None:
         _break_clause_not_audited(session, ready)
-        nc = make_nc(session, None)
+        nc = make_nc(session, grade=NcGrade.major)
         results = {r.check: r for r in readiness.checklist(session=session, today=TODAY)}
         audit_clause = clause(session, "IIMS.EVAL.AUDIT")
         missing = [p for p in results[PreCheck.internal_audit].proofs if not p.ok]
@@ -299,7 +163,7 @@ BREAKS: dict[str, Callable[[Session, Ready], object]] = {
         s, r, status=ReviewStatus.planned, held_on=None
     ),
     "review_too_early": lambda s, r: _break_review(s, r, held_on=date(2026, 4, 9)),
-    "open_major_nc": lambda s, r: make_nc(s, None),
+    "open_major_nc": lambda s, r: make_nc(s, grade=NcGrade.major),
     "policy_obsolete": lambda s, r: _obsolete(s, r.policy),
     "no_advantages": _break_no_advantages,
     "capability_without_goals": lambda s, r: make_capability(s),
@@ -455,8 +319,13 @@ class TestClauseChecks:
         session.add(status)
         _expire_evidence(session)
         _not_audited(session)
-        first = make_nc(session, "IIMS.EVAL.AUDIT")
-        second = make_nc(session, "IIMS.EVAL.AUDIT", status=NcStatus.verification)
+        first = make_nc(session, requirement_key="IIMS.EVAL.AUDIT", grade=NcGrade.major)
+        second = make_nc(
+            session,
+            requirement_key="IIMS.EVAL.AUDIT",
+            grade=NcGrade.major,
+            status=NcStatus.verification,
+        )
         state = readiness.assess(session=session, today=TODAY)
         rid = audit_clause.id
         assert [(g.check, g.url) for g in state.gaps()] == [
@@ -475,8 +344,8 @@ class TestClauseChecks:
         with count_queries(session) as few:
             readiness.assess(session=session, today=TODAY)
         session.execute(update(RequirementStatus).values(applicable=True, exclusion_reason=""))
-        make_nc(session, "IIMS.SCA.GENERAL")
-        make_nc(session, "IIMS.IMP.NC")
+        make_nc(session, requirement_key="IIMS.SCA.GENERAL", grade=NcGrade.major)
+        make_nc(session, requirement_key="IIMS.IMP.NC", grade=NcGrade.major)
         with count_queries(session) as many:
             state = readiness.assess(session=session, today=TODAY)
         assert state.overall.excluded == 0
@@ -547,7 +416,7 @@ CLAUSE_BREAKS: dict[str, Callable[[Session], Any]] = {
     "audited_13_months_ago": lambda s: _audited_only_in(s, date(2025, 10, 24), AuditKind.internal),
     "audited_externally": lambda s: _audited_only_in(s, date(2026, 9, 1), AuditKind.surveillance),
     "checklist_not_audited": _not_audited,
-    "open_major_nc": lambda s: make_nc(s, "IIMS.EVAL.AUDIT"),
+    "open_major_nc": lambda s: make_nc(s, requirement_key="IIMS.EVAL.AUDIT", grade=NcGrade.major),
 }
 
 

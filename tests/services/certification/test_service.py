@@ -6,7 +6,6 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, func, select
 
-from app.clock import local_date
 from app.errors import Conflict, Invalid
 from app.models.activity import ActivityEvent
 from app.models.certification import (
@@ -25,16 +24,7 @@ from app.services.evidence import service as evidence_service
 from app.services.reminders import service as reminders
 from app.services.reminders.due_items import SOURCES, SUBJECTS
 from app.settings import Settings
-from tests.conftest import NOW, make_user
-
-TODAY = local_date(NOW)
-
-
-def make_certification(session: Session, **overrides: Any) -> Certification:
-    data = CertificationCreate(**{"body": "评定机构", "grade_sought": "AA", **overrides})
-    certification = service.create(session=session, now=NOW, actor_id=None, data=data)
-    session.commit()
-    return certification
+from tests.factories import NOW, TODAY, make_certification, make_user
 
 
 def rows(session: Session, certification: Certification) -> dict[str, Milestone]:

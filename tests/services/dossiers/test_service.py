@@ -3,7 +3,6 @@
 import hashlib
 import zipfile
 from datetime import timedelta
-from io import BytesIO
 from typing import Any
 
 import pytest
@@ -15,58 +14,13 @@ from app.jobs import dossier_build
 from app.models.dossier import Dossier, DossierStatus
 from app.models.evidence import (
     Confidentiality,
-    Evidence,
-    EvidenceRequirement,
-    EvidenceRevision,
-    EvidenceStatus,
-    StoredFile,
 )
 from app.models.requirement import Requirement
 from app.services.certification import assessor_access
 from app.services.dossiers import service as dossier_service
 from app.services.files import store as file_store
 from app.settings import Settings
-from tests.conftest import NOW, _session, first_clause, make_user
-
-
-def add_evidence(
-    session: Session,
-    settings: Settings,
-    requirement: Requirement,
-    title: str,
-    content: bytes,
-    **overrides: object,
-) -> tuple[Evidence, EvidenceRevision]:
-    stored = file_store.store(BytesIO(content), settings.files_dir, 10_000_000)
-    if session.get(StoredFile, stored.sha256) is None:
-        session.add(StoredFile(sha256=stored.sha256, size=stored.size, created_at=NOW))
-    evidence = Evidence(
-        title=title,
-        reference=f"RH-{title[:4]}-{len(content)}",
-        status=EvidenceStatus.approved,
-        created_at=NOW,
-        updated_at=NOW,
-        **overrides,  # type: ignore[arg-type]
-    )
-    session.add(evidence)
-    session.flush()
-    revision = EvidenceRevision(
-        evidence_id=evidence.id or 0,
-        number=1,
-        sha256=stored.sha256,
-        size=stored.size,
-        original_name=f"{title}.txt",
-        uploaded_at=NOW,
-        approved_at=NOW,
-    )
-    session.add_all(
-        [
-            revision,
-            EvidenceRequirement(evidence_id=evidence.id or 0, requirement_id=requirement.id or 0),
-        ]
-    )
-    session.commit()
-    return evidence, revision
+from tests.factories import NOW, add_evidence, bound_session, first_clause, make_user
 
 
 def _build(session: Session, settings: Settings) -> Dossier:
@@ -112,7 +66,7 @@ def test_the_zip_opens_and_its_manifest_matches_every_file(
     with zipfile.ZipFile(path) as archive:
         names = set(archive.namelist())
         manifest = archive.read("manifest.sha256").decode().splitlines()
-        listed = dict(reversed(line.split("  ", 1)) for line in manifest)
+        listed = {name: digest for digest, name in (line.split("  ", 1) for line in manifest)}
         assert set(listed) == names - {"manifest.sha256"}
         for name, digest in listed.items():
             assert hashlib.sha256(archive.read(name)).hexdigest() == digest, name
@@ -141,7 +95,7 @@ def test_an_altered_file_fails_the_build(
     stored.write_bytes(b"tampered content")
     dossier = dossier_service.request(session=session, now=NOW, actor_id=None)
     session.commit()
-    dossier_build.run(lambda: _session(connection), settings, dossier.id or 0)
+    dossier_build.run(lambda: bound_session(connection), settings, dossier.id or 0)
     session.refresh(dossier)
     assert dossier.status == DossierStatus.failed
     assert "files verify" in dossier.error

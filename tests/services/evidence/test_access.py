@@ -8,7 +8,7 @@ from app.errors import Forbidden
 from app.models.evidence import Confidentiality, Evidence
 from app.models.user import Role
 from app.services.evidence.access import may_view, require_view
-from tests.conftest import NOW, make_department, make_user
+from tests.factories import NOW, make_department, make_user
 
 
 def _viewer(session: Session, roles: list[Role], **overrides: object) -> Actor:

@@ -23,10 +23,7 @@ from app.models.user import Role, User
 from app.services.evidence import approval as evidence_review
 from app.services.evidence import service as evidence_service
 from app.services.evidence.service import Upload, UploadLimits
-from tests.conftest import NOW, make_user
-
-PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
-TODAY = NOW.date()
+from tests.factories import NOW, PDF, TODAY, make_user
 
 
 @pytest.fixture
@@ -329,7 +326,9 @@ class TestApproveWhatWasSeen:
             evidence_service.effective_revision(session=session, evidence_id=evidence.id or 0)
             is None
         )
-        assert session.get(EvidenceRevision, newer.id).approved_at is None  # type: ignore[union-attr]
+        newer_now = session.get(EvidenceRevision, newer.id)
+        assert newer_now is not None
+        assert newer_now.approved_at is None
         evidence_review.approve(
             session=session,
             now=NOW,

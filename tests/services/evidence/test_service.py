@@ -8,13 +8,19 @@ import pytest
 from sqlmodel import Session, func, select
 
 from app.errors import Conflict, Forbidden, Invalid
-from app.models.evidence import EvidenceCreate, EvidenceRevision, EvidenceStatus, StoredFile
+from app.models.evidence import (
+    Evidence,
+    EvidenceCreate,
+    EvidenceRevision,
+    EvidenceStatus,
+    StoredFile,
+)
 from app.services.evidence import approval as evidence_review
 from app.services.evidence import service as evidence_service
 from app.services.evidence.service import Upload, UploadLimits
 from app.services.files import store as file_store
 from app.services.files.store import TooLarge
-from tests.conftest import NOW, make_user
+from tests.factories import NOW, make_user
 
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
@@ -30,18 +36,22 @@ def limits(tmp_path: Path) -> UploadLimits:
 
 def _upload(
     session: Session,
-    evidence,
+    evidence: Evidence,
     limits: UploadLimits,
     content: bytes = PDF,
     name: str = "手册.pdf",
-    **kw,
-):  # type: ignore[no-untyped-def]
+    *,
+    actor_id: int | None = None,
+    period_from: date | None = None,
+    period_to: date | None = None,
+    change_note: str = "",
+) -> EvidenceRevision:
     revision, _stored = evidence_service.add_revision(
         session=session,
         now=NOW,
-        actor_id=kw.pop("actor_id", None),
+        actor_id=actor_id,
         evidence=evidence,
-        upload=Upload(name=name, stream=io.BytesIO(content), **kw),
+        upload=Upload(name, io.BytesIO(content), period_from, period_to, change_note),
         limits=limits,
     )
     return revision
@@ -187,6 +197,7 @@ def test_stale_import_previews_are_swept(tmp_path: Path) -> None:
     assert fresh.exists()
 
 
+@pytest.mark.slow
 def test_an_upload_killed_midway_leaves_only_a_partial_file_that_is_swept(
     tmp_path: Path,
 ) -> None:

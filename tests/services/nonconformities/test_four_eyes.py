@@ -26,9 +26,7 @@ from app.models.nonconformity import (
 from app.models.user import Role, User
 from app.services.nonconformities import service as nc_service
 from app.settings import Settings
-from tests.conftest import NOW, make_user
-from tests.jobs.conftest import fresh_settings  # noqa: F401
-from tests.services.nonconformities.test_service import TODAY, add_action, make_nc
+from tests.factories import NOW, TODAY, add_action, make_nc, make_user
 
 
 def _hand_over(session: Session, nc: Nonconformity, actor: User, successor: User) -> None:
@@ -250,7 +248,7 @@ class TestRecordedTwiceAtOnce:
         deadline = time.monotonic() + 10
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             while time.monotonic() < deadline:
-                waiting = conn.execute(
+                waiting: int = conn.execute(
                     text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
                 ).scalar_one()
                 if waiting:
@@ -260,7 +258,7 @@ class TestRecordedTwiceAtOnce:
 
     def test_the_second_of_two_concurrent_records_does_nothing(
         self,
-        fresh_settings: Settings,  # noqa: F811
+        fresh_settings: Settings,
     ) -> None:
         engine = make_engine(fresh_settings)
         try:

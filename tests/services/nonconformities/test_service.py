@@ -1,7 +1,6 @@
 """Nonconformity workflow: deadlines, the close gate, independent verification, reminders."""
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 import pytest
 from sqlmodel import Session, col, select
@@ -13,7 +12,6 @@ from app.models.nonconformity import (
     ActionKind,
     ActionStatus,
     CorrectiveAction,
-    CorrectiveActionCreate,
     NcDeadline,
     NcGrade,
     NcSource,
@@ -24,66 +22,20 @@ from app.models.nonconformity import (
     Verdict,
 )
 from app.models.notification import DueKind, Notification
-from app.models.user import Role, User
+from app.models.user import Role
 from app.services.nonconformities import deadline as deadline_service
 from app.services.nonconformities import service as nc_service
 from app.services.reminders import service as reminders
 from app.services.reminders.due_items import SOURCES, SUBJECTS
 from app.settings import Settings
-from tests.conftest import NOW, make_user
-
-TODAY = NOW.date()
-
-
-def make_nc(session: Session, owner: User | None = None, **overrides: Any) -> Nonconformity:
-    data = NonconformityCreate(
-        **{"title": "未按规定评审数据标准", "owner_id": owner.id if owner else None, **overrides}
-    )
-    nc = nc_service.create(session=session, now=NOW, actor_id=None, data=data)
-    session.commit()
-    return nc
-
-
-def add_action(
-    session: Session, nc: Nonconformity, owner: User | None = None, **overrides: Any
-) -> CorrectiveAction:
-    data = CorrectiveActionCreate(
-        **{
-            "description": "修订数据标准管理办法",
-            "owner_id": owner.id if owner else None,
-            **overrides,
-        }
-    )
-    action = nc_service.add_action(
-        session=session, now=NOW, actor_id=None, nonconformity=nc, data=data
-    )
-    session.commit()
-    return action
-
-
-def ready_for_verification(session: Session, owner: User) -> Nonconformity:
-    nc = make_nc(session, owner)
-    action = add_action(session, nc, owner)
-    nc_service.record_root_cause(
-        session=session,
-        now=NOW,
-        actor_id=owner.id,
-        nonconformity=nc,
-        method=RootCauseMethod.five_whys,
-        analysis="培训不到位",
-        effectiveness_check_date=TODAY + timedelta(days=30),
-    )
-    nc_service.set_action_status(
-        session=session,
-        now=NOW,
-        actor_id=owner.id,
-        nonconformity=nc,
-        action=action,
-        status=ActionStatus.done,
-    )
-    nc_service.request_verification(session=session, now=NOW, actor_id=owner.id, nonconformity=nc)
-    session.commit()
-    return nc
+from tests.factories import (
+    NOW,
+    TODAY,
+    add_action,
+    make_nc,
+    make_user,
+    ready_for_verification,
+)
 
 
 class TestCreate:

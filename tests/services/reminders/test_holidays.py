@@ -15,7 +15,7 @@ from app.services.reminders import service as reminders
 from app.services.reminders.plan import current, escalation
 from app.services.reminders.working_days import WorkCalendar
 from app.settings import Settings
-from tests.conftest import NOW, make_capability, make_department, make_user
+from tests.factories import NOW, make_capability, make_department, make_user
 
 RULE = ReminderRule(kind=DueKind.task)  # 30, 7, 1 days before; on the day; every 3; escalate at 7
 NATIONAL_DAY = date(2026, 10, 1)
@@ -28,7 +28,8 @@ def days(start: date, end: date) -> list[date]:
 
 def daily_runs(due: date, start: date, end: date) -> dict[str, date]:
     """What a daily scheduler sends, as threshold → day, the ledger keeping each one once."""
-    calendar, sent = WorkCalendar(), {}
+    calendar = WorkCalendar()
+    sent: dict[str, date] = {}
     for today in days(start, end):
         for threshold in (
             current(due, RULE, calendar, today),

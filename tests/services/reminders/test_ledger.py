@@ -1,16 +1,15 @@
 """Writing the ledger: rows whose key is already there are skipped, and the count is exact
 (the PostgreSQL path copies into a temporary table first; SQLite inserts in batches)."""
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from app.models.notification import Channel, DeliveryStatus, DueKind, Notification
 from app.services.reminders import ledger as reminder_ledger
-from tests.conftest import make_user
-
-NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+from tests.factories import REMINDER_NOW as NOW
+from tests.factories import make_user
 
 
 def _row(recipient_id: int, subject_id: int, threshold: str = "due") -> dict[str, Any]:

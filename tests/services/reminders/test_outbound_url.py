@@ -3,7 +3,6 @@ whatever spelling, resolver answer or redirect is used to get there."""
 
 import ipaddress
 import socket
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,9 +12,9 @@ from app.services.reminders import channels as notify_channels
 from app.services.reminders import outbound_url
 from app.services.reminders.channels import DeliveryError
 from app.settings import Settings
-from tests.jobs.conftest import LISTENER_HOST, Received, webhook_server  # noqa: F401
+from tests.factories import LISTENER_HOST, WebhookServer
+from tests.factories import REMINDER_NOW as NOW
 
-NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 NOTHING: frozenset[str] = frozenset()
 
 INTERNAL_URLS = [
@@ -121,7 +120,7 @@ def fake_resolver(
             for a in turn
         ]
 
-    monkeypatch.setattr(outbound_url.socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)  # the one outbound_url uses
     return asked
 
 
@@ -136,7 +135,7 @@ class TestResolvedOnce:
     def test_the_request_goes_to_the_checked_address_with_the_name_as_host(
         self,
         monkeypatch: pytest.MonkeyPatch,
-        webhook_server: tuple[Received, str],  # noqa: F811
+        webhook_server: WebhookServer,
     ) -> None:
         received, base = webhook_server
         port = base.rsplit(":", 1)[1]
@@ -232,7 +231,7 @@ def channel(url: str, kind: WebhookKind = WebhookKind.generic) -> WebhookChannel
 class TestPostWebhook:
     def test_loopback_is_refused_before_any_connection(
         self,
-        webhook_server: tuple[Received, str],  # noqa: F811
+        webhook_server: WebhookServer,
     ) -> None:
         received, base = webhook_server
         for url in (f"{base}/hook", base.replace(LISTENER_HOST, "127.0.0.1") + "/hook"):
@@ -243,7 +242,7 @@ class TestPostWebhook:
 
     def test_the_answer_of_a_server_is_never_repeated(
         self,
-        webhook_server: tuple[Received, str],  # noqa: F811
+        webhook_server: WebhookServer,
     ) -> None:
         received, base = webhook_server
         settings = settings_allowing(LISTENER_HOST)
@@ -266,7 +265,7 @@ class TestPostWebhook:
 
     def test_a_redirect_is_not_followed(
         self,
-        webhook_server: tuple[Received, str],  # noqa: F811
+        webhook_server: WebhookServer,
     ) -> None:
         received, base = webhook_server
         received.status = 302

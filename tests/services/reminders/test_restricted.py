@@ -10,7 +10,7 @@ from app.models.notification import Channel, Notification, WebhookChannel, Webho
 from app.models.user import Role, User
 from app.services.reminders import service as reminders
 from app.settings import Settings
-from tests.conftest import make_department, make_user
+from tests.factories import make_department, make_user
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # Wednesday 10:00 in Shanghai
 DUE = date(2026, 11, 16)  # nine days ago: overdue, and escalated after seven

@@ -3,7 +3,7 @@ nothing, however many items are due; a missing row is planned again with the sam
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -15,9 +15,9 @@ from app.models.notification import Channel, Notification, NotificationPreferenc
 from app.models.user import Role
 from app.services.reminders import service as reminders
 from app.settings import Settings
-from tests.conftest import make_capability, make_department, make_user
+from tests.factories import REMINDER_NOW as NOW
+from tests.factories import make_capability, make_department, make_user
 
-NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # Tuesday 10:00 in Shanghai
 TODAY = date(2026, 11, 24)
 
 

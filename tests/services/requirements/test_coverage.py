@@ -8,13 +8,15 @@ from app.models.evidence import Evidence, EvidenceRequirement, EvidenceRevision,
 from app.models.requirement import Framework, Requirement, RequirementStatus
 from app.services.requirements import coverage as coverage_service
 from app.services.requirements.coverage import Coverage
-from tests.conftest import NOW
-
-TODAY = date(2026, 11, 25)
+from tests.factories import NOW, TODAY
 
 
 def _evidence(
-    session: Session, *, approved: bool, review: date | None = None, status: str = "approved"
+    session: Session,
+    *,
+    approved: bool,
+    review: date | None = None,
+    status: EvidenceStatus = EvidenceStatus.approved,
 ) -> Evidence:
     evidence = Evidence(
         title="e", status=status, next_review_date=review, created_at=NOW, updated_at=NOW
@@ -43,7 +45,7 @@ def test_chapter_5_counts_by_hand(session: Session) -> None:
     # Chapter 5 (leadership) has five clauses.
     _link(session, _evidence(session, approved=True), "IIMS.LEAD.TOP")  # covered
     _link(
-        session, _evidence(session, approved=False, status="draft"), "IIMS.LEAD.TOP"
+        session, _evidence(session, approved=False, status=EvidenceStatus.draft), "IIMS.LEAD.TOP"
     )  # a draft beside it changes nothing
     _link(
         session,
@@ -51,7 +53,7 @@ def test_chapter_5_counts_by_hand(session: Session) -> None:
         "IIMS.LEAD.POLICY",
     )  # stale: review passed
     _link(
-        session, _evidence(session, approved=False, status="in_review"), "IIMS.LEAD.MR"
+        session, _evidence(session, approved=False, status=EvidenceStatus.in_review), "IIMS.LEAD.MR"
     )  # stale: not approved
     _link(
         session, _evidence(session, approved=True, status=EvidenceStatus.obsolete), "IIMS.LEAD.RESP"

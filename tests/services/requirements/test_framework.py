@@ -4,13 +4,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from app.cli import FRAMEWORKS_DIR
 from app.models.requirement import Framework, Requirement, RequirementStatus
 from app.services.requirements import framework as framework_service
 from app.services.requirements.framework import CatalogueError
-from tests.conftest import NOW
+from tests.factories import NOW
 
 GBT = FRAMEWORKS_DIR / "gbt23001-2017.yaml"
 
@@ -56,14 +56,16 @@ def _count(session: Session, model: type) -> int:
 
 class TestShippedCatalogue:
     def test_gbt23001_has_seven_chapters_and_38_clauses(self, session: Session) -> None:
-        chapters = session.exec(select(Requirement).where(Requirement.chapter_id.is_(None))).all()  # type: ignore[union-attr]
+        chapters = session.exec(
+            select(Requirement).where(col(Requirement.chapter_id).is_(None))
+        ).all()
         assert [c.clause for c in chapters] == ["4", "5", "6", "7", "8", "9", "10"]
         clauses = _count(session, Requirement) - len(chapters)
         assert clauses == 38
         assert _count(session, RequirementStatus) == 45
 
     def test_every_clause_has_bilingual_summary_and_evidence(self, session: Session) -> None:
-        for r in session.exec(select(Requirement).where(Requirement.chapter_id.is_not(None))):  # type: ignore[union-attr]
+        for r in session.exec(select(Requirement).where(col(Requirement.chapter_id).is_not(None))):
             assert r.summary_zh, r.key
             assert r.summary_en, r.key
             assert r.expected_evidence_zh, r.key

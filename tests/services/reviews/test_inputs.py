@@ -23,7 +23,14 @@ from app.services.reviews import report as review_report
 from app.services.reviews import service as review_service
 from app.services.strategy import goals as goal_service
 from app.services.strategy.goals import Reading
-from tests.conftest import NOW, first_clause, make_capability, make_department, make_goal, make_user
+from tests.factories import (
+    NOW,
+    first_clause,
+    make_capability,
+    make_department,
+    make_goal,
+    make_user,
+)
 
 TODAY = date(2026, 12, 10)
 SINCE = date(2026, 11, 30)  # the previous review was held then
@@ -142,7 +149,9 @@ def _evidence(session: Session) -> None:
         EvidenceRevision(evidence_id=current.id or 0, number=1, uploaded_at=NOW, approved_at=NOW)
     )
     session.add(
-        EvidenceRequirement(evidence_id=current.id or 0, requirement_id=first_clause(session).id)
+        EvidenceRequirement(
+            evidence_id=current.id or 0, requirement_id=first_clause(session).id or 0
+        )
     )
     session.commit()
 
@@ -311,7 +320,8 @@ class TestAssemble:
             s for s in review_report.input_sections(package) if s.heading.startswith("6.")
         ]
         assert "61.8" in section.paragraphs[0]
-        assert ["经济和社会效益", "48.5"] in section.table.rows  # type: ignore[union-attr]
+        assert section.table is not None
+        assert ["经济和社会效益", "48.5"] in section.table.rows
 
 
 class TestFrozenPackage:

@@ -1,6 +1,7 @@
 """Management review rules: who chairs and signs, the planned → held → signed order, the lock
 after sign-off, output actions and their verification, and the reminders they feed."""
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ from app.models.review import (
 from app.models.user import Role, User
 from app.services.reminders.due_items import SOURCES, SUBJECTS
 from app.services.reviews import service as review_service
-from tests.conftest import NOW, make_user
+from tests.factories import NOW, make_user
 
 HELD_ON = date(2026, 11, 20)
 
@@ -184,7 +185,7 @@ class TestSign:
         action = _action(session, review, owner)
         review_service.sign(session=session, now=NOW, actor_id=chair.id or 0, review=review)
         session.commit()
-        edits = [
+        edits: list[Callable[[], object]] = [
             lambda: review_service.update(
                 session=session,
                 now=NOW,
@@ -295,7 +296,7 @@ class TestActions:
             review_service.verify_action(
                 session=session, now=NOW, actor_id=reporter.id or 0, action=action, note="看过"
             )
-        assert action.status == ReviewActionStatus.done
+        assert (action.status, action.verified_by_id) == (ReviewActionStatus.done, None)
         review_service.verify_action(
             session=session, now=NOW, actor_id=chair.id or 0, action=action, note="制度已发布"
         )

@@ -16,25 +16,7 @@ from app.models.self_assessment import (
     SelfAssessmentCreate,
 )
 from app.services.self_assessments import excel, service
-from tests.conftest import NOW, make_capability, make_goal
-
-VIEWS = {
-    "foundation": 66.2,
-    "application": 64.5,
-    "integration": 60.1,
-    "collaboration": 50.7,
-    "competitiveness": 58.9,
-    "benefits": 61.0,
-}
-
-
-def make_assessment(session: Session, year: int = 2025, **overrides: Any) -> SelfAssessment:
-    values: dict[str, Any] = {"year": year, "overall_score": 61.8, **VIEWS, **overrides}
-    assessment = service.create(
-        session=session, now=NOW, actor_id=None, data=SelfAssessmentCreate(**values)
-    )
-    session.commit()
-    return assessment
+from tests.factories import ASSESSMENT_VIEWS, NOW, make_assessment, make_capability, make_goal
 
 
 class TestYears:
@@ -82,7 +64,7 @@ class TestYears:
             "year": 2025,
             "overall": 61.8,
             "stage": "integration",
-            "views": VIEWS,
+            "views": ASSESSMENT_VIEWS,
         }
 
     def test_weak_views_score_below_the_overall(self, session: Session) -> None:

@@ -8,7 +8,7 @@ from app.models.capability import CapabilityCreate, Grade, Stage
 from app.models.initiative import Element, InitiativeCreate, TaskCreate
 from app.services.strategy import capabilities as capability_service
 from app.services.strategy import initiatives as initiative_service
-from tests.conftest import NOW, make_capability, make_goal
+from tests.factories import NOW, make_capability, make_goal
 
 
 def test_stage_moves_one_step_and_records_history(session: Session) -> None:

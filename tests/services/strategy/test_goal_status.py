@@ -1,6 +1,7 @@
 """The goal status rule, including lower-is-better, zero baseline, early achievement, no data."""
 
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -8,8 +9,8 @@ from app.models.goal import Direction, Frequency, Goal, GoalStatus
 from app.services.strategy.goal_status import assess, period_start, trajectory_value
 
 
-def goal(**overrides: object) -> Goal:
-    values: dict[str, object] = {
+def goal(**overrides: Any) -> Goal:
+    values: dict[str, Any] = {
         "indicator": "设备联网率",
         "baseline": 40.0,
         "baseline_date": date(2025, 1, 1),

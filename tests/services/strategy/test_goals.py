@@ -1,6 +1,7 @@
 """Recording measurements: one per period, corrections supersede, history keeps both."""
 
 from datetime import date
+from typing import Any
 
 import pytest
 from sqlmodel import Session
@@ -9,7 +10,7 @@ from app.errors import Conflict, Invalid
 from app.models.goal import GoalCreate
 from app.services.strategy import goals as goal_service
 from app.services.strategy.goals import Reading
-from tests.conftest import NOW, make_capability, make_goal
+from tests.factories import NOW, make_capability, make_goal
 
 
 def test_second_value_for_a_period_is_409_and_says_to_correct(session: Session) -> None:
@@ -81,7 +82,7 @@ def test_future_or_pre_baseline_period_is_refused(
 
 def test_goal_rules(session: Session) -> None:
     capability = make_capability(session)
-    base = {
+    base: dict[str, Any] = {
         "indicator": "x",
         "baseline": 10.0,
         "baseline_date": date(2026, 1, 1),

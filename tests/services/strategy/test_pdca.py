@@ -8,7 +8,7 @@ from app.models.initiative import Element, InitiativeCreate, TaskCreate, TaskSta
 from app.models.pdca import Phase
 from app.services.strategy import initiatives as initiative_service
 from app.services.strategy import pdca as pdca_service
-from tests.conftest import NOW, make_capability
+from tests.factories import NOW, make_capability
 
 
 def test_skipping_a_phase_is_refused(session: Session) -> None:
