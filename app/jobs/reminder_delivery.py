@@ -217,65 +217,98 @@ def _resume_at(
 
 
 def deliver(*, session_factory: Any, now: datetime, settings: Settings) -> DeliveryReport:
-    """Claim and send what is due; each claim is committed before the send."""
+    """Claim and send what is due, one row at a time; each claim is committed before the send."""
     report = DeliveryReport()
     with session_factory() as session:
         batch = _load(session, now)
     digests: dict[int, list[tuple[Notification, _Part]]] = {}
     for row in batch.candidates:
         with session_factory() as session:
-            resume = _resume_at(row, batch, now, settings)
-            if resume is not None:
-                session.execute(
-                    update(Notification)
-                    .where(col(Notification.id) == row.id)
-                    .values(next_attempt_at=resume)
-                )
-                session.commit()
-                continue
-            if row.status == DeliveryStatus.sending and row.attempts >= MAX_ATTEMPTS:
-                # Every attempt so far ended with its scheduler dying mid-send.
-                if _swap(session, row, status=DeliveryStatus.dead, last_error=INTERRUPTED):
-                    session.commit()
-                    report.failed += 1
-                continue
-            claimed = _swap(
-                session,
-                row,
-                status=DeliveryStatus.sending,
-                claimed_at=now,
-                attempts=row.attempts + 1,
-            )
-            if not claimed:
-                continue
-            session.commit()
-
-            def send(row: Notification = row, session: Session = session) -> str | None:
-                return _send_one(session, row, batch, settings, now, digests)
-
-            error, skip = _outcome(send, "notification", row.id)
-            if any(queued is row for queued, _written in digests.get(row.recipient_id, [])):
-                continue  # goes out with the recipient's digest below
-            session.rollback()  # whatever the failed send left half-done in this session
-            _finish(session, row.id or 0, now, error, row.attempts + 1, skip)
-            session.commit()
-            _count(report, error, skip)
+            _deliver_one(session, row, batch, settings, now, digests, report)
     for user_id, queued in digests.items():
-        recipient = batch.users[user_id]
-        parts = [part for _row, part in queued]
-
-        def send_digest(recipient: User = recipient, parts: list[_Part] = parts) -> None:
-            with use_locale(recipient.locale):
-                notify_channels.send_mail(settings, _mail(recipient, parts))
-
-        # Only what the rows share is left to fail here: the recipient's own mail and the relay.
-        error, skip = _outcome(send_digest, "digest for user", user_id)
-        with session_factory() as session:
-            for row, _written in queued:
-                _finish(session, row.id or 0, now, error, row.attempts + 1, skip)
-                _count(report, error, skip)
-            session.commit()
+        _send_digest(session_factory, batch.users[user_id], queued, settings, now, report)
     return report
+
+
+def _deliver_one(
+    session: Session,
+    row: Notification,
+    batch: _Batch,
+    settings: Settings,
+    now: datetime,
+    digests: dict[int, list[tuple[Notification, _Part]]],
+    report: DeliveryReport,
+) -> None:
+    """Wait, give up, or claim → send → finish one row."""
+    resume = _resume_at(row, batch, now, settings)
+    if resume is not None:
+        _postpone(session, row, resume)
+    elif row.status == DeliveryStatus.sending and row.attempts >= MAX_ATTEMPTS:
+        _give_up(session, row, report)
+    elif _claim(session, row, now):
+
+        def send() -> str | None:
+            return _send_one(session, row, batch, settings, now, digests)
+
+        error, skip = _outcome(send, "notification", row.id)
+        if any(queued is row for queued, _written in digests.get(row.recipient_id, [])):
+            return  # goes out with the recipient's digest
+        session.rollback()  # whatever the failed send left half-done in this session
+        _finish(session, row.id or 0, now, error, row.attempts + 1, skip)
+        session.commit()
+        _count(report, error, skip)
+
+
+def _claim(session: Session, row: Notification, now: datetime) -> bool:
+    """Race: two schedulers (a lease handed over mid-pass, or `ronghe reminders run` beside
+    the embedded one) may have read the same row. The compare-and-set on status and attempts
+    lets exactly one of them move it to `sending`; that commit comes before the send, so a
+    process killed while sending leaves the row visibly `sending`, never unsent and unclaimed."""
+    if not _swap(
+        session, row, status=DeliveryStatus.sending, claimed_at=now, attempts=row.attempts + 1
+    ):
+        return False
+    session.commit()
+    return True
+
+
+def _postpone(session: Session, row: Notification, resume: datetime) -> None:
+    """Quiet hours or the digest hour: the row waits, unclaimed."""
+    session.execute(
+        update(Notification).where(col(Notification.id) == row.id).values(next_attempt_at=resume)
+    )
+    session.commit()
+
+
+def _give_up(session: Session, row: Notification, report: DeliveryReport) -> None:
+    """Every attempt so far ended with its scheduler dying mid-send: the row ends `dead`."""
+    if _swap(session, row, status=DeliveryStatus.dead, last_error=INTERRUPTED):
+        session.commit()
+        report.failed += 1
+
+
+def _send_digest(
+    session_factory: Any,
+    recipient: User,
+    queued: list[tuple[Notification, _Part]],
+    settings: Settings,
+    now: datetime,
+    report: DeliveryReport,
+) -> None:
+    """One e-mail with every row written for this recipient; all of them finish together."""
+    parts = [part for _row, part in queued]
+
+    def send() -> None:
+        with use_locale(recipient.locale):
+            notify_channels.send_mail(settings, _mail(recipient, parts))
+
+    # Only what the rows share is left to fail here: the recipient's own mail and the relay.
+    error, skip = _outcome(send, "digest for user", recipient.id)
+    with session_factory() as session:
+        for row, _written in queued:
+            _finish(session, row.id or 0, now, error, row.attempts + 1, skip)
+            _count(report, error, skip)
+        session.commit()
 
 
 def _send_one(
