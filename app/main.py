@@ -151,7 +151,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(_named(module.router, stem))
         if hasattr(module, "api_router"):
             app.include_router(_named(module.api_router, f"api.{stem}"), prefix=API_PREFIX)
-    # Templates link by route name; the path comes from the one route table.
-    env.globals["url_for"] = lambda name, **params: str(app.url_path_for(name, **params))
     openapi.install(app)
     return app

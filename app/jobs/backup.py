@@ -16,7 +16,7 @@ after the snapshot are copied too; they are harmless orphans in the restored sto
 
 The manifest also carries an anchor of the activity chain as the snapshot saw it, appended to
 the source's anchors file as well; a restore appends it to the target's, so that a restored
-chain is checked against the point it was backed up at (see services/activity_chain).
+chain is checked against the point it was backed up at (see services/activity/chain.py).
 """
 
 import json

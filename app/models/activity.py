@@ -13,7 +13,7 @@ from app.models.base import utc_field
 class HashRule(IntEnum):
     # Events written before the chain had a key: plain SHA-256, which anyone who can write to
     # the database can recompute. Verified by that rule, but only up to the point the key
-    # record seals (see services/activity_key).
+    # record seals (see services/activity/key.py).
     sha256 = 1
     # HMAC-SHA256 with the activity key, which is kept outside the database.
     hmac_sha256 = 2
@@ -31,7 +31,7 @@ class ActivityEvent(SQLModel, table=True):
     after: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     # Each event hashes its content together with the previous event's hash, so that an
     # altered or deleted row breaks the chain from that point on; the hash is keyed, so that
-    # rewriting the rest of the chain after an edit needs the key (see services/activity_chain).
+    # rewriting the rest of the chain after an edit needs the key (see services/activity/chain.py).
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
     # The database default is the rule of the rows that existed before the column did.
@@ -42,7 +42,7 @@ class ActivityEvent(SQLModel, table=True):
 
 class ActivityKeyRecord(SQLModel, table=True):
     """One row, written when the key was introduced: which key signs this database's log, and
-    where the events from before the key end (see services/activity_key)."""
+    where the events from before the key end (see services/activity/key.py)."""
 
     __tablename__ = "activity_key_record"
     id: int | None = Field(default=None, primary_key=True)

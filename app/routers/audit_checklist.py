@@ -98,7 +98,7 @@ def checklist(
     )
 
 
-def _form(
+def _row(
     request: Request,
     session: SessionDep,
     audit: Audit,
@@ -164,7 +164,7 @@ async def record(
         if not wants_fragment(request):
             raise  # the error page; nothing was committed
         session.rollback()
-        return _form(
+        return _row(
             request,
             session,
             audit,
@@ -177,7 +177,7 @@ async def record(
     session.commit()
     if not wants_fragment(request):
         return redirect(request, f"/audits/{audit.id}/checklist#item-{item_id}", toast=_("Saved."))
-    response = _form(request, session, audit, item, actor)
+    response = _row(request, session, audit, item, actor)
     response.headers.update(toast_header(_("Saved.")))
     return response
 

@@ -129,7 +129,7 @@ def _saved(
     return redirect(request, _url(session, certification), toast=message)
 
 
-def _form(
+def _refused(
     request: Request,
     session: SessionDep,
     now: Now,
@@ -259,7 +259,7 @@ def _settings_saved(request: Request, session: SessionDep, actor: Actor, message
     return redirect(request, "/certification/settings", toast=message)
 
 
-def _settings_form(
+def _settings_refused(
     request: Request,
     session: SessionDep,
     actor: Actor,
@@ -291,7 +291,7 @@ async def add_grade(request: Request, session: SessionDep, now: Now, actor: Mana
             session=session, now=now, actor_id=actor.id, code=str(values.get("code", ""))
         )
     except DomainError as exc:
-        return _settings_form(request, session, actor, "grade", exc, values)
+        return _settings_refused(request, session, actor, "grade", exc, values)
     return _settings_saved(request, session, actor, _("Grade added."))
 
 
@@ -304,7 +304,7 @@ def remove_grade(
     except DomainError as exc:
         if exc.status_code == 404:
             raise
-        return _settings_form(request, session, actor, "grade", exc)
+        return _settings_refused(request, session, actor, "grade", exc)
     return _settings_saved(request, session, actor, _("Grade removed."))
 
 
@@ -370,7 +370,7 @@ async def update_milestone(
         ),
     )
     if result is None:
-        return _form(
+        return _refused(
             request,
             session,
             now,
@@ -416,7 +416,7 @@ async def update(
         ),
     )
     if result is None:
-        return _form(
+        return _refused(
             request, session, now, actor, certification_id, "record", errors, status, values
         )
     return _saved(request, session, now, actor, certification, _("Changes saved."))
@@ -444,7 +444,7 @@ async def change_status(
         ),
     )
     if result is None:
-        return _form(request, session, now, actor, certification_id, "status", errors, status)
+        return _refused(request, session, now, actor, certification_id, "status", errors, status)
     return _saved(
         request,
         session,
@@ -480,7 +480,9 @@ async def generate_plan(
         ),
     )
     if result is None:
-        return _form(request, session, now, actor, certification_id, "plan", errors, status, values)
+        return _refused(
+            request, session, now, actor, certification_id, "plan", errors, status, values
+        )
     message = (
         _("%(n)d planned dates filled; dates set by hand were kept.", n=result)
         if result

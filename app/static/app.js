@@ -30,7 +30,7 @@
     showToast(event.detail.message, event.detail.level);
   });
 
-  // Errors that are not form re-renders come back as short plain text (see app/web/http.py);
+  // Errors that are not form re-renders come back as short plain text (see app/web/error_pages.py);
   // form errors (422 HTML) are swapped in next to their fields instead.
   document.addEventListener("htmx:afterRequest", function (event) {
     var xhr = event.detail.xhr;

@@ -1,7 +1,7 @@
 """The published API schema, corrected where the app answers differently from FastAPI's
-defaults: a 422 carries `{"detail": [{"field", "message"}]}` (a malformed request, app.web.http's
-validation handler) or `{"detail": "…", "field": "…"}` (a refused value), in the caller's
-language, never FastAPI's `loc`/`msg`/`type` list."""
+defaults: a 422 carries `{"detail": [{"field", "message"}]}` (a malformed request: the
+validation handler in app.web.error_pages) or `{"detail": "…", "field": "…"}` (a refused
+value), in the caller's language, never FastAPI's `loc`/`msg`/`type` list."""
 
 from typing import Any
 

@@ -5,7 +5,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 from jinja2_fragments.fastapi import Jinja2Blocks
 from starlette.responses import Response
 
@@ -30,7 +31,17 @@ env.install_gettext_callables(  # type: ignore[attr-defined]
     lambda singular, plural, n: catalogue(current_locale.get()).ngettext(singular, plural, n),
     newstyle=True,
 )
+
+
+@pass_context
+def _url_for(context: Context, name: str, /, **path_params: Any) -> str:
+    """The path (no host) of the named route, e.g. `url_for("evidence.detail", evidence_id=3)`;
+    Starlette's own version gives a full URL, which a page behind a proxy must not print."""
+    return str(context["request"].app.url_path_for(name, **path_params))
+
+
 env.globals.update(
+    url_for=_url_for,
     localized=localized,
     role_label=lambda role: i18n.gettext(ROLE_LABELS[role]),
     Permission=Permission,
