@@ -41,7 +41,7 @@ from app.models.user import Role, User
 from app.routers import evidence_excel as evidence_excel_router
 from app.routers import self_assessments as self_assessments_router
 from app.services.accounts import api_tokens as api_token_service
-from app.services.evidence import approval as evidence_review
+from app.services.evidence import approval
 from app.services.evidence import links as evidence_links
 from app.services.evidence import service as evidence_service
 from app.services.evidence.service import Upload, UploadLimits
@@ -190,11 +190,9 @@ class Restricted:
             upload=Upload("薪酬台账-2026.pdf", io.BytesIO(SECRET_PDF)),
             limits=UploadLimits.from_settings(settings),
         )
-        evidence_review.submit(
-            session=session, now=NOW, actor_id=self.owner.id, evidence=self.evidence
-        )
+        approval.submit(session=session, now=NOW, actor_id=self.owner.id, evidence=self.evidence)
         executive = make_user(session, roles=[Role.executive])
-        evidence_review.approve(
+        approval.approve(
             session=session,
             now=NOW,
             actor_id=executive.id or 0,

@@ -3,7 +3,7 @@
 A file's bytes are stored once under their SHA-256 (`StoredFile`); revisions point at them.
 What a reviewer approves is a revision: its file and period, and the title it carries (and, for
 a link, the address). The item shows the values of the revision in force; a change to them is a
-new revision (`services.evidence_review`).
+new revision (`services.evidence.approval`).
 """
 
 from datetime import date, datetime

@@ -17,7 +17,7 @@ from app.models.evidence import (
     EvidenceStatus,
     EvidenceUpdate,
 )
-from app.services.evidence import approval as evidence_review
+from app.services.evidence import approval
 from app.services.evidence import links as evidence_links
 from app.services.evidence import service as evidence_service
 from app.services.evidence.register import RegisterFilter, Sort
@@ -186,7 +186,7 @@ def edit_page(
     if latest is not None:
         # The form shows what the newest revision proposes, so saving it unchanged proposes
         # nothing new.
-        reviewed = set(evidence_review.reviewed_fields(evidence.kind))
+        reviewed = set(approval.reviewed_fields(evidence.kind))
         values.update(latest.model_dump(mode="json", include=reviewed))
     return _form(request, session, evidence, values, {})
 
@@ -203,7 +203,7 @@ def update(
     result, errors, status = submit(
         EvidenceUpdate,
         values,
-        lambda data: evidence_review.update(
+        lambda data: approval.update(
             session=session,
             now=now,
             actor_id=actor.id,
@@ -235,7 +235,7 @@ def _saved(request: Request, session: SessionDep, evidence: Evidence, message: s
 def submit_for_review(
     request: Request, session: SessionDep, now: Now, actor: EditorDep, evidence: EditableEvidence
 ) -> Response:
-    evidence_review.submit(session=session, now=now, actor_id=actor.id, evidence=evidence)
+    approval.submit(session=session, now=now, actor_id=actor.id, evidence=evidence)
     return _saved(request, session, evidence, _("Sent for review."))
 
 
@@ -249,7 +249,7 @@ def approve(
     revision_id: Annotated[str, Form()] = "",
 ) -> Response:
     # The form names the revision the approver was shown; a newer one is refused.
-    evidence_review.approve(
+    approval.approve(
         session=session,
         now=now,
         actor_id=actor.id,
@@ -269,7 +269,7 @@ def return_to_author(
     reason: Annotated[str, Form()] = "",
     revision_id: Annotated[str, Form()] = "",
 ) -> Response:
-    evidence_review.return_to_draft(
+    approval.return_to_draft(
         session=session,
         now=now,
         actor_id=actor.id,

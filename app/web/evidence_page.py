@@ -20,7 +20,7 @@ from app.models.evidence import (
 from app.permissions import Permission
 from app.services.accounts import departments as department_service
 from app.services.accounts import users as user_service
-from app.services.evidence import approval as evidence_review
+from app.services.evidence import approval
 from app.services.evidence import links as evidence_links
 from app.services.evidence import service as evidence_service
 from app.services.requirements import service as requirement_service
@@ -49,7 +49,7 @@ def _proposed_changes(
         return set()
     return {
         "period" if name.startswith("period_") else name
-        for name in ("sha256", *evidence_review.reviewed_fields(kind))
+        for name in ("sha256", *approval.reviewed_fields(kind))
         if getattr(pending, name) != getattr(effective, name)
     }
 

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from app.models.evidence import Evidence, EvidenceRevision, EvidenceStatus
 from app.models.user import Role, User
 from app.services.accounts import api_tokens as api_token_service
-from app.services.evidence import approval as evidence_review
+from app.services.evidence import approval
 from app.services.evidence import service as evidence_service
 from tests.factories import HX, NOW, PDF, csrf, make_user, sign_in, upload_revision
 
@@ -287,7 +287,7 @@ class TestLockedOffTheEventLoop:
                 on_loop.append(False)
             take(session, evidence)
 
-        monkeypatch.setattr(evidence_review, "lock", watched)
+        monkeypatch.setattr(approval, "lock", watched)
         evidence_id, _owner, approver = _approved_link(client, session)
         assert _edit(client, evidence_id, url=NEW_URL).status_code == 303
         assert _post(client, f"/evidence/{evidence_id}/submit").status_code == 303

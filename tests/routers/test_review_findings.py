@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from app.errors import Conflict
 from app.models.evidence import Confidentiality, Evidence, EvidenceCreate, EvidenceStatus
 from app.models.user import Role
-from app.services.evidence import approval as evidence_review
+from app.services.evidence import approval
 from app.services.evidence import service as evidence_service
 from app.services.evidence.service import Upload, UploadLimits
 from app.settings import Settings
@@ -148,9 +148,9 @@ def test_obsolete_evidence_cannot_be_approved_again(session: Session, tmp_path: 
     )
     evidence_service.make_obsolete(session=session, now=NOW, actor_id=None, evidence=evidence)
     with pytest.raises(Conflict):
-        evidence_review.submit(session=session, now=NOW, actor_id=author.id, evidence=evidence)
+        approval.submit(session=session, now=NOW, actor_id=author.id, evidence=evidence)
     with pytest.raises(Conflict):
-        evidence_review.approve(
+        approval.approve(
             session=session,
             now=NOW,
             actor_id=approver.id or 0,

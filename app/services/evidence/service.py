@@ -2,7 +2,7 @@
 
 A revision's content never changes once created; only its submission and approval are stamped
 on it. What a reviewer approves, and how a change to it becomes a revision that waits for
-approval, is `evidence_review`.
+approval, is `evidence.approval`.
 """
 
 from dataclasses import dataclass

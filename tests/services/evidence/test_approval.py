@@ -20,7 +20,7 @@ from app.models.evidence import (
     EvidenceUpdate,
 )
 from app.models.user import Role, User
-from app.services.evidence import approval as evidence_review
+from app.services.evidence import approval
 from app.services.evidence import service as evidence_service
 from app.services.evidence.service import Upload, UploadLimits
 from tests.factories import NOW, PDF, TODAY, make_user
@@ -38,10 +38,8 @@ def _edit(session: Session, evidence: Evidence, actor: User, **changes: Any) -> 
     latest = evidence_service.latest_revision(session=session, evidence_id=evidence.id or 0)
     if latest is not None:
         # As the edit form: what the newest revision proposes.
-        values.update(
-            latest.model_dump(include=set(evidence_review.reviewed_fields(evidence.kind)))
-        )
-    return evidence_review.update(
+        values.update(latest.model_dump(include=set(approval.reviewed_fields(evidence.kind))))
+    return approval.update(
         session=session,
         now=NOW,
         actor_id=actor.id,
@@ -51,10 +49,8 @@ def _edit(session: Session, evidence: Evidence, actor: User, **changes: Any) -> 
 
 
 def _approve(session: Session, evidence: Evidence, author: User, approver: User) -> None:
-    revision = evidence_review.submit(
-        session=session, now=NOW, actor_id=author.id, evidence=evidence
-    )
-    evidence_review.approve(
+    revision = approval.submit(session=session, now=NOW, actor_id=author.id, evidence=evidence)
+    approval.approve(
         session=session,
         now=NOW,
         actor_id=approver.id or 0,
@@ -135,7 +131,7 @@ class TestApprovedLink:
         )
         assert effective is not None
         assert effective.url == "https://erp.example.cn/purchase"
-        pending = evidence_review.pending_revision(session=session, evidence_id=evidence.id or 0)
+        pending = approval.pending_revision(session=session, evidence_id=evidence.id or 0)
         assert pending is not None
         assert (pending.url, pending.approved_at, pending.uploaded_by_id) == (
             "https://evil.example.com/",
@@ -166,9 +162,7 @@ class TestApprovedLink:
         change = _edit(session, evidence, owner, description="每月导出一次", retention_years=5)
         assert change.proposal is None
         assert (evidence.description, evidence.retention_years) == ("每月导出一次", 5)
-        assert (
-            evidence_review.pending_revision(session=session, evidence_id=evidence.id or 0) is None
-        )
+        assert approval.pending_revision(session=session, evidence_id=evidence.id or 0) is None
         assert len(evidence_service.revisions(session=session, evidence_id=evidence.id or 0)) == 1
 
     def test_the_kind_cannot_change_once_it_has_revisions(
@@ -297,9 +291,7 @@ class TestApproveWhatWasSeen:
             upload=Upload("v1.pdf", io.BytesIO(PDF)),
             limits=limits,
         )
-        seen = evidence_review.submit(
-            session=session, now=NOW, actor_id=owner.id, evidence=evidence
-        )
+        seen = approval.submit(session=session, now=NOW, actor_id=owner.id, evidence=evidence)
         evidence_service.add_revision(
             session=session,
             now=NOW,
@@ -308,12 +300,10 @@ class TestApproveWhatWasSeen:
             upload=Upload("v2.pdf", io.BytesIO(PDF + b"%v2\n")),
             limits=limits,
         )
-        newer = evidence_review.submit(
-            session=session, now=NOW, actor_id=owner.id, evidence=evidence
-        )
+        newer = approval.submit(session=session, now=NOW, actor_id=owner.id, evidence=evidence)
         session.commit()
         with use_locale("zh_CN"), pytest.raises(Conflict) as refused:
-            evidence_review.approve(
+            approval.approve(
                 session=session,
                 now=NOW,
                 actor_id=approver.id or 0,
@@ -329,7 +319,7 @@ class TestApproveWhatWasSeen:
         newer_now = session.get(EvidenceRevision, newer.id)
         assert newer_now is not None
         assert newer_now.approved_at is None
-        evidence_review.approve(
+        approval.approve(
             session=session,
             now=NOW,
             actor_id=approver.id or 0,
@@ -354,8 +344,6 @@ class TestApproveWhatWasSeen:
         change = _edit(session, evidence, owner, title="新标题")
         assert change.proposal.number == 3
         _approve(session, evidence, owner, approver)
-        assert (
-            evidence_review.pending_revision(session=session, evidence_id=evidence.id or 0) is None
-        )
+        assert approval.pending_revision(session=session, evidence_id=evidence.id or 0) is None
         with pytest.raises(Conflict):
-            evidence_review.submit(session=session, now=NOW, actor_id=owner.id, evidence=evidence)
+            approval.submit(session=session, now=NOW, actor_id=owner.id, evidence=evidence)

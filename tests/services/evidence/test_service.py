@@ -15,7 +15,7 @@ from app.models.evidence import (
     EvidenceStatus,
     StoredFile,
 )
-from app.services.evidence import approval as evidence_review
+from app.services.evidence import approval
 from app.services.evidence import service as evidence_service
 from app.services.evidence.service import Upload, UploadLimits
 from app.services.files import store as file_store
@@ -145,23 +145,23 @@ def test_four_eyes_approval_and_immutable_approved_revision(
     )
     first = _upload(session, evidence, limits, actor_id=author.id)
     with pytest.raises(Conflict):
-        evidence_review.approve(
+        approval.approve(
             session=session,
             now=NOW,
             actor_id=approver.id or 0,
             evidence=evidence,
             revision_id=first.id,
         )
-    evidence_review.submit(session=session, now=NOW, actor_id=author.id, evidence=evidence)
+    approval.submit(session=session, now=NOW, actor_id=author.id, evidence=evidence)
     with pytest.raises(Forbidden):
-        evidence_review.approve(
+        approval.approve(
             session=session,
             now=NOW,
             actor_id=author.id or 0,
             evidence=evidence,
             revision_id=first.id,
         )
-    evidence_review.approve(
+    approval.approve(
         session=session, now=NOW, actor_id=approver.id or 0, evidence=evidence, revision_id=first.id
     )
     assert evidence.status == EvidenceStatus.approved
