@@ -123,10 +123,12 @@ def detail_page(
 
 @router.get("/{capability_id:int}/edit")
 def edit_page(
-    request: Request, session: SessionDep, actor: ManagerDep, capability: CapabilityById
+    request: Request,
+    session: SessionDep,
+    actor: ManagerDep,
+    capability: CapabilityById,
+    capability_id: int,
 ) -> Response:
-    assert capability.id is not None
-    capability_id = capability.id
     values = {
         **capability.model_dump(),
         "advantage_ids": [
@@ -235,9 +237,9 @@ def api_list(session: SessionDep, now: Now, actor: ApiActor) -> list[dict[str, A
 
 
 @api_router.get("/capabilities/{capability_id:int}", summary="One capability")
-def api_detail(session: SessionDep, actor: ApiActor, capability: CapabilityById) -> dict[str, Any]:
-    assert capability.id is not None
-    capability_id = capability.id
+def api_detail(
+    session: SessionDep, actor: ApiActor, capability: CapabilityById, capability_id: int
+) -> dict[str, Any]:
     return {
         **capability.model_dump(mode="json"),
         "advantage_ids": capability_service.advantage_ids(

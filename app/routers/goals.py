@@ -267,9 +267,9 @@ def api_list(
 
 
 @api_router.get("/goals/{goal_id:int}", summary="One goal with the values in force")
-def api_detail(session: SessionDep, now: Now, actor: ApiActor, goal: GoalById) -> dict[str, Any]:
-    assert goal.id is not None
-    goal_id = goal.id
+def api_detail(
+    session: SessionDep, now: Now, actor: ApiActor, goal: GoalById, goal_id: int
+) -> dict[str, Any]:
     series = goal_service.current_series(session=session, goal_ids=[goal_id])[goal_id]
     assessment = goal_service.assessments(session=session, goals=[goal], today=local_date(now))[
         goal_id

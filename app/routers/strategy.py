@@ -119,12 +119,15 @@ def map_page(request: Request, session: SessionDep, now: Now, actor: CurrentActo
 
 @router.get("/capabilities/{capability_id:int}/goals")
 def capability_goals(
-    request: Request, session: SessionDep, now: Now, actor: CurrentActor, capability: CapabilityById
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    actor: CurrentActor,
+    capability: CapabilityById,
+    capability_id: int,
 ) -> Response:
     """A capability's goals with their status: a page of its own, or (htmx) the list that
     opens under the capability in the map's table."""
-    assert capability.id is not None
-    capability_id = capability.id
     goals = goal_service.for_capabilities(session=session, capability_ids=[capability_id])
     assessments = goal_service.assessments(session=session, goals=goals, today=local_date(now))
     # The map's table lists a capability once under each advantage it serves, and each of
