@@ -36,11 +36,13 @@ run: $(STAMP) messages
 	@echo ""
 	$(VENV)/bin/ronghe serve
 
-# Debian packages the tests need: PostgreSQL server, Chromium, a CJK font, Pango for PDFs.
+# Debian packages the tests need: PostgreSQL server, Chromium, a CJK font, Pango for PDFs,
+# hey (the load tool of bench/http.py).
 system-deps:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v hey >/dev/null 2>&1 || missing="$$missing hey"; \
 	fc-list 2>/dev/null | grep -qi "wenquanyi" || missing="$$missing fonts-wqy-zenhei"; \
 	ldconfig -p 2>/dev/null | grep -q "libpangoft2-1.0" || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
 	ldconfig -p 2>/dev/null | grep -q "libharfbuzz-subset" || missing="$$missing libharfbuzz-subset0"; \
