@@ -1,17 +1,37 @@
-"""Database engine, the request session dependency and a session scope for jobs and the CLI."""
+"""Database engine, the request session dependency and a session scope for jobs and the CLI.
 
+A request that only reads (GET, HEAD) runs its transactions read-only: on SQLite they take no
+lock, so in WAL mode they run beside one writer and never wait for it. Any other request
+begins with the write lock and reads without it once it has committed, so the page drawn after
+a change does not hold up the next writer. A request that has to write after reading says so
+with `begin_writing`; a write without it is refused while the tests run (see _refuse).
+"""
+
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine, event
+from sqlalchemy.orm import ORMExecuteState
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, create_engine
 
 from app.settings import Settings
 
 # The execution option under which every engine carries the settings it was built with.
 ENGINE_SETTINGS = "ronghe_settings"
+# The execution option of the engine whose SQLite transactions begin without the write lock.
+READ_ONLY = "ronghe_read_only"
+# Request methods that only read (the "safe" methods of RFC 9110).
+READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Session.info keys: the session serves a request; its transaction may write.
+_REQUEST = "ronghe_request"
+_WRITES = "ronghe_writes"
+
+log = logging.getLogger(__name__)
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -47,25 +67,113 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _begin_sqlite(connection: Any) -> None:
+    if connection.get_execution_options().get(READ_ONLY):
+        # Deferred: no lock is taken; in WAL mode the transaction reads a snapshot.
+        connection.exec_driver_sql("BEGIN")
+        return
     # IMMEDIATE takes the write lock up front. With a plain (deferred) BEGIN two transactions
     # that both read and then write deadlock on the lock upgrade, and SQLite reports that at
-    # once as "database is locked" without waiting for the busy timeout. Readers in WAL mode
-    # are not blocked by it; writers queue for up to the timeout instead of failing.
+    # once as "database is locked" without waiting for the busy timeout. Writers queue for up
+    # to the timeout instead of failing.
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def release_write_lock(session: Session) -> None:
-    """End the transaction the sign-in check opened before reading an upload's body.
+@cache
+def _reading(engine: Engine) -> Engine:
+    """The same engine and pool, its transactions begun read-only."""
+    return engine.execution_options(**{READ_ONLY: True})
 
-    On SQLite every transaction holds the write lock (see _begin_sqlite), so a slow upload
-    would stall every other request until it finished, and fail them after the busy timeout.
+
+def serve_request(session: Session, *, method: str) -> None:
+    """Mark a request's session, reading or writing by the request's method."""
+    session.info[_REQUEST] = True
+    _set_writes(session, method not in READING_METHODS)
+
+
+def begin_writing(session: OrmSession) -> None:
+    """Let a request that has been reading write from here on.
+
+    On SQLite the read snapshot ends and the write lock is taken (waiting up to the busy
+    timeout if another request holds it). What the request read before may have changed in
+    between: a write that depends on a read reads again after this call.
     """
+    if session.info.get(_WRITES, True):
+        return
+    bind = session.bind
+    if isinstance(bind, Engine) and bind.dialect.name == "sqlite" and session.in_transaction():
+        connection = session.connection()
+        connection.exec_driver_sql("COMMIT")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    _set_writes(session, True)
+
+
+def commit_aside(session: OrmSession) -> None:
+    """Commit a small write made on the way in (a sign-in's sliding expiry, a token's last
+    use) and go on reading or writing as the request began."""
+    writes = session.info.get(_WRITES, True)
+    begin_writing(session)
     session.commit()
+    _set_writes(session, writes)
+
+
+def release_write_lock(session: Session) -> None:
+    """End the transaction the sign-in check opened before an upload's body is read: a slow
+    upload must not hold the write lock. The request writes again after begin_writing."""
+    session.commit()
+
+
+def _set_writes(session: OrmSession, writes: bool) -> None:
+    session.info[_WRITES] = writes
+    bind = session.bind
+    # A test's session is bound to one connection inside the test's transaction: it keeps
+    # that connection, and only the check below applies.
+    if isinstance(bind, Engine):
+        session.bind = bind.engine if writes else _reading(bind.engine)
+
+
+@event.listens_for(Session, "after_commit")
+def _read_after_commit(session: OrmSession) -> None:
+    # Fired for savepoints too; only the end of the whole transaction releases the lock.
+    if session.info.get(_REQUEST) and session.get_nested_transaction() is None:
+        _set_writes(session, False)
+
+
+@event.listens_for(Session, "before_flush")
+def _check_flush(session: OrmSession, _context: Any, _instances: Any) -> None:
+    if session.info.get(_WRITES, True):
+        return
+    if session.new or session.deleted or any(session.is_modified(o) for o in session.dirty):
+        _refuse(session, "flush")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _check_statement(state: ORMExecuteState) -> None:
+    if state.session.info.get(_WRITES, True):
+        return
+    if state.is_insert or state.is_update or state.is_delete:
+        _refuse(state.session, type(state.statement).__name__)
+
+
+class WriteWhileReading(RuntimeError):
+    """A request wrote without begin_writing."""
+
+
+def _refuse(session: OrmSession, what: str) -> None:
+    bind = session.bind
+    settings = bind.get_execution_options().get(ENGINE_SETTINGS) if bind is not None else None
+    if isinstance(settings, Settings) and settings.environment == "production":
+        # A path the tests missed: the write still happens, as it did before reads were
+        # separated, and the log says where begin_writing is missing.
+        log.warning("a reading request wrote (%s) without begin_writing", what)
+        begin_writing(session)
+        return
+    raise WriteWhileReading(f"{what} in a reading request: call app.db.begin_writing first")
 
 
 def get_session(request: Request) -> Iterator[Session]:
     factory = request.app.state.session_factory
     with factory() as session:
+        serve_request(session, method=request.method)
         yield session
 
 

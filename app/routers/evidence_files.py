@@ -13,7 +13,7 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.responses import Response
 
 from app.actor import Actor
-from app.db import SessionDep, release_write_lock
+from app.db import SessionDep, begin_writing, release_write_lock
 from app.errors import DomainError, Invalid, NotFound
 from app.i18n import gettext as _
 from app.models.evidence import Evidence
@@ -88,6 +88,7 @@ def _add_revision(
     evidence: Evidence,
     form: FormData,
 ) -> Response:
+    begin_writing(session)  # the body has arrived; the evidence is read again under the lock
     file = form.get("file")
     values = form_values(form)
     values.pop("file", None)

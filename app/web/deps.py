@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 
 from app.actor import Actor
-from app.db import SessionDep
+from app.db import SessionDep, commit_aside
 from app.errors import Forbidden, Unauthenticated
 from app.i18n import gettext as _
 from app.pagination import Page
@@ -53,8 +53,8 @@ def optional_actor(
         )
         if found is not None:
             login, user = found
-            if session.dirty:
-                session.commit()  # keeps the sliding expiry even when the page only reads
+            if session.dirty:  # the sliding expiry moved, even when the page only reads
+                commit_aside(session)
             roles = user_service.roles_of(session=session, user_id=login.user_id)
             actor = Actor(
                 user=user,
@@ -101,8 +101,8 @@ def api_actor(request: Request, session: SessionDep, now: Now) -> Actor:
     found = api_token_service.authenticate(session=session, now=now, secret=secret.strip())
     if found is None:
         raise Unauthenticated(_("This API token is not valid or has been revoked."))
-    if session.dirty:
-        session.commit()  # the token's "last used", at most every five minutes
+    if session.dirty:  # the token's "last used", at most every five minutes
+        commit_aside(session)
     user, roles = found
     return Actor(user=user, roles=roles, session_id=None)
 

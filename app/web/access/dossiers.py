@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.db import SessionDep
+from app.db import SessionDep, begin_writing
 from app.errors import Forbidden
 from app.models.dossier import Dossier
 from app.services.certification import assessor_access
@@ -32,6 +32,7 @@ def assessor_visit(request: Request, session: SessionDep, now: Now, secret: str)
     query = f"?{request.url.query}" if request.url.query else ""
     path = request.url.path.replace(secret, "…") + query  # the log never holds the key
     address = request.client.host if request.client else ""
+    begin_writing(session)  # every visit is recorded, so the whole check runs under the lock
     try:
         access, dossier = assessor_access.resolve(session=session, now=now, secret=secret)
     except Forbidden:
