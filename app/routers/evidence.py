@@ -8,19 +8,13 @@ from starlette.responses import Response
 
 from app.clock import local_date
 from app.db import SessionDep
-from app.errors import Invalid
+from app.errors import Invalid, NotFound
 from app.i18n import gettext as _
-from app.models.evidence import (
-    Evidence,
-    EvidenceCreate,
-    EvidenceKind,
-    EvidenceStatus,
-    EvidenceUpdate,
-)
+from app.models.evidence import Evidence, EvidenceCreate, EvidenceStatus, EvidenceUpdate
+from app.models.requirement import Framework
 from app.services.evidence import approval
 from app.services.evidence import links as evidence_links
 from app.services.evidence import service as evidence_service
-from app.services.evidence.register import RegisterFilter, Sort
 from app.services.evidence.register import search as register_search
 from app.web.access.evidence import (
     ApiVisibleEvidence,
@@ -30,7 +24,18 @@ from app.web.access.evidence import (
     VisibleEvidence,
 )
 from app.web.deps import ApiActor, CurrentActor, Now, PageDep
-from app.web.evidence_page import choices, detail_response
+from app.web.evidence_page import (
+    detail_response,
+    filter_params,
+    find_clauses,
+    find_owners,
+    form_choices,
+    parse_filters,
+    picked_filters,
+    picker_response,
+    picker_term,
+    register_choices,
+)
 from app.web.forms import filter_id, form_values, parse_id, submit
 from app.web.http import redirect, same_site_path
 from app.web.rendering import render, wants_fragment
@@ -50,28 +55,6 @@ async def _form_values(request: Request) -> dict[str, Any]:
 FormValues = Annotated[dict[str, Any], Depends(_form_values)]
 
 
-def _filters(params: Any) -> RegisterFilter:
-    kind = params.get("kind") or None
-    status = params.get("status") or ""
-    sort = params.get("sort") or "updated"
-    if (
-        kind not in (None, *EvidenceKind)
-        or status not in ("", "expired", *EvidenceStatus)
-        or sort not in [s.value for s in Sort]
-    ):
-        raise Invalid(_("Choose one of the offered options."))
-    return RegisterFilter(
-        q=str(params.get("q") or "")[:100],
-        status=status,
-        kind=EvidenceKind(kind) if kind else None,
-        owner_id=filter_id(params.get("owner")),
-        department_id=filter_id(params.get("department")),
-        requirement_id=filter_id(params.get("requirement")),
-        due=params.get("due") == "1",
-        sort=Sort(sort),
-    )
-
-
 def _list_only(request: Request) -> bool:
     return wants_fragment(request) and request.headers.get("hx-target") in LIST_FRAGMENTS
 
@@ -80,12 +63,9 @@ def _list_only(request: Request) -> bool:
 def register(
     request: Request, session: SessionDep, now: Now, actor: CurrentActor, page: PageDep
 ) -> Response:
-    filters = _filters(request.query_params)
+    filters = parse_filters(request.query_params)
     rows, total = register_search(
         session=session, actor=actor, filters=filters, page=page, today=local_date(now)
-    )
-    query = urlencode(
-        [(k, v) for k, v in request.query_params.items() if k not in ("page", "size") and v]
     )
     return render(
         request,
@@ -95,13 +75,33 @@ def register(
             "total": total,
             "page": page,
             "filters": filters,
-            "query": query,
+            "query": urlencode(filter_params(filters)),
             "today": local_date(now),
+            # The list shows the clause and owner in force, each with a link that clears it.
+            **picked_filters(session, filters),
             # The filter form's choices are only needed when the whole page is drawn.
-            **({} if _list_only(request) else choices(session)),
+            **({} if _list_only(request) else register_choices(session, filters)),
         },
         fragments=LIST_FRAGMENTS,
     )
+
+
+@router.get("/requirement-options")
+def requirement_options(request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    """Clauses matching the typed number or title words, for the register's clause filter."""
+    framework_id = filter_id(request.query_params.get("framework"))
+    if framework_id is not None and session.get(Framework, framework_id) is None:
+        raise NotFound(_("There is no such requirement catalogue."))
+    term = picker_term(request.query_params)
+    found = find_clauses(session, term, framework_id) if term else None
+    return picker_response(request, session, "requirement", found)
+
+
+@router.get("/owner-options")
+def owner_options(request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    """People matching the typed name or e-mail address, for the register's owner filter."""
+    term = picker_term(request.query_params)
+    return picker_response(request, session, "owner", find_owners(session, term) if term else None)
 
 
 def _form(
@@ -127,7 +127,7 @@ def _form(
             # The period belongs to a revision: only offered once there is one.
             "has_revisions": latest is not None,
             "in_force": evidence is not None and evidence.status == EvidenceStatus.approved,
-            **choices(session),
+            **form_choices(session),
         },
         status_code=status_code,
     )
@@ -354,7 +354,7 @@ def api_register(
     rows, total = register_search(
         session=session,
         actor=actor,
-        filters=_filters(request.query_params),
+        filters=parse_filters(request.query_params),
         page=page,
         today=local_date(now),
     )

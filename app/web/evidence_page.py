@@ -1,43 +1,255 @@
 """The evidence page, drawn after a change by the evidence router and after an upload by the
-evidence files router; and the choices its forms and the register's filters offer."""
+evidence files router; the choices the evidence form offers; and the register's filters: read
+from the query string, written back into links, and the clause and owner pickers' matches."""
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
-from sqlmodel import Session
+from sqlalchemy import ColumnElement, case, func, or_
+from sqlmodel import Session, col, select
 from starlette.responses import Response
 
 from app.actor import Actor
 from app.clock import local_date
-from app.models.evidence import (
-    Confidentiality,
-    Evidence,
-    EvidenceKind,
-    EvidenceRevision,
-    EvidenceStatus,
-)
+from app.errors import Invalid
+from app.i18n import gettext as _
+from app.i18n import localized
+from app.models.department import Department
+from app.models.evidence import Evidence, EvidenceKind, EvidenceRevision, EvidenceStatus
+from app.models.requirement import Framework, Requirement
+from app.models.user import User
 from app.permissions import Permission
 from app.services.accounts import departments as department_service
 from app.services.accounts import users as user_service
 from app.services.evidence import approval
 from app.services.evidence import links as evidence_links
 from app.services.evidence import service as evidence_service
+from app.services.evidence.register import RegisterFilter, Sort
 from app.services.requirements import service as requirement_service
+from app.web.forms import filter_id
 from app.web.rendering import render
 
 DETAIL_FRAGMENTS = {"evidence-revisions": "revisions"}
 
+# A picker shows at most this many matches and asks for a longer term beyond: the register
+# stays the same size however many clauses and users there are.
+PICKER_LIMIT = 20
+TERM_MAX = 100
+TERM_WORDS = 5
 
-def choices(session: Session) -> dict[str, Any]:
+
+def form_choices(session: Session) -> dict[str, Any]:
+    """What the evidence form's selects offer."""
     return {
         "owner_options": user_service.options(session=session),
         "departments": department_service.as_tree(department_service.get_all(session=session)),
-        "clauses": requirement_service.clauses(session=session),
+    }
+
+
+def parse_filters(params: Mapping[str, str]) -> RegisterFilter:
+    """The register's filters from a query string; an unknown option is a 422."""
+    kind = params.get("kind") or None
+    status = params.get("status") or ""
+    sort = params.get("sort") or Sort.by_updated
+    if (
+        kind not in (None, *EvidenceKind)
+        or status not in ("", "expired", *EvidenceStatus)
+        or sort not in [s.value for s in Sort]
+    ):
+        raise Invalid(_("Choose one of the offered options."))
+    return RegisterFilter(
+        q=str(params.get("q") or "")[:TERM_MAX],
+        status=status,
+        kind=EvidenceKind(kind) if kind else None,
+        owner_id=filter_id(params.get("owner")),
+        department_id=filter_id(params.get("department")),
+        requirement_id=filter_id(params.get("requirement")),
+        due=params.get("due") == "1",
+        sort=Sort(sort),
+    )
+
+
+def filter_params(filters: RegisterFilter, *, leave_out: str = "") -> list[tuple[str, str]]:
+    """The filters as query-string pairs (the names bookmarks use), without `leave_out`: for
+    links that change or clear one filter and keep the others."""
+    pairs = [
+        ("q", filters.q),
+        ("status", filters.status),
+        ("kind", filters.kind or ""),
+        ("owner", str(filters.owner_id or "")),
+        ("department", str(filters.department_id or "")),
+        ("requirement", str(filters.requirement_id or "")),
+        ("due", "1" if filters.due else ""),
+        ("sort", "" if filters.sort == Sort.by_updated else filters.sort),
+    ]
+    return [(name, value) for name, value in pairs if value and name != leave_out]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One match a picker offers: its id in the query string, and how it is shown."""
+
+    id: int
+    label: str
+    note: str = ""  # the person's department
+    inactive: bool = False
+
+
+@dataclass(frozen=True)
+class Picked:
+    """A clause or owner filter in force, as the register shows it: `label` is None when the id
+    in the query string (an old bookmark) names nothing; `clear` is the query without it."""
+
+    id: int
+    label: str | None
+    clear: str
+
+
+def picker_term(params: Mapping[str, str]) -> str:
+    return " ".join(str(params.get("find") or "")[:TERM_MAX].split())
+
+
+def _words(term: str) -> list[str]:
+    return term.lower().split()[:TERM_WORDS]
+
+
+def _contains(column: Any, word: str) -> ColumnElement[bool]:
+    # lower() on both sides: PostgreSQL's LIKE minds case; autoescape keeps % and _ literal.
+    return func.lower(column).contains(word, autoescape=True)
+
+
+def _clause_label(requirement: Requirement, framework_code: str) -> str:
+    # The catalogue's code first: two catalogues may share a clause number.
+    return f"{framework_code} {requirement.clause} {localized(requirement, 'title')}"
+
+
+def _clauses_with_code() -> Any:
+    return (
+        select(Requirement, Framework.code)
+        .join(Framework, col(Framework.id) == Requirement.framework_id)
+        .where(col(Requirement.chapter_id).is_not(None))
+    )
+
+
+def find_clauses(
+    session: Session, term: str, framework_id: int | None
+) -> tuple[list[Option], bool]:
+    """Clauses whose number starts with, or whose title contains, every word of the term; the
+    exact number first, then catalogue order. The flag says more matched than are shown."""
+    words = _words(term)
+    query = _clauses_with_code()
+    for word in words:
+        query = query.where(
+            or_(
+                func.lower(Requirement.clause).startswith(word, autoescape=True),
+                _contains(Requirement.title_zh, word),
+                _contains(Requirement.title_en, word),
+            )
+        )
+    if framework_id is not None:
+        query = query.where(col(Requirement.framework_id) == framework_id)
+    exact = case((func.lower(Requirement.clause) == (words[0] if words else ""), 0), else_=1)
+    rows = session.exec(
+        query.order_by(exact, col(Requirement.framework_id), col(Requirement.position)).limit(
+            PICKER_LIMIT + 1
+        )
+    ).all()
+    options = [Option(r.id, _clause_label(r, code)) for r, code in rows[:PICKER_LIMIT] if r.id]
+    return options, len(rows) > PICKER_LIMIT
+
+
+def find_owners(session: Session, term: str) -> tuple[list[Option], bool]:
+    """People whose name or e-mail address contains every word of the term, those still active
+    first; people who left stay findable, since what they owned still needs a new owner."""
+    query = select(User.id, User.name, Department.name, User.is_active).outerjoin(
+        Department, col(Department.id) == User.department_id
+    )
+    for word in _words(term):
+        query = query.where(or_(_contains(User.name, word), _contains(User.email, word)))
+    rows = session.exec(
+        query.order_by(col(User.is_active).desc(), col(User.name), col(User.id)).limit(
+            PICKER_LIMIT + 1
+        )
+    ).all()
+    options = [
+        Option(uid, name, department or "", not active)
+        for uid, name, department, active in rows[:PICKER_LIMIT]
+        if uid is not None
+    ]
+    return options, len(rows) > PICKER_LIMIT
+
+
+def _picked(
+    filters: RegisterFilter, name: str, value: int | None, label: str | None
+) -> Picked | None:
+    if value is None:
+        return None
+    return Picked(value, label, urlencode(filter_params(filters, leave_out=name)))
+
+
+def picked_filters(session: Session, filters: RegisterFilter) -> dict[str, Picked | None]:
+    """The clause and owner filters in force, with the labels the register shows for them."""
+    clause = None
+    if filters.requirement_id is not None:
+        row = session.exec(
+            _clauses_with_code().where(col(Requirement.id) == filters.requirement_id)
+        ).first()
+        clause = _clause_label(*row) if row is not None else None
+    owner = None
+    if filters.owner_id is not None:
+        names = user_service.names_by_id(session=session, user_ids=[filters.owner_id])
+        owner = names.get(filters.owner_id)
+    return {
+        "picked_requirement": _picked(filters, "requirement", filters.requirement_id, clause),
+        "picked_owner": _picked(filters, "owner", filters.owner_id, owner),
+    }
+
+
+def _frameworks(session: Session) -> list[Framework]:
+    frameworks = requirement_service.get_frameworks(session=session)
+    # A choice of catalogue is worth offering only when two may share clause numbers.
+    return frameworks if len(frameworks) > 1 else []
+
+
+def register_choices(session: Session, filters: RegisterFilter) -> dict[str, Any]:
+    """What the register's filter form offers; clauses and owners are found by the pickers,
+    whose forms carry the other filters along for a browser without JavaScript."""
+    return {
+        "departments": department_service.as_tree(department_service.get_all(session=session)),
         "kinds": list(EvidenceKind),
         "statuses": list(EvidenceStatus),
-        "confidentialities": list(Confidentiality),
+        "frameworks": _frameworks(session),
+        "kept": {name: filter_params(filters, leave_out=name) for name in ("requirement", "owner")},
     }
+
+
+def picker_response(
+    request: Request, session: Session, picker: str, found: tuple[list[Option], bool] | None
+) -> Response:
+    """A picker's matches: the list under its search box for htmx, else a page of links that
+    apply the filter (how the picker works without JavaScript)."""
+    matches, more = found or ([], False)
+    filters = parse_filters(request.query_params)
+    return render(
+        request,
+        "evidence/filter_options.html",
+        {
+            "picker": picker,
+            "term": picker_term(request.query_params),
+            "matches": matches,
+            "more": more,
+            "limit": PICKER_LIMIT,
+            "kept": filter_params(filters, leave_out=picker),
+            "back": urlencode(filter_params(filters)),
+            "frameworks": _frameworks(session),
+            "framework_id": filter_id(request.query_params.get("framework")),
+        },
+        fragments={f"{picker}-options": "options"},
+    )
 
 
 def _proposed_changes(
@@ -88,7 +300,7 @@ def detail_response(
         "upload_errors": {},
         "limit_mb": request.app.state.settings.upload_max_mb,
         "extensions": sorted(request.app.state.settings.allowed_extensions),
-        **choices(session),
+        "clauses": requirement_service.clauses(session=session),
         **extra,
     }
     return render(
