@@ -11,7 +11,8 @@ import re
 import socket
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
@@ -24,6 +25,7 @@ from alembic import command
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import Engine, create_engine, text, update
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
@@ -197,6 +199,22 @@ def new_database(root: Path, name: str, template: str | None = None) -> str:
         conn.execute(text(f"CREATE DATABASE {name}{like}"))
     admin.dispose()
     return make_url(base).set(database=name).render_as_string(hide_password=False)
+
+
+@contextmanager
+def statements_sent(connection: Any) -> Iterator[list[str]]:
+    """The SQL statements sent on a connection meanwhile (the test's connection is the one the
+    app's sessions share)."""
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    sqlalchemy_event.listen(connection, "before_cursor_execute", seen)
+    try:
+        yield statements
+    finally:
+        sqlalchemy_event.remove(connection, "before_cursor_execute", seen)
 
 
 def bound_session(connection: Any) -> Session:
