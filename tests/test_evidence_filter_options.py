@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from app.models.evidence import Evidence, EvidenceRequirement, EvidenceStatus
 from app.models.requirement import Confidence, Framework, Requirement
 from app.models.user import Role, User
-from app.web.evidence_page import PICKER_LIMIT
+from app.services.search_terms import MATCH_LIMIT
 from tests.factories import HX, NOW, first_clause, make_user, sign_in
 
 
@@ -239,8 +239,8 @@ class TestRequirementOptions:
         text = client.get(
             f"{self.URL}?find={quote('深层')}", headers={**HX, "HX-Target": "requirement-options"}
         ).text
-        assert text.count("<a ") == PICKER_LIMIT
-        assert f"仅显示前 {PICKER_LIMIT} 项匹配结果" in text
+        assert text.count("<a ") == MATCH_LIMIT
+        assert f"仅显示前 {MATCH_LIMIT} 项匹配结果" in text
 
     def test_without_htmx_a_page_of_links_that_apply_the_filter(
         self, client: TestClient, session: Session

@@ -12,10 +12,12 @@ from app.errors import Invalid, NotFound
 from app.i18n import gettext as _
 from app.models.evidence import Evidence, EvidenceCreate, EvidenceStatus, EvidenceUpdate
 from app.models.requirement import Framework
+from app.services.accounts import user_search
 from app.services.evidence import approval
 from app.services.evidence import links as evidence_links
 from app.services.evidence import service as evidence_service
 from app.services.evidence.register import search as register_search
+from app.services.requirements import clause_search
 from app.web.access.evidence import (
     ApiVisibleEvidence,
     ApproverDep,
@@ -27,8 +29,6 @@ from app.web.deps import ApiActor, CurrentActor, Now, PageDep
 from app.web.evidence_page import (
     detail_response,
     filter_params,
-    find_clauses,
-    find_owners,
     form_choices,
     parse_filters,
     picked_filters,
@@ -93,7 +93,9 @@ def requirement_options(request: Request, session: SessionDep, actor: CurrentAct
     if framework_id is not None and session.get(Framework, framework_id) is None:
         raise NotFound(_("There is no such requirement catalogue."))
     term = picker_term(request.query_params)
-    found = find_clauses(session, term, framework_id) if term else None
+    found = (
+        clause_search.find(session=session, term=term, framework_id=framework_id) if term else None
+    )
     return picker_response(request, session, "requirement", found)
 
 
@@ -101,7 +103,8 @@ def requirement_options(request: Request, session: SessionDep, actor: CurrentAct
 def owner_options(request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     """People matching the typed name or e-mail address, for the register's owner filter."""
     term = picker_term(request.query_params)
-    return picker_response(request, session, "owner", find_owners(session, term) if term else None)
+    found = user_search.find(session=session, term=term) if term else None
+    return picker_response(request, session, "owner", found)
 
 
 def _form(

@@ -1,6 +1,6 @@
 """The evidence page, drawn after a change by the evidence router and after an upload by the
 evidence files router; the choices the evidence form offers; and the register's filters: read
-from the query string, written back into links, and the clause and owner pickers' matches."""
+from the query string, written back into links, and the clause and owner pickers' answers."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -9,19 +9,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
-from sqlalchemy import ColumnElement, case, func, or_
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from starlette.responses import Response
 
 from app.actor import Actor
 from app.clock import local_date
 from app.errors import Invalid
 from app.i18n import gettext as _
-from app.i18n import localized
-from app.models.department import Department
 from app.models.evidence import Evidence, EvidenceKind, EvidenceRevision, EvidenceStatus
-from app.models.requirement import Framework, Requirement
-from app.models.user import User
+from app.models.requirement import Framework
 from app.permissions import Permission
 from app.services.accounts import departments as department_service
 from app.services.accounts import users as user_service
@@ -29,17 +25,13 @@ from app.services.evidence import approval
 from app.services.evidence import links as evidence_links
 from app.services.evidence import service as evidence_service
 from app.services.evidence.register import RegisterFilter, Sort
+from app.services.requirements import clause_search
 from app.services.requirements import service as requirement_service
+from app.services.search_terms import MATCH_LIMIT, TERM_MAX, Option
 from app.web.forms import filter_id
 from app.web.rendering import render
 
 DETAIL_FRAGMENTS = {"evidence-revisions": "revisions"}
-
-# A picker shows at most this many matches and asks for a longer term beyond: the register
-# stays the same size however many clauses and users there are.
-PICKER_LIMIT = 20
-TERM_MAX = 100
-TERM_WORDS = 5
 
 
 def form_choices(session: Session) -> dict[str, Any]:
@@ -90,16 +82,6 @@ def filter_params(filters: RegisterFilter, *, leave_out: str = "") -> list[tuple
 
 
 @dataclass(frozen=True)
-class Option:
-    """One match a picker offers: its id in the query string, and how it is shown."""
-
-    id: int
-    label: str
-    note: str = ""  # the person's department
-    inactive: bool = False
-
-
-@dataclass(frozen=True)
 class Picked:
     """A clause or owner filter in force, as the register shows it: `label` is None when the id
     in the query string (an old bookmark) names nothing; `clear` is the query without it."""
@@ -111,76 +93,6 @@ class Picked:
 
 def picker_term(params: Mapping[str, str]) -> str:
     return " ".join(str(params.get("find") or "")[:TERM_MAX].split())
-
-
-def _words(term: str) -> list[str]:
-    return term.lower().split()[:TERM_WORDS]
-
-
-def _contains(column: Any, word: str) -> ColumnElement[bool]:
-    # lower() on both sides: PostgreSQL's LIKE minds case; autoescape keeps % and _ literal.
-    return func.lower(column).contains(word, autoescape=True)
-
-
-def _clause_label(requirement: Requirement, framework_code: str) -> str:
-    # The catalogue's code first: two catalogues may share a clause number.
-    return f"{framework_code} {requirement.clause} {localized(requirement, 'title')}"
-
-
-def _clauses_with_code() -> Any:
-    return (
-        select(Requirement, Framework.code)
-        .join(Framework, col(Framework.id) == Requirement.framework_id)
-        .where(col(Requirement.chapter_id).is_not(None))
-    )
-
-
-def find_clauses(
-    session: Session, term: str, framework_id: int | None
-) -> tuple[list[Option], bool]:
-    """Clauses whose number starts with, or whose title contains, every word of the term; the
-    exact number first, then catalogue order. The flag says more matched than are shown."""
-    words = _words(term)
-    query = _clauses_with_code()
-    for word in words:
-        query = query.where(
-            or_(
-                func.lower(Requirement.clause).startswith(word, autoescape=True),
-                _contains(Requirement.title_zh, word),
-                _contains(Requirement.title_en, word),
-            )
-        )
-    if framework_id is not None:
-        query = query.where(col(Requirement.framework_id) == framework_id)
-    exact = case((func.lower(Requirement.clause) == (words[0] if words else ""), 0), else_=1)
-    rows = session.exec(
-        query.order_by(exact, col(Requirement.framework_id), col(Requirement.position)).limit(
-            PICKER_LIMIT + 1
-        )
-    ).all()
-    options = [Option(r.id, _clause_label(r, code)) for r, code in rows[:PICKER_LIMIT] if r.id]
-    return options, len(rows) > PICKER_LIMIT
-
-
-def find_owners(session: Session, term: str) -> tuple[list[Option], bool]:
-    """People whose name or e-mail address contains every word of the term, those still active
-    first; people who left stay findable, since what they owned still needs a new owner."""
-    query = select(User.id, User.name, Department.name, User.is_active).outerjoin(
-        Department, col(Department.id) == User.department_id
-    )
-    for word in _words(term):
-        query = query.where(or_(_contains(User.name, word), _contains(User.email, word)))
-    rows = session.exec(
-        query.order_by(col(User.is_active).desc(), col(User.name), col(User.id)).limit(
-            PICKER_LIMIT + 1
-        )
-    ).all()
-    options = [
-        Option(uid, name, department or "", not active)
-        for uid, name, department, active in rows[:PICKER_LIMIT]
-        if uid is not None
-    ]
-    return options, len(rows) > PICKER_LIMIT
 
 
 def _picked(
@@ -195,10 +107,7 @@ def picked_filters(session: Session, filters: RegisterFilter) -> dict[str, Picke
     """The clause and owner filters in force, with the labels the register shows for them."""
     clause = None
     if filters.requirement_id is not None:
-        row = session.exec(
-            _clauses_with_code().where(col(Requirement.id) == filters.requirement_id)
-        ).first()
-        clause = _clause_label(*row) if row is not None else None
+        clause = clause_search.label(session=session, requirement_id=filters.requirement_id)
     owner = None
     if filters.owner_id is not None:
         names = user_service.names_by_id(session=session, user_ids=[filters.owner_id])
@@ -242,7 +151,7 @@ def picker_response(
             "term": picker_term(request.query_params),
             "matches": matches,
             "more": more,
-            "limit": PICKER_LIMIT,
+            "limit": MATCH_LIMIT,
             "kept": filter_params(filters, leave_out=picker),
             "back": urlencode(filter_params(filters)),
             "frameworks": _frameworks(session),
