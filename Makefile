@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 LOCALES := app/i18n/locales
 export RONGHE_DATA_DIR ?= data
 
-.PHONY: run test lint typecheck dockerlint messages extract-messages system-deps pytest-sqlite pytest-postgres clean
+.PHONY: run test bench lint typecheck dockerlint messages extract-messages system-deps pytest-sqlite pytest-postgres clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -70,6 +70,10 @@ pytest-postgres: $(STAMP) messages
 	bash scripts/with-postgres.sh $(PY) -m pytest -q tests
 
 test: system-deps $(STAMP) messages lint typecheck dockerlint pytest-sqlite pytest-postgres
+
+# The over-HTTP tables of docs/benchmarks.md (minutes; not part of `make test`).
+bench: system-deps $(STAMP) messages
+	bash bench/http_all.sh
 
 clean:
 	rm -rf $(VENV) .ruff_cache .mypy_cache test-artifacts
