@@ -2,6 +2,7 @@
 
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlmodel import col, func, select
@@ -29,7 +30,6 @@ from app.services.accounts import users as user_service
 from app.services.evidence import links as evidence_links
 from app.services.evidence import service as evidence_service
 from app.services.evidence.access import visible_clause
-from app.services.requirements import coverage as coverage_service
 from app.services.requirements import service as requirement_service
 from app.services.requirements.service import TreeFilter
 from app.web.access.evidence import EditorDep as EvidenceEditorDep
@@ -38,7 +38,7 @@ from app.web.access.requirements import RequirementById
 from app.web.deps import ApiActor, CurrentActor, Now, PageDep, api_require, require
 from app.web.forms import filter_id, form_values, parse_id, submit
 from app.web.http import redirect, toast_header
-from app.web.rendering import render
+from app.web.rendering import render, wants_fragment
 
 router = APIRouter(prefix="/requirements", tags=["requirements"], include_in_schema=False)
 api_router = APIRouter(tags=["requirements"])
@@ -70,6 +70,17 @@ def _choices(session: SessionDep) -> dict[str, Any]:
     }
 
 
+def _filter_query(filters: TreeFilter) -> str:
+    """The filters as the query string the filter form sends, for links that keep them."""
+    params = {
+        "status": filters.status.value if filters.status else None,
+        "owner": filters.owner_id,
+        "department": filters.department_id,
+        "applicable": None if filters.applicable is None else "yes" if filters.applicable else "no",
+    }
+    return urlencode({name: value for name, value in params.items() if value is not None})
+
+
 @router.get("")
 def tree_page(
     request: Request,
@@ -81,40 +92,81 @@ def tree_page(
     owner: Annotated[str | None, Query(max_length=12)] = None,
     department: Annotated[str | None, Query(max_length=12)] = None,
     applicable: Annotated[str | None, Query(pattern="^(yes|no)?$")] = None,
+    opened: Annotated[str | None, Query(alias="open", max_length=12)] = None,
 ) -> Response:
+    """The chapters with their roll-ups; a chapter's clauses come with it only when it is shown
+    open (asked for by `open`, or a filter's few matches), otherwise when the user opens it."""
     framework_id = filter_id(framework, "framework")
     chosen = requirement_service.get_framework(session=session, framework_id=framework_id)
     if framework_id is not None and chosen is None:
         raise NotFound(_("This framework does not exist."))
     filters = _filter(status, owner, department, applicable)
-    chapters = (
-        requirement_service.tree(session=session, framework_id=chosen.id, filters=filters)
+    open_chapter = filter_id(opened, "open")
+    tree = (
+        requirement_service.tree(
+            session=session,
+            framework_id=chosen.id,
+            filters=filters,
+            today=local_date(now),
+            open_chapter=open_chapter,
+        )
         if chosen is not None and chosen.id is not None
-        else []
+        else requirement_service.Tree(chapters=[], matches=0)
     )
-    coverage: dict[int, Any] = {}
-    chapter_coverage: dict[int, Any] = {}
-    if chosen is not None and chosen.id is not None:
-        coverage = coverage_service.by_requirement(
-            session=session, framework_id=chosen.id, today=local_date(now)
-        )
-        chapter_coverage = coverage_service.by_chapter(
-            session=session, framework_id=chosen.id, today=local_date(now)
-        )
     return render(
         request,
         "requirements/tree.html",
         {
-            "coverage": coverage,
-            "chapter_coverage": chapter_coverage,
             "framework": chosen,
             "frameworks": requirement_service.get_frameworks(session=session),
-            "chapters": chapters,
+            "chapters": tree.chapters,
+            "tree": tree,
             "filters": filters,
-            "query": request.query_params,
-            **_choices(session),
+            "filter_query": _filter_query(filters),
+            "departments": department_service.as_tree(department_service.get_all(session=session)),
+            "statuses": list(ImplementationStatus),
+            "owner_options": requirement_service.owners(
+                session=session, framework_id=chosen.id, chosen=filters.owner_id
+            )
+            if chosen is not None and chosen.id is not None
+            else [],
         },
         fragments=TREE_FRAGMENTS,
+    )
+
+
+@router.get("/{requirement_id:int}/subtree")
+def subtree(
+    request: Request,
+    session: SessionDep,
+    now: Now,
+    actor: CurrentActor,
+    found: RequirementById,
+    status: Annotated[str | None, Query(max_length=32)] = None,
+    owner: Annotated[str | None, Query(max_length=12)] = None,
+    department: Annotated[str | None, Query(max_length=12)] = None,
+    applicable: Annotated[str | None, Query(pattern="^(yes|no)?$")] = None,
+) -> Response:
+    """The clauses below a requirement, for the tree to show when the user opens a chapter.
+    Anything but htmx asking for that region goes to the tree with the chapter open."""
+    requirement, _status = found
+    assert requirement.id is not None
+    filters = _filter(status, owner, department, applicable)
+    region = f"clauses-{requirement.id}"
+    if not wants_fragment(request) or request.headers.get("hx-target") != region:
+        chapter = requirement.chapter_id or requirement.id
+        anchor = f"clause-{requirement.id}" if requirement.chapter_id else f"chapter-{chapter}"
+        query = urlencode({"framework": requirement.framework_id, "open": chapter})
+        extra = _filter_query(filters)
+        url = request.app.url_path_for("requirements.tree_page")
+        return redirect(request, f"{url}?{query}{'&' + extra if extra else ''}#{anchor}")
+    rows = requirement_service.subtree(
+        session=session, node=requirement, filters=filters, today=local_date(now)
+    )
+    return render(
+        request,
+        "requirements/_clauses.html",
+        {"rows": rows, "node": requirement, "filters": filters},
     )
 
 

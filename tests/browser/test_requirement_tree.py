@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from seed.demo import DEMO_PASSWORD
 from tests.factories import ARTIFACTS
@@ -63,3 +63,43 @@ def test_inline_status_save_shows_a_toast(page: Page, live_server: str) -> None:
     expect(page.locator("#toasts")).to_contain_text("已保存")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "requirement-detail-zh.png"), full_page=True)
+
+
+def _sign_in(page: Page, live_server: str) -> None:
+    page.goto(live_server + "/login")
+    page.get_by_label("邮箱").fill("admin@demo.example.com")
+    page.get_by_label("密码").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    expect(page).to_have_url(re.compile(r"/requirements$|/$"))
+
+
+def test_expand_all_loads_every_chapter(page: Page, live_server: str) -> None:
+    _sign_in(page, live_server)
+    page.goto(live_server + "/requirements")
+    chapters = page.locator("details.chapter")
+    expect(chapters.first).to_be_visible()
+    expect(page.locator("details.chapter tr[id^=clause-]")).to_have_count(0)
+    page.locator("[data-expand-all=open]").click()
+    # Each chapter fetched its clauses when it opened: all 38 clauses of GB/T 23001.
+    expect(page.locator("details.chapter tr[id^=clause-]")).to_have_count(38)
+
+
+def test_without_javascript_a_chapter_opens_through_its_link(
+    browser: Browser, live_server: str
+) -> None:
+    context = browser.new_context(java_script_enabled=False, locale="zh-CN")
+    page = context.new_page()
+    try:
+        _sign_in(page, live_server)
+        page.goto(live_server + "/requirements")
+        # Selectors, not words: an earlier test may have left this account on English.
+        chapter = page.locator("details.chapter").nth(3)
+        chapter.locator("summary").press("Enter")  # the keyboard opens it like a click
+        chapter.locator("div[id^=clauses-] a").click()
+        expect(page).to_have_url(re.compile(r"open=\d+#chapter-\d+$"))
+        opened = page.locator("details.chapter[open]")
+        expect(opened).to_have_count(1)
+        expect(opened.locator("tr[id^=clause-]")).to_have_count(6)  # 支持: six clauses
+        expect(opened.locator("tr[id^=clause-] a").first).to_be_visible()
+    finally:
+        context.close()

@@ -1,14 +1,37 @@
 """The clause tree, requirement detail and status editing; the same under /api/v1."""
 
+import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlmodel import Session, col, select
 
 from app.models.activity import ActivityEvent
-from app.models.requirement import Requirement, RequirementStatus
+from app.models.requirement import ImplementationStatus, Requirement, RequirementStatus
 from app.models.user import Role
 from app.services.accounts import api_tokens as api_token_service
-from tests.factories import HX, NOW, csrf, first_clause, make_department, make_user, sign_in
+from app.services.requirements import framework as framework_service
+from app.services.requirements import service as requirement_service
+from tests.factories import (
+    HX,
+    NOW,
+    clause,
+    csrf,
+    first_clause,
+    make_department,
+    make_evidence,
+    make_user,
+    sign_in,
+)
+
+
+def _tree_part(response: Response) -> str:
+    return response.text.split('id="requirement-tree"')[1]
+
+
+def _chapter(session: Session, requirement: Requirement) -> Requirement:
+    chapter = session.get(Requirement, requirement.chapter_id)
+    assert chapter is not None
+    return chapter
 
 
 def _status(session: Session, requirement: Requirement) -> RequirementStatus:
@@ -65,6 +88,206 @@ class TestTree:
     def test_bad_filter_value_is_422_not_500(self, client: TestClient, session: Session) -> None:
         sign_in(client, session, make_user(session))
         assert client.get("/requirements?status=bogus").status_code == 422
+
+    def test_chapters_come_closed_and_load_their_clauses_when_opened(
+        self, client: TestClient, session: Session
+    ) -> None:
+        sign_in(client, session, make_user(session))
+        chapter = _chapter(session, first_clause(session))
+        response = client.get("/requirements")
+        tree = _tree_part(response)
+        assert "两化融合方针" not in tree  # a clause: only its chapter is on the page
+        assert f'hx-get="/requirements/{chapter.id}/subtree"' in tree
+        assert f'hx-target="#clauses-{chapter.id}"' in tree
+        # Without JavaScript the chapter's link asks for the page with that chapter open.
+        no_js = f"/requirements?framework={chapter.framework_id}&amp;open={chapter.id}"
+        assert f'href="{no_js}#chapter-{chapter.id}"' in tree
+
+    def test_open_shows_that_chapter_with_its_clauses_and_coverage(
+        self, client: TestClient, session: Session
+    ) -> None:
+        sign_in(client, session, make_user(session))
+        policy = first_clause(session)
+        make_evidence(session, ("IIMS.LEAD.POLICY",))
+        chapter = _chapter(session, policy)
+        response = client.get(f"/requirements?framework={chapter.framework_id}&open={chapter.id}")
+        tree = _tree_part(response)
+        assert f'<details class="chapter" id="chapter-{chapter.id}" open>' in tree
+        assert tree.count("<details") - tree.count(" open>") == 6  # the other chapters stay shut
+        row = tree.split(f'id="clause-{policy.id}"')[1].split("</tr>")[0]
+        assert f'href="/requirements/{policy.id}"' in row
+        assert 'data-coverage="2"' in row
+        assert "已覆盖" in row
+        assert "证据：1 / 5" in tree  # the chapter's roll-up counts it
+
+    def test_open_with_an_unknown_chapter_opens_nothing(
+        self, client: TestClient, session: Session
+    ) -> None:
+        sign_in(client, session, make_user(session))
+        response = client.get("/requirements?open=987654")
+        assert response.status_code == 200
+        assert " open>" not in _tree_part(response)
+        assert client.get("/requirements?open=abc").status_code == 422
+
+    def test_a_filter_with_few_matches_shows_them_expanded(
+        self, client: TestClient, session: Session
+    ) -> None:
+        status = _status(session, clause(session, "IIMS.SUP.FUNDS"))
+        status.implementation_status = ImplementationStatus.implemented
+        session.add(status)
+        session.commit()
+        sign_in(client, session, make_user(session))
+        response = client.get("/requirements?status=implemented")
+        tree = _tree_part(response)
+        assert "资金投入" in tree
+        assert tree.count("<details") == 1
+        assert "1 条符合" in tree
+
+    def test_a_filter_with_many_matches_leaves_them_to_load_per_chapter(
+        self, client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(requirement_service, "EXPAND_MATCHES_MAX", 3)
+        sign_in(client, session, make_user(session))
+        response = client.get("/requirements?status=not_started&applicable=yes")
+        tree = _tree_part(response)
+        assert "两化融合方针" not in tree
+        assert " open>" not in tree
+        assert "38 条要求符合筛选条件" in tree
+        chapter = _chapter(session, first_clause(session))
+        # Opening a chapter asks for its matches only, with the same filters.
+        assert (
+            f'hx-get="/requirements/{chapter.id}/subtree?status=not_started&amp;applicable=yes"'
+            in tree
+        )
+
+
+class TestSubtree:
+    def _get(
+        self, client: TestClient, node: Requirement, query: str = "", htmx: bool = True
+    ) -> Response:
+        headers = {**HX, "HX-Target": f"clauses-{node.id}"} if htmx else {}
+        response: Response = client.get(f"/requirements/{node.id}/subtree{query}", headers=headers)
+        return response
+
+    def test_htmx_gets_the_chapter_clauses_alone(
+        self, client: TestClient, session: Session
+    ) -> None:
+        sign_in(client, session, make_user(session, roles=[Role.viewer]))
+        policy = first_clause(session)
+        make_evidence(session, ("IIMS.LEAD.POLICY",))
+        response = self._get(client, _chapter(session, policy))
+        assert response.status_code == 200
+        assert response.headers["vary"].startswith("HX-Request")
+        assert response.text.lstrip().startswith('<div class="table-responsive">')
+        assert "<nav" not in response.text
+        for title in ["最高管理者", "两化融合方针", "管理者代表"]:
+            assert title in response.text
+        assert "资金投入" not in response.text  # another chapter's
+        row = response.text.split(f'id="clause-{policy.id}"')[1].split("</tr>")[0]
+        assert f'href="/requirements/{policy.id}"' in row
+        assert 'data-coverage="2"' in row
+
+    def test_without_htmx_goes_to_the_tree_with_the_chapter_open(
+        self, client: TestClient, session: Session
+    ) -> None:
+        sign_in(client, session, make_user(session))
+        chapter = _chapter(session, first_clause(session))
+        response = self._get(client, chapter, "?status=planned", htmx=False)
+        assert response.status_code == 303
+        assert response.headers["location"] == (
+            f"/requirements?framework={chapter.framework_id}&open={chapter.id}"
+            f"&status=planned#chapter-{chapter.id}"
+        )
+        page = client.get(response.headers["location"].split("#")[0])
+        assert "<nav" in page.text
+
+    def test_htmx_for_another_region_is_sent_to_the_tree(
+        self, client: TestClient, session: Session
+    ) -> None:
+        sign_in(client, session, make_user(session))
+        chapter = _chapter(session, first_clause(session))
+        response = client.get(
+            f"/requirements/{chapter.id}/subtree", headers={**HX, "HX-Target": "elsewhere"}
+        )
+        assert response.status_code == 204
+        assert response.headers["HX-Redirect"].endswith(f"open={chapter.id}#chapter-{chapter.id}")
+
+    def test_filters_narrow_the_clauses(self, client: TestClient, session: Session) -> None:
+        policy = first_clause(session)
+        status = _status(session, policy)
+        status.implementation_status = ImplementationStatus.implemented
+        session.add(status)
+        session.commit()
+        sign_in(client, session, make_user(session))
+        chapter = _chapter(session, policy)
+        response = self._get(client, chapter, "?status=implemented")
+        assert "两化融合方针" in response.text
+        assert "管理者代表" not in response.text
+        response = self._get(client, chapter, "?status=planned")
+        assert "没有符合筛选条件的要求" in response.text
+        assert self._get(client, chapter, "?status=bogus").status_code == 422
+
+    def test_a_section_gets_the_clauses_below_it(
+        self, client: TestClient, session: Session
+    ) -> None:
+        framework_service.load(session=session, now=NOW, catalogue=_nested_catalogue())
+        session.commit()
+        section = session.exec(select(Requirement).where(Requirement.key == "NEST.A.ONE")).one()
+        sign_in(client, session, make_user(session))
+        response = self._get(client, section)
+        assert "甲一一" in response.text
+        assert "甲一二" in response.text
+        assert "甲二" not in response.text  # a sibling, not below
+        redirect = self._get(client, section, htmx=False)
+        assert redirect.headers["location"].endswith(
+            f"open={section.chapter_id}#clause-{section.id}"
+        )
+        leaf = session.exec(select(Requirement).where(Requirement.key == "NEST.A.TWO")).one()
+        assert "该条款下没有下级条款" in self._get(client, leaf).text
+
+    def test_unknown_node_is_404_in_chinese(self, client: TestClient, session: Session) -> None:
+        sign_in(client, session, make_user(session))
+        for headers in ({**HX, "HX-Target": "clauses-987654"}, {}):
+            response = client.get("/requirements/987654/subtree", headers=headers)
+            assert response.status_code == 404
+            assert "该要求条款不存在" in response.text
+
+    def test_signed_out_is_sent_to_sign_in_like_the_tree(self, client: TestClient) -> None:
+        response = client.get("/requirements/1/subtree")
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/login?next=/requirements/1/subtree")
+
+
+def _nested_catalogue() -> framework_service.CatalogueFile:
+    def node(key: str, clause: str, title: str, *children: dict[str, object]) -> dict[str, object]:
+        return {
+            "key": key,
+            "clause": clause,
+            "title": {"zh_CN": title, "en": title},
+            "confidence": "verified",
+            "children": list(children),
+        }
+
+    return framework_service.CatalogueFile.model_validate(
+        {
+            "framework": {"code": "NEST", "version": "1", "title": {"zh_CN": "嵌套", "en": "Nest"}},
+            "requirements": [
+                node(
+                    "NEST.A",
+                    "1",
+                    "甲",
+                    node(
+                        "NEST.A.ONE",
+                        "1.1",
+                        "甲一",
+                        node("NEST.A.ONE.X", "1.1.1", "甲一一"),
+                        node("NEST.A.ONE.Y", "1.1.2", "甲一二"),
+                    ),
+                    node("NEST.A.TWO", "1.2", "甲二"),
+                )
+            ],
+        }
+    )
 
 
 class TestDetail:

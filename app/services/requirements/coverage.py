@@ -8,9 +8,9 @@ obsolete, review date not passed); *stale* when it has linked evidence but none 
 from dataclasses import dataclass
 from datetime import date
 from enum import IntEnum
-from typing import Any, cast
+from typing import cast
 
-from sqlalchemy import case, func
+from sqlalchemy import ColumnElement, case, exists, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
@@ -40,54 +40,47 @@ class ChapterCoverage:
         return round(100 * self.covered / self.total) if self.total else 0
 
 
-def _levels(today: date, framework_id: int) -> Any:
-    # Filtered to the framework inside the sub-query: SQLite materialises it whole and would
-    # otherwise group every evidence link of every framework first (measured: 135 → 10 ms).
-    return (
-        sa_select(
-            col(EvidenceRequirement.requirement_id).label("requirement_id"),
-            func.max(case((current_clause(today), 2), else_=1)).label("level"),
-        )
-        .join(Evidence, col(Evidence.id) == EvidenceRequirement.evidence_id)
-        .join(Requirement, col(Requirement.id) == EvidenceRequirement.requirement_id)
-        .where(col(Requirement.framework_id) == framework_id)
-        .group_by(col(EvidenceRequirement.requirement_id))
-        .subquery()
+def level(today: date) -> ColumnElement[int]:
+    """The coverage level of the enclosing query's Requirement row, as SQL."""
+    linked = exists().where(col(EvidenceRequirement.requirement_id) == Requirement.id)
+    current = linked.where(
+        col(Evidence.id) == EvidenceRequirement.evidence_id, current_clause(today)
     )
+    # EXISTS stops at the first current item; a MAX over the links read every one of them
+    # (large data set: 1,000 links on a clause, the chapter roll-up 27 → 0.2 ms).
+    return case((current, int(Coverage.covered)), (linked, int(Coverage.stale)), else_=0)
 
 
 def by_requirement(*, session: Session, framework_id: int, today: date) -> dict[int, Coverage]:
-    levels = _levels(today, framework_id)
     rows = session.execute(
-        sa_select(col(Requirement.id), func.coalesce(levels.c.level, 0))
-        .outerjoin(levels, levels.c.requirement_id == Requirement.id)
-        .where(col(Requirement.framework_id) == framework_id)
+        sa_select(col(Requirement.id), level(today)).where(
+            col(Requirement.framework_id) == framework_id
+        )
     ).all()
-    return {int(cast(int, rid)): Coverage(int(cast(int, level))) for rid, level in rows}
+    return {int(cast(int, rid)): Coverage(int(cast(int, value))) for rid, value in rows}
 
 
 def by_chapter(*, session: Session, framework_id: int, today: date) -> dict[int, ChapterCoverage]:
     """Applicable clauses per chapter at each coverage level."""
-    levels = _levels(today, framework_id)
-    level = func.coalesce(levels.c.level, 0)
-    rows = session.execute(
-        sa_select(
-            col(Requirement.chapter_id),
-            func.sum(case((level == 2, 1), else_=0)),
-            func.sum(case((level == 1, 1), else_=0)),
-            func.sum(case((level == 0, 1), else_=0)),
-        )
+    clauses = (
+        sa_select(col(Requirement.chapter_id).label("chapter_id"), level(today).label("level"))
         .join(RequirementStatus, col(RequirementStatus.requirement_id) == Requirement.id)
-        .outerjoin(levels, levels.c.requirement_id == Requirement.id)
         .where(
             col(Requirement.framework_id) == framework_id,
             col(Requirement.chapter_id).is_not(None),
             col(RequirementStatus.applicable),
         )
-        .group_by(col(Requirement.chapter_id))
+        .subquery()
+    )
+    # Grouped by level rather than summed per level: SQLite inlines the sub-query, and three
+    # sums would evaluate the level's EXISTS three times a clause (measured: 12.5 → 5 ms).
+    rows = session.execute(
+        sa_select(clauses.c.chapter_id, clauses.c.level, func.count()).group_by(
+            clauses.c.chapter_id, clauses.c.level
+        )
     ).all()
     result: dict[int, ChapterCoverage] = {}
-    for row in rows:
-        chapter, covered, stale, none = (int(v or 0) for v in cast("tuple[int | None, ...]", row))
-        result[chapter] = ChapterCoverage(covered, stale, none)
+    for chapter_id, value, n in cast("list[tuple[int, int, int]]", rows):
+        counts = result.setdefault(chapter_id, ChapterCoverage())
+        setattr(counts, Coverage(value).name, n)
     return result

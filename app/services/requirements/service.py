@@ -1,10 +1,10 @@
 """The requirement tree with its statuses and per-chapter roll-up, and status editing."""
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import cast
 
-from sqlalchemy import case, func
+from sqlalchemy import ColumnElement, case, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -20,8 +20,13 @@ from app.models.requirement import (
 )
 from app.models.user import User
 from app.services.activity import service as activity
+from app.services.requirements import coverage
+from app.services.requirements.coverage import ChapterCoverage, Coverage
 
 EXCLUSION_REASON_MIN = 10
+# A filtered tree shows its matches at once up to this many; beyond, each chapter loads its
+# matches when opened, so no filter makes the page render the whole catalogue.
+EXPAND_MATCHES_MAX = 100
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class TreeRow:
     status: RequirementStatus
     owner_name: str | None
     department_name: str | None
+    coverage: Coverage = Coverage.none
 
 
 @dataclass
@@ -64,7 +70,21 @@ class Chapter:
     requirement: Requirement
     status: RequirementStatus
     rollup: ChapterRollup
-    clauses: list[TreeRow] = field(default_factory=list)
+    coverage: ChapterCoverage = field(default_factory=ChapterCoverage)
+    # Clauses that pass the filters: every clause of the chapter when none is set.
+    matches: int = 0
+    # Only for a chapter shown open; the others load theirs when opened (`subtree`).
+    clauses: list[TreeRow] | None = None
+
+
+@dataclass
+class Tree:
+    chapters: list[Chapter]
+    matches: int
+
+    @property
+    def opened(self) -> bool:
+        return any(c.clauses is not None for c in self.chapters)
 
 
 def clauses(*, session: Session) -> list[Requirement]:
@@ -89,15 +109,62 @@ def get_framework(*, session: Session, framework_id: int | None) -> Framework | 
     return session.exec(select(Framework).order_by(col(Framework.id)).limit(1)).first()
 
 
-def _rows_query(framework_id: int):  # type: ignore[no-untyped-def]
-    return (
-        select(Requirement, RequirementStatus, User.name, Department.name)
+def _conditions(filters: TreeFilter) -> list[ColumnElement[bool]]:
+    """The filters as conditions on RequirementStatus."""
+    conditions: list[ColumnElement[bool]] = []
+    if filters.status is not None:
+        conditions.append(col(RequirementStatus.implementation_status) == filters.status)
+    if filters.owner_id is not None:
+        conditions.append(col(RequirementStatus.owner_id) == filters.owner_id)
+    if filters.department_id is not None:
+        conditions.append(col(RequirementStatus.department_id) == filters.department_id)
+    if filters.applicable is not None:
+        conditions.append(col(RequirementStatus.applicable) == filters.applicable)
+    return conditions
+
+
+def _rows(
+    *, session: Session, scope: ColumnElement[bool], filters: TreeFilter, today: date
+) -> list[TreeRow]:
+    """The requirements in `scope` that pass the filters, in catalogue order, with owner,
+    department and coverage level: one statement however many there are."""
+    query = (
+        sa_select(
+            Requirement,
+            RequirementStatus,
+            col(User.name),
+            col(Department.name),
+            coverage.level(today),
+        )
         .join(RequirementStatus, col(RequirementStatus.requirement_id) == Requirement.id)
         .outerjoin(User, col(User.id) == RequirementStatus.owner_id)
         .outerjoin(Department, col(Department.id) == RequirementStatus.department_id)
-        .where(Requirement.framework_id == framework_id)
+        .where(scope, *_conditions(filters))
         .order_by(col(Requirement.position))
     )
+    rows = cast(
+        "list[tuple[Requirement, RequirementStatus, str | None, str | None, int]]",
+        session.execute(query).all(),
+    )
+    return [
+        TreeRow(req, status, owner, department, Coverage(level))
+        for req, status, owner, department, level in rows
+    ]
+
+
+def _matches(*, session: Session, framework_id: int, filters: TreeFilter) -> dict[int, int]:
+    """Clauses per chapter that pass the filters."""
+    query = (
+        sa_select(col(Requirement.chapter_id), func.count())
+        .join(RequirementStatus, col(RequirementStatus.requirement_id) == Requirement.id)
+        .where(
+            col(Requirement.framework_id) == framework_id,
+            col(Requirement.chapter_id).is_not(None),
+            *_conditions(filters),
+        )
+        .group_by(col(Requirement.chapter_id))
+    )
+    return dict(cast("list[tuple[int, int]]", session.execute(query).all()))
 
 
 def rollup(*, session: Session, framework_id: int) -> dict[int, ChapterRollup]:
@@ -155,37 +222,102 @@ def rollup(*, session: Session, framework_id: int) -> dict[int, ChapterRollup]:
     return result
 
 
-def tree(*, session: Session, framework_id: int, filters: TreeFilter) -> list[Chapter]:
-    """Chapters with their clauses; filters narrow the clauses, chapters keep full roll-ups."""
-    query = _rows_query(framework_id)
-    if filters.status is not None:
-        query = query.where(RequirementStatus.implementation_status == filters.status)
-    if filters.owner_id is not None:
-        query = query.where(RequirementStatus.owner_id == filters.owner_id)
-    if filters.department_id is not None:
-        query = query.where(RequirementStatus.department_id == filters.department_id)
-    if filters.applicable is not None:
-        query = query.where(RequirementStatus.applicable == filters.applicable)
-    if filters.active:
-        # Chapters themselves always show, as headings for the clauses that matched.
-        query = query.where(col(Requirement.chapter_id).is_not(None))
-        chapter_rows = session.exec(
-            _rows_query(framework_id).where(col(Requirement.chapter_id).is_(None))
-        ).all()
-    else:
-        chapter_rows = []
+def tree(
+    *,
+    session: Session,
+    framework_id: int,
+    filters: TreeFilter,
+    today: date,
+    open_chapter: int | None = None,
+) -> Tree:
+    """The chapters with their roll-ups, and the clauses of those shown open: the one asked
+    for, or every chapter with a match when a filter leaves few enough to show at once.
+    Chapters without a match are left out while a filter is set; filters never narrow the
+    roll-ups. A bounded number of statements, however big the catalogue."""
+    rows = session.exec(
+        select(Requirement, RequirementStatus)
+        .join(RequirementStatus, col(RequirementStatus.requirement_id) == Requirement.id)
+        .where(Requirement.framework_id == framework_id, col(Requirement.chapter_id).is_(None))
+        .order_by(col(Requirement.position))
+    ).all()
     rollups = rollup(session=session, framework_id=framework_id)
+    coverages = coverage.by_chapter(session=session, framework_id=framework_id, today=today)
+    matches = (
+        _matches(session=session, framework_id=framework_id, filters=filters)
+        if filters.active
+        else {chapter_id: r.total for chapter_id, r in rollups.items()}
+    )
     chapters: dict[int, Chapter] = {}
-    for req, status, owner_name, department_name in [*chapter_rows, *session.exec(query).all()]:
+    for req, status in rows:
         assert req.id is not None
-        if req.chapter_id is None:
-            chapters[req.id] = Chapter(req, status, rollups.get(req.id, ChapterRollup()))
-        elif req.chapter_id in chapters:
-            chapters[req.chapter_id].clauses.append(
-                TreeRow(req, status, owner_name, department_name)
-            )
-    ordered = sorted(chapters.values(), key=lambda c: c.requirement.position)
-    return [c for c in ordered if c.clauses or not filters.active]
+        if filters.active and not matches.get(req.id):
+            continue
+        chapters[req.id] = Chapter(
+            req,
+            status,
+            rollups.get(req.id, ChapterRollup()),
+            coverages.get(req.id, ChapterCoverage()),
+            matches.get(req.id, 0),
+        )
+    total = sum(c.matches for c in chapters.values())
+    if filters.active and total <= EXPAND_MATCHES_MAX:
+        opened = list(chapters)
+    else:
+        opened = [open_chapter] if open_chapter in chapters else []
+    if opened:
+        for chapter in opened:
+            chapters[chapter].clauses = []
+        scope = col(Requirement.chapter_id).in_(opened)
+        for row in _rows(session=session, scope=scope, filters=filters, today=today):
+            assert row.requirement.chapter_id is not None
+            clauses = chapters[row.requirement.chapter_id].clauses
+            assert clauses is not None
+            clauses.append(row)
+    return Tree(list(chapters.values()), total)
+
+
+def subtree(
+    *, session: Session, node: Requirement, filters: TreeFilter, today: date
+) -> list[TreeRow]:
+    """Every requirement below `node` (a chapter or any clause) that passes the filters."""
+    if node.chapter_id is None:
+        return _rows(
+            session=session,
+            scope=col(Requirement.chapter_id) == node.id,
+            filters=filters,
+            today=today,
+        )
+    below = (
+        sa_select(col(Requirement.id))
+        .where(col(Requirement.parent_id) == node.id)
+        .cte("below", recursive=True)
+    )
+    below = below.union_all(
+        sa_select(col(Requirement.id)).join(below, col(Requirement.parent_id) == below.c.id)
+    )
+    return _rows(
+        session=session,
+        scope=col(Requirement.id).in_(sa_select(below.c.id)),
+        filters=filters,
+        today=today,
+    )
+
+
+def owners(
+    *, session: Session, framework_id: int, chosen: int | None = None
+) -> list[tuple[int, str]]:
+    """The users who own a requirement of the framework, and the one a filter names, by name:
+    the owner filter offers the people it can find, not every account."""
+    owning = (
+        sa_select(col(RequirementStatus.owner_id))
+        .join(Requirement, col(Requirement.id) == RequirementStatus.requirement_id)
+        .where(col(Requirement.framework_id) == framework_id)
+    )
+    wanted: ColumnElement[bool] = col(User.id).in_(owning)
+    if chosen is not None:
+        wanted = wanted | (col(User.id) == chosen)
+    rows = session.exec(select(User.id, User.name).where(wanted).order_by(col(User.name))).all()
+    return [(uid, name) for uid, name in rows if uid is not None]
 
 
 def get(*, session: Session, requirement_id: int) -> tuple[Requirement, RequirementStatus]:
