@@ -23,7 +23,10 @@ COPY pyproject.toml README.md alembic.ini ./
 COPY app ./app
 COPY migrations ./migrations
 COPY seed ./seed
+# Bytecode compiled at build time: the image never writes it (PYTHONDONTWRITEBYTECODE, a
+# non-root user), and each worker would otherwise compile every module as it starts.
 RUN pip install -e . \
+    && python -m compileall -q app migrations seed \
     && pybabel --quiet compile -d app/i18n/locales -D messages \
     && mkdir -p /var/lib/ronghe \
     && chown ronghe:ronghe /var/lib/ronghe

@@ -11,7 +11,7 @@ export RONGHE_DATA_DIR ?= data
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check uv 2>&1 | grep -v "^WARNING" || true
-	$(VENV)/bin/uv pip install --python $(PY) -q -e '.[dev]'
+	$(VENV)/bin/uv pip install --python $(PY) -q --compile-bytecode -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 messages: $(STAMP)

@@ -1,31 +1,42 @@
-"""The `ronghe` command: serve, migrate, seed, create-admin, backup, restore, …"""
+"""The `ronghe` command: serve, migrate, seed, create-admin, backup, restore, …
+
+Each command imports what it needs when it runs, so that `ronghe --help` loads Typer alone and
+a web worker, which imports this module again before anything else (see `serve`), can answer
+the server's health check within a second of starting.
+"""
 
 import getpass
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
-from alembic import command
-from alembic.config import Config
 
-from app.db import make_engine, session_scope
 from app.errors import DomainError
-from app.models.user import Role, UserCreate
-from app.services.accounts import users as user_service
-from app.services.activity.key import ChainKeyError, check_at_startup
-from app.services.requirements import framework as framework_service
-from app.settings import Settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+    from app.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 FRAMEWORKS_DIR = ROOT / "seed" / "frameworks"
+WORKER_HEALTHCHECK_SECONDS = 60
 
 cli = typer.Typer(help="Ronghe 融合 — GB/T 23001 management system.", no_args_is_help=True)
 
 
-def alembic_config(settings: Settings) -> Config:
+def _settings() -> "Settings":
+    # Settings load pydantic (half a second), which `ronghe --help` has no use for.
+    from app.settings import Settings
+
+    return Settings()
+
+
+def alembic_config(settings: "Settings") -> "Config":
+    from alembic.config import Config
+
     config = Config(str(ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(ROOT / "migrations"))
     config.attributes["database_url"] = settings.effective_database_url
@@ -38,7 +49,11 @@ def alembic_config(settings: Settings) -> Config:
 @cli.command()
 def migrate() -> None:
     """Bring the database schema up to date, and create or check the activity key."""
-    settings = Settings()
+    from alembic import command
+
+    from app.services.activity.key import ChainKeyError
+
+    settings = _settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
         command.upgrade(alembic_config(settings), "head")
@@ -49,7 +64,10 @@ def migrate() -> None:
     typer.echo("database is up to date")
 
 
-def _check_activity_key(settings: Settings) -> None:
+def _check_activity_key(settings: "Settings") -> None:
+    from app.db import make_engine, session_scope
+    from app.services.activity.key import ChainKeyError, check_at_startup
+
     # Before any request or worker: a host whose key is not the database's must not start.
     engine = make_engine(settings)
     try:
@@ -70,7 +88,10 @@ def seed(
     ] = None,
 ) -> None:
     """Load the requirement catalogues (idempotent), and optionally the demo enterprise."""
-    settings = Settings()
+    from app.db import make_engine, session_scope
+    from app.services.requirements import framework as framework_service
+
+    settings = _settings()
     engine = make_engine(settings)
     paths = file or framework_service.catalogue_files(FRAMEWORKS_DIR)
     now = datetime.now(UTC)
@@ -111,12 +132,13 @@ def demo(
     from sqlalchemy import func
     from sqlmodel import Session, select
 
+    from app.db import make_engine
     from app.models.user import User
 
     if scale not in {"demo", "large"}:
         typer.echo("--scale must be 'demo' or 'large'", err=True)
         raise typer.Exit(2)
-    settings = Settings()
+    settings = _settings()
     engine = make_engine(settings)
     migrate()
     with Session(engine) as session:
@@ -173,6 +195,10 @@ def create_admin(
     ] = False,
 ) -> None:
     """Create an administrator account."""
+    from app.db import make_engine, session_scope
+    from app.models.user import Role, UserCreate
+    from app.services.accounts import users as user_service
+
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -180,7 +206,7 @@ def create_admin(
         if getpass.getpass("Repeat: ") != password:
             typer.echo("the passwords do not match", err=True)
             raise typer.Exit(2)
-    settings = Settings()
+    settings = _settings()
     try:
         data = UserCreate(
             name=name, email=email, password=password, roles=[Role.admin], department_id=None
@@ -210,10 +236,12 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the web application."""
+    import uvicorn
+
     if migrate_first:
         migrate()
         seed(demo=False, file=None)
-    settings = Settings()
+    settings = _settings()
     settings.resolved_secret_key  # noqa: B018 - generate the secret before workers fork
     _check_activity_key(settings)
     uvicorn.run(
@@ -222,6 +250,14 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
+        # With several workers uvicorn's supervisor kills a worker that does not answer its
+        # ping within this many seconds, and a rolling restart (SIGHUP) gives up on a new
+        # worker that has not finished starting by then. A worker is a fresh interpreter
+        # (spawned, not forked): it answers once it has imported this module and uvicorn, and
+        # has started once it has imported the whole app, 5 s on an idle two-core host and
+        # several times that on a busy one. uvicorn's default of 5 s had starting workers
+        # killed one after another; a worker that really hangs is now replaced a minute later.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         # uvicorn would believe X-Forwarded-For from any local peer; the app itself honours
         # it from RONGHE_TRUSTED_PROXIES only (app/main.py).
         proxy_headers=False,
@@ -244,9 +280,10 @@ def reminders_run(
     from sqlalchemy.orm import sessionmaker
     from sqlmodel import Session
 
+    from app.db import make_engine
     from app.jobs import reminder_pass
 
-    settings = Settings()
+    settings = _settings()
     moment = (now or datetime.now(UTC)).replace(tzinfo=(now.tzinfo if now else UTC) or UTC)
     factory = sessionmaker(make_engine(settings), class_=Session, expire_on_commit=False)
     report = reminder_pass.run(
@@ -269,9 +306,10 @@ def scheduler() -> None:
     from sqlalchemy.orm import sessionmaker
     from sqlmodel import Session
 
+    from app.db import make_engine
     from app.jobs.scheduler import run_blocking
 
-    settings = Settings()
+    settings = _settings()
     run_blocking(
         sessionmaker(make_engine(settings), class_=Session, expire_on_commit=False), settings
     )
@@ -287,13 +325,14 @@ def activity_verify() -> None:
     altered event, or when events an anchor records are missing."""
     from sqlmodel import Session
 
+    from app.db import make_engine
     from app.services.activity import chain as activity_chain
     from app.services.activity import key as activity_key
 
-    settings = Settings()
+    settings = _settings()
     try:
         key = activity_key.read_key(settings)
-    except ChainKeyError as exc:
+    except activity_key.ChainKeyError as exc:
         typer.echo(f"BROKEN: the activity key is unusable: {exc}")
         raise typer.Exit(1) from exc
     anchors = activity_chain.read_anchors(settings)
@@ -339,9 +378,10 @@ def files_verify() -> None:
     """Re-hash every stored file; exit 1 when one is missing or altered."""
     from sqlmodel import Session
 
+    from app.db import make_engine
     from app.services.files.verify import verify
 
-    settings = Settings()
+    settings = _settings()
     with Session(make_engine(settings)) as session:
         report = verify(session=session, files_dir=settings.files_dir)
     for sha in report.missing:
@@ -370,7 +410,7 @@ def backup(
 
     try:
         manifest = backup_service.backup(
-            settings=Settings(), target=to, now=datetime.now(UTC), progress=_progress
+            settings=_settings(), target=to, now=datetime.now(UTC), progress=_progress
         )
     except backup_service.BackupError as exc:
         typer.echo(f"backup failed: {exc.message}", err=True)
@@ -393,7 +433,7 @@ def restore(
 
     try:
         manifest = backup_service.restore(
-            settings=Settings(), source=from_, force=force, progress=_progress
+            settings=_settings(), source=from_, force=force, progress=_progress
         )
     except backup_service.BackupError as exc:
         typer.echo(f"restore refused or failed: {exc.message}", err=True)
@@ -411,7 +451,7 @@ def health(
     """Exit 0 when the running server and its database answer (for container health checks)."""
     import urllib.request
 
-    settings = Settings()
+    settings = _settings()
     host = "127.0.0.1" if settings.host in {"0.0.0.0", "::"} else settings.host
     target = url or f"http://{host}:{settings.port}/healthz"
     try:

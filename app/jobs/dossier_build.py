@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime
 from io import BytesIO
 from pathlib import Path
 
-from openpyxl import Workbook
 from sqlalchemy import update
 from sqlmodel import Session, col
 
@@ -285,6 +284,9 @@ REGISTER_HEADERS = (
 
 
 def _register(clauses: Iterable[dossier_contents.DossierClause]) -> bytes:
+    # imported here: openpyxl costs 0.2–1 s at start; only the dossier's register needs it
+    from openpyxl import Workbook
+
     book = Workbook(write_only=True)
     sheet = book.create_sheet("Register")
     sheet.append(list(REGISTER_HEADERS))

@@ -15,15 +15,14 @@ from typing import IO, TYPE_CHECKING, Any
 from xml.parsers import expat
 
 from defusedxml import ElementTree
-from openpyxl import load_workbook
-from openpyxl.workbook.workbook import Workbook as Book
-from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 
 from app.errors import DomainError, Invalid, Unavailable
 from app.i18n import gettext as _
 from app.services.imports import time_limited
 
 if TYPE_CHECKING:  # the reading child imports this module; settings would only slow it
+    from openpyxl.workbook.workbook import Workbook as Book
+
     from app.settings import Settings
 
 # A sheet's rows below the header that are not empty: (row number, the cells an import reads).
@@ -35,8 +34,11 @@ Sheet = list[tuple[int, list[Any]]]
 UNPACKED_MAX_MB = 20
 
 
-def open_book(path: Path) -> Book:
+def open_book(path: Path) -> "Book":
     """The workbook opened for reading, or a clear refusal of a damaged or costly file."""
+    # imported here: openpyxl costs 0.2–1 s at start and only the reading child needs it
+    from openpyxl import load_workbook
+
     try:
         with zipfile.ZipFile(path) as archive:
             unpacked = sum(item.file_size for item in archive.infolist())
@@ -125,6 +127,8 @@ def _sheet_rows(path: Path, columns: int, max_rows: int) -> Sheet:
 def _formula_text(value: Any) -> Any:
     """Array and data-table formulas come back from openpyxl as objects, not as "=…" text;
     as text they are refused like any other formula, and the preview shows what was there."""
+    from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula  # see open_book
+
     if isinstance(value, ArrayFormula):
         return value.text or "="
     if isinstance(value, DataTableFormula):

@@ -13,8 +13,6 @@ from email.utils import formataddr
 from typing import Any
 from urllib.parse import quote_plus
 
-import httpx
-
 from app.i18n import N_
 from app.models.notification import WebhookChannel, WebhookKind
 from app.services.reminders import outbound_url
@@ -125,6 +123,9 @@ def webhook_request(
 def post_webhook(
     settings: Settings, channel: WebhookChannel, text: str, link: str, now: datetime
 ) -> None:
+    # imported here: httpx costs 0.1–0.6 s at start and only the webhook senders need it
+    import httpx
+
     url, body, headers = webhook_request(channel, text, link, now)
     raw = json.dumps(body, ensure_ascii=False, sort_keys=True).encode()
     try:

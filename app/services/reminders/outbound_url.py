@@ -28,10 +28,12 @@ import ipaddress
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from app.i18n import N_
+
+if TYPE_CHECKING:
+    import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -61,7 +63,7 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class Target:
-    url: httpx.URL
+    url: "httpx.URL"
     addresses: tuple[str, ...]  # checked, in the order the resolver gave them
 
 
@@ -133,16 +135,19 @@ def allowed_hosts(setting: str) -> frozenset[str]:
     return frozenset(_host_key(h.strip()) for h in setting.split(",") if h.strip())
 
 
-def _host(url: httpx.URL) -> str:
+def _host(url: "httpx.URL") -> str:
     """The host as it goes on the wire: an IDN name in its ASCII (punycode) form."""
     return url.raw_host.decode("ascii")
 
 
-def _port(url: httpx.URL) -> int:
+def _port(url: "httpx.URL") -> int:
     return url.port or (443 if url.scheme == "https" else 80)
 
 
-def parse(url: str) -> httpx.URL:
+def parse(url: str) -> "httpx.URL":
+    # imported here: httpx costs 0.1–0.6 s at start and only outbound addresses need it
+    import httpx
+
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, ValueError, TypeError):
@@ -213,9 +218,11 @@ def post(
     headers: dict[str, str],
     allowed: frozenset[str],
     timeout: float,
-) -> httpx.Response:
+) -> "httpx.Response":
     """POST to a checked address of the URL's host (trying the next one if it cannot be
     reached); raises Refused, or httpx's own errors."""
+    import httpx  # see parse
+
     where = target(url, allowed=allowed)
     # The URL's host as the client sent it: "name" or "name:port" (no user info).
     host_header = where.url.netloc.decode("ascii")

@@ -1,9 +1,8 @@
 """The goal register as an Excel workbook: one sheet of goals, one of measurements."""
 
 from datetime import date
+from typing import TYPE_CHECKING
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
 from sqlmodel import Session, col, select
 
 from app.i18n import gettext as _
@@ -14,11 +13,18 @@ from app.models.user import User
 from app.services.evidence.excel import cell_row
 from app.services.strategy import goals as goal_service
 
+if TYPE_CHECKING:
+    from openpyxl import Workbook
+
 MEASUREMENT_ROWS_MAX = 200_000
 
 
-def goal_register_xlsx(*, session: Session, today: date) -> Workbook:
+def goal_register_xlsx(*, session: Session, today: date) -> "Workbook":
     """Every goal with its status, and every value in force, in the viewer's language."""
+    # imported here: openpyxl costs 0.2–1 s at start and only the Excel files need it
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
     goals = list(session.exec(select(Goal).order_by(col(Goal.capability_id), col(Goal.id))).all())
     capabilities = {c.id: c for c in session.exec(select(Capability)).all()}
     owners = dict(session.exec(select(User.id, User.name)).all())
