@@ -19,18 +19,18 @@ from app.settings import Settings
 TABLE = Path(__file__).with_name("route_table.txt")
 
 
-def _walk(routes: Iterable[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+def walk_routes(routes: Iterable[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
     for route in routes:
         context = getattr(route, "include_context", None)
         if context is not None:  # FastAPI keeps an included router as one entry
-            yield from _walk(context.included_router.routes, prefix + context.prefix)
+            yield from walk_routes(context.included_router.routes, prefix + context.prefix)
         else:
             yield prefix, route
 
 
 def route_table(app: FastAPI) -> list[str]:
     lines = []
-    for prefix, route in _walk(app.router.routes):
+    for prefix, route in walk_routes(app.router.routes):
         path = re.sub(r":\w+}", "}", prefix + route.path)
         methods = ",".join(sorted(set(getattr(route, "methods", None) or ()) - {"HEAD"})) or "-"
         lines.append(f"{methods:<7} {path:<70} {route.name}")
@@ -58,7 +58,7 @@ def test_no_two_routes_can_answer_the_same_request(settings: Settings) -> None:
     can only ever be the import page, never `/evidence/{evidence_id}`."""
     routes = [
         (prefix + route.path, set(getattr(route, "methods", None) or ()) - {"HEAD"})
-        for prefix, route in _walk(create_app(settings).router.routes)
+        for prefix, route in walk_routes(create_app(settings).router.routes)
         if hasattr(route, "endpoint")
     ]
     clashes = [
@@ -72,7 +72,9 @@ def test_no_two_routes_can_answer_the_same_request(settings: Settings) -> None:
 
 
 def test_an_id_that_is_not_a_number_finds_no_route(settings: Settings) -> None:
-    paths = {prefix + route.path for prefix, route in _walk(create_app(settings).router.routes)}
+    paths = {
+        prefix + route.path for prefix, route in walk_routes(create_app(settings).router.routes)
+    }
     with_ids = [path for path in paths if re.search(r"{\w+_id}", path)]
     assert with_ids == [], "every id in a path has the :int converter"
 
