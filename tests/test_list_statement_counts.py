@@ -49,7 +49,7 @@ def _count(client: TestClient, connection: Any, url: str, headers: dict[str, str
 STATEMENTS = {
     "/evidence": 9,
     "/evidence?q=记录": 8,
-    "/nonconformities": 14,
+    "/nonconformities": 13,
     "/audits": 9,
     "/inbox": 7,
     "/api/v1/evidence": 5,

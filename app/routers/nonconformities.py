@@ -45,6 +45,7 @@ from app.services.nonconformities.board import (
     overdue_nonconformities,
     search,
 )
+from app.services.nonconformities.board import owner_options as board_owner_options
 from app.services.requirements import service as requirement_service
 from app.web.access.nonconformities import (
     NonconformityById,
@@ -156,12 +157,17 @@ def board(
     }
     if not (wants_fragment(request) and request.headers.get("hx-target") in LIST_FRAGMENTS):
         # The counts, overdue lists and filter choices are only drawn with the whole page.
+        departments = department_service.as_tree(department_service.get_all(session=session))
         context.update(
             counts=nc_service.status_counts(session=session),
             overdue_total=nc_service.overdue_count(session=session, today=today),
             late_ncs=overdue_nonconformities(session=session, today=today),
             late_actions=overdue_actions(session=session, today=today),
-            **_choices(session),
+            departments=departments,
+            owner_options=board_owner_options(session=session, selected=filters.owner_id),
+            sources=list(NcSource),
+            grades=list(NcGrade),
+            statuses=list(NcStatus),
         )
     return render(request, "nonconformities/board.html", context, fragments=LIST_FRAGMENTS)
 

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, case, func
+from sqlalchemy import ColumnElement, case, func, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -154,3 +154,15 @@ def overdue_actions(*, session: Session, today: date) -> list[OverdueAction]:
         OverdueAction(action, title, owner or fallback)
         for action, title, owner, fallback in session.exec(query).all()
     ]
+
+
+def owner_options(*, session: Session, selected: int | None) -> list[tuple[int, str]]:
+    """The people the board's owner filter offers: those who own a nonconformity (any other
+    choice would show an empty board), and the one chosen; not every account there is."""
+    owns = select(Nonconformity.owner_id).where(col(Nonconformity.owner_id).is_not(None))
+    rows = session.exec(
+        select(User.id, User.name)
+        .where(or_(col(User.id).in_(owns), col(User.id) == selected))
+        .order_by(col(User.name), col(User.id))
+    ).all()
+    return [(uid, name) for uid, name in rows if uid is not None]
