@@ -1,7 +1,8 @@
 """Database engine, the request session dependency and a session scope for jobs and the CLI.
 
-A request that only reads (GET, HEAD) runs its transactions read-only: on SQLite they take no
-lock, so in WAL mode they run beside one writer and never wait for it. Any other request
+A request that only reads (GET, HEAD, OPTIONS) runs its transactions read-only: on SQLite they
+take no lock, so in WAL mode they run beside one writer and never wait for it (on PostgreSQL,
+where reads never wait anyway, only the check below applies). Any other request
 begins with the write lock and reads without it once it has committed, so the page drawn after
 a change does not hold up the next writer. A request that has to write after reading says so
 with `begin_writing`; a write without it is refused while the tests run (see _refuse).
@@ -15,7 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine, event
-from sqlalchemy.orm import ORMExecuteState
+from sqlalchemy.orm import ORMExecuteState, SessionTransaction
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, create_engine
 
@@ -27,9 +28,11 @@ ENGINE_SETTINGS = "ronghe_settings"
 READ_ONLY = "ronghe_read_only"
 # Request methods that only read (the "safe" methods of RFC 9110).
 READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# Session.info keys: the session serves a request; its transaction may write.
+# Session.info keys: the session serves a request; its transaction may write; the engine it
+# writes through (its reading facade is _reading of it).
 _REQUEST = "ronghe_request"
 _WRITES = "ronghe_writes"
+_ENGINE = "ronghe_engine"
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +90,8 @@ def _reading(engine: Engine) -> Engine:
 def serve_request(session: Session, *, method: str) -> None:
     """Mark a request's session, reading or writing by the request's method."""
     session.info[_REQUEST] = True
+    if isinstance(session.bind, Engine):
+        session.info[_ENGINE] = session.bind
     _set_writes(session, method not in READING_METHODS)
 
 
@@ -95,12 +100,14 @@ def begin_writing(session: OrmSession) -> None:
 
     On SQLite the read snapshot ends and the write lock is taken (waiting up to the busy
     timeout if another request holds it). What the request read before may have changed in
-    between: a write that depends on a read reads again after this call.
+    between, and loaded objects are not expired: a write that depends on a read re-reads
+    after this call (`session.refresh`, or call it before reading).
     """
     if session.info.get(_WRITES, True):
         return
-    bind = session.bind
-    if isinstance(bind, Engine) and bind.dialect.name == "sqlite" and session.in_transaction():
+    engine = session.info.get(_ENGINE)
+    if engine is not None and engine.dialect.name == "sqlite" and session.in_transaction():
+        # The transaction goes on, on the same connection, now holding the lock.
         connection = session.connection()
         connection.exec_driver_sql("COMMIT")
         connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -124,11 +131,18 @@ def release_write_lock(session: Session) -> None:
 
 def _set_writes(session: OrmSession, writes: bool) -> None:
     session.info[_WRITES] = writes
-    bind = session.bind
-    # A test's session is bound to one connection inside the test's transaction: it keeps
-    # that connection, and only the check below applies.
-    if isinstance(bind, Engine):
-        session.bind = bind.engine if writes else _reading(bind.engine)
+    # A session takes a connection per bind: a new bind in the middle of a transaction would
+    # open a second one, which then waits for the lock the first holds.
+    if not session.in_transaction():
+        _bind_as_set(session)
+
+
+def _bind_as_set(session: OrmSession) -> None:
+    # A test's session is bound to one connection inside the test's transaction (no engine
+    # kept): it keeps that connection, and only the check below applies.
+    engine = session.info.get(_ENGINE)
+    if engine is not None:
+        session.bind = engine if session.info[_WRITES] else _reading(engine)
 
 
 @event.listens_for(Session, "after_commit")
@@ -136,6 +150,12 @@ def _read_after_commit(session: OrmSession) -> None:
     # Fired for savepoints too; only the end of the whole transaction releases the lock.
     if session.info.get(_REQUEST) and session.get_nested_transaction() is None:
         _set_writes(session, False)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _rebind(session: OrmSession, transaction: SessionTransaction) -> None:
+    if session.info.get(_REQUEST) and transaction.parent is None:
+        _bind_as_set(session)
 
 
 @event.listens_for(Session, "before_flush")

@@ -2,6 +2,7 @@
 holds the write lock, a change waits its turn instead of failing, and a reading request that
 writes without saying so is caught."""
 
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -12,12 +13,19 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, text
 from sqlmodel import Session, func, select
 
-from app.db import WriteWhileReading, begin_writing, make_engine, serve_request
+from app.db import (
+    WriteWhileReading,
+    begin_writing,
+    commit_aside,
+    make_engine,
+    release_write_lock,
+    serve_request,
+)
 from app.main import create_app
 from app.models.evidence import Evidence
 from app.models.user import Role, User
 from app.settings import Settings
-from tests.factories import csrf, make_user, sign_in
+from tests.factories import NOW, csrf, make_user, sign_in
 
 
 def _hold_write_lock(connection: Connection) -> None:
@@ -110,5 +118,49 @@ def test_begin_writing_lets_a_reading_request_write(fresh_settings: Settings) ->
             assert session.execute(text("SELECT 1")).scalar_one() == 1
             with pytest.raises(WriteWhileReading):
                 make_user(session)
+    finally:
+        engine.dispose()
+
+
+def _write_lock_is_held(engine: Engine) -> bool:
+    """Whether another connection could start writing now (SQLite's one write lock)."""
+    other = sqlite3.connect(engine.url.database or "", timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:
+        return True
+    finally:
+        other.close()
+    return False
+
+
+@pytest.mark.parametrize(
+    "how", ["post, committed early, writes again", "get, writes before reading", "upload"]
+)
+def test_a_write_after_a_commit_or_before_a_read_holds_the_lock_while_it_reads(
+    fresh_settings: Settings, how: str
+) -> None:
+    """What a request reads before it writes is read under the write lock, so no other
+    writer can slip in between (and SQLite would then refuse the write at once)."""
+    engine = make_engine(fresh_settings)
+    if engine.dialect.name != "sqlite":
+        engine.dispose()
+        pytest.skip("PostgreSQL locks the rows it writes; there is no database write lock")
+    try:
+        with Session(engine) as session:
+            serve_request(session, method="GET" if how.startswith("get") else "POST")
+            if how.startswith("post"):
+                session.execute(text("SELECT 1"))
+                commit_aside(session)  # the sign-in's sliding expiry, say
+            elif how == "upload":
+                session.execute(text("SELECT 1"))
+                release_write_lock(session)  # the body arrives without the lock …
+                assert not _write_lock_is_held(engine)
+            begin_writing(session)  # … and the write phase begins
+            assert session.exec(select(func.count()).select_from(Evidence)).one() == 0
+            assert _write_lock_is_held(engine)
+            session.add(Evidence(title="制度", created_at=NOW, updated_at=NOW))
+            session.commit()
+            assert not _write_lock_is_held(engine)
     finally:
         engine.dispose()
