@@ -2,8 +2,9 @@
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, Select, func
 from sqlmodel import Session, col, delete, select
 
 from app.errors import Conflict, Invalid
@@ -58,6 +59,20 @@ def options(*, session: Session) -> list[tuple[int, str]]:
         .where(col(User.is_active))
         .order_by(col(User.name))
         .limit(OPTIONS_LIMIT)
+    ).all()
+    return [(uid, name) for uid, name in rows if uid is not None]
+
+
+def options_among(
+    *, session: Session, user_ids: Select[Any], chosen: int | None
+) -> list[tuple[int, str]]:
+    """The users a sub-query names, and the one a filter names, as (id, name) pairs by name:
+    an owner filter offers the people it can find, not every account."""
+    wanted: ColumnElement[bool] = col(User.id).in_(user_ids)
+    if chosen is not None:
+        wanted = wanted | (col(User.id) == chosen)
+    rows = session.exec(
+        select(User.id, User.name).where(wanted).order_by(col(User.name), col(User.id))
     ).all()
     return [(uid, name) for uid, name in rows if uid is not None]
 

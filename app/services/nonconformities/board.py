@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, case, func, or_
+from sqlalchemy import ColumnElement, case, func
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -22,6 +22,7 @@ from app.models.nonconformity import (
 from app.models.requirement import Requirement
 from app.models.user import User
 from app.pagination import Page
+from app.services.accounts import users as user_service
 from app.services.nonconformities.service import action_overdue_clause, overdue_clause
 
 OVERDUE_LIST_LIMIT = 50
@@ -158,11 +159,6 @@ def overdue_actions(*, session: Session, today: date) -> list[OverdueAction]:
 
 def owner_options(*, session: Session, selected: int | None) -> list[tuple[int, str]]:
     """The people the board's owner filter offers: those who own a nonconformity (any other
-    choice would show an empty board), and the one chosen; not every account there is."""
-    owns = select(Nonconformity.owner_id).where(col(Nonconformity.owner_id).is_not(None))
-    rows = session.exec(
-        select(User.id, User.name)
-        .where(or_(col(User.id).in_(owns), col(User.id) == selected))
-        .order_by(col(User.name), col(User.id))
-    ).all()
-    return [(uid, name) for uid, name in rows if uid is not None]
+    choice would show an empty board), and the one chosen."""
+    owning = sa_select(col(Nonconformity.owner_id)).where(col(Nonconformity.owner_id).is_not(None))
+    return user_service.options_among(session=session, user_ids=owning, chosen=selected)

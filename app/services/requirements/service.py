@@ -19,6 +19,7 @@ from app.models.requirement import (
     RequirementStatusUpdate,
 )
 from app.models.user import User
+from app.services.accounts import users as user_service
 from app.services.activity import service as activity
 from app.services.requirements import coverage
 from app.services.requirements.coverage import ChapterCoverage, Coverage
@@ -306,18 +307,13 @@ def subtree(
 def owners(
     *, session: Session, framework_id: int, chosen: int | None = None
 ) -> list[tuple[int, str]]:
-    """The users who own a requirement of the framework, and the one a filter names, by name:
-    the owner filter offers the people it can find, not every account."""
+    """The people who own a requirement of the framework, and the one a filter names."""
     owning = (
         sa_select(col(RequirementStatus.owner_id))
         .join(Requirement, col(Requirement.id) == RequirementStatus.requirement_id)
         .where(col(Requirement.framework_id) == framework_id)
     )
-    wanted: ColumnElement[bool] = col(User.id).in_(owning)
-    if chosen is not None:
-        wanted = wanted | (col(User.id) == chosen)
-    rows = session.exec(select(User.id, User.name).where(wanted).order_by(col(User.name))).all()
-    return [(uid, name) for uid, name in rows if uid is not None]
+    return user_service.options_among(session=session, user_ids=owning, chosen=chosen)
 
 
 def get(*, session: Session, requirement_id: int) -> tuple[Requirement, RequirementStatus]:
