@@ -27,12 +27,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, func, text
 from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from app.main import create_app
-from app.models.audit import ChecklistItem
-from app.models.user import User
 from app.settings import Settings
+from bench.http_dataset import biggest_audit, first_admin
+from bench.http_load import percentile as ranked_percentile
 
 SECRET = "bench-secret-" + "x" * 40
 PAGE_BUDGET = 50.0  # ms, p95: any list or dashboard page
@@ -81,9 +81,7 @@ def make_settings(data_dir: Path, database_url: str | None) -> Settings:
 
 
 def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
+    return ranked_percentile(sorted(values), q)
 
 
 def time_requests(
@@ -115,7 +113,6 @@ def hello_app() -> FastAPI:
 def signed_in_client(settings: Settings) -> Iterator[tuple[TestClient, Engine, str, int]]:
     """A client with a live login session of the data set's first administrator, and an API
     token of the same user."""
-    from app.models.user import Role, UserRole
     from app.services.accounts import api_tokens as api_token
     from app.services.accounts import auth as auth_service
 
@@ -123,14 +120,9 @@ def signed_in_client(settings: Settings) -> Iterator[tuple[TestClient, Engine, s
     engine: Engine = app.state.engine
     now = datetime.now(UTC)
     with Session(engine) as session:
-        admin = session.exec(
-            select(User)
-            .join(UserRole, col(UserRole.user_id) == User.id)
-            .where(UserRole.role == Role.admin, col(User.is_active))
-            .order_by(col(User.id))
-            .limit(1)
-        ).one()
-        assert admin.id is not None
+        admin = first_admin(session)
+        if admin is None or admin.id is None:
+            raise SystemExit("the data set has no active administrator")
         token = auth_service.start_session(
             session=session, now=now, user=admin, lifetime=timedelta(hours=2)
         )
@@ -145,12 +137,7 @@ def signed_in_client(settings: Settings) -> Iterator[tuple[TestClient, Engine, s
 
 def big_audit(engine: Engine) -> int:
     with Session(engine) as session:
-        audit_id, items = session.exec(
-            select(ChecklistItem.audit_id, func.count())
-            .group_by(col(ChecklistItem.audit_id))
-            .order_by(func.count().desc())
-            .limit(1)
-        ).one()
+        audit_id, items = biggest_audit(session) or (0, 0)
     if items < 200:
         raise SystemExit(f"the largest checklist has {items} items; generate the large data set")
     return int(audit_id)
