@@ -10,6 +10,7 @@ from app.actor import Actor
 from app.db import SessionDep
 from app.errors import DomainError, Invalid
 from app.i18n import gettext as _
+from app.i18n.labels import label
 from app.models.audit import Audit, ChecklistItem, ChecklistResult
 from app.pagination import Page
 from app.permissions import Permission
@@ -88,6 +89,7 @@ def checklist(
             ),
             "may_record": _may_record(session, actor, audit),
             "results": list(ChecklistResult),
+            "result_choices": _result_choices(),
             "departments": departments,
             "department_id": filters.department_id,
             "todo": filters.todo,
@@ -96,6 +98,20 @@ def checklist(
         },
         fragments=CHECKLIST_FRAGMENTS,
     )
+
+
+# The button colour of each result; the rest are grey.
+RESULT_STYLES = {
+    ChecklistResult.conforming: "success",
+    ChecklistResult.major_nc: "danger",
+    ChecklistResult.minor_nc: "warning",
+    ChecklistResult.observation: "info",
+}
+
+
+def _result_choices() -> list[tuple[str, str, str]]:
+    """Value, label and colour of each result button, once per page rather than per row."""
+    return [(r.value, label(r), RESULT_STYLES.get(r, "secondary")) for r in ChecklistResult]
 
 
 def _row(
@@ -121,7 +137,7 @@ def _row(
                 session=session, audit=audit, actor=actor, requirement_ids=[item.requirement_id]
             ),
             "may_record": _may_record(session, actor, audit),
-            "results": list(ChecklistResult),
+            "result_choices": _result_choices(),
             "row_errors": {item.id: errors or {}},
             "row_values": {item.id: values} if values else {},
         },

@@ -20,6 +20,10 @@ from app.web.rendering import render
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
 
 DECISION_STATUSES = (GoalStatus.off_track, GoalStatus.missing_data)
+# An executive reads the worst few; the rest are one click away (the strategy map colours
+# every goal by status, the capability list shows every element). Listing hundreds made the
+# dashboard the slowest page and no easier to act on.
+DECISION_LIMIT = 10
 
 
 @router.get("/dashboard")
@@ -34,14 +38,19 @@ def dashboard(request: Request, session: SessionDep, now: Now, actor: CurrentAct
     grade_gap = [(c, Grade(c.current_grade), Grade(c.target_grade)) for c in capabilities]
     matrix = capability_service.element_matrix(session=session)
     untouched = [
-        (c, [e for e in Element if not matrix.get(c.id or 0, {}).get(e)]) for c in capabilities
+        (c, elements)
+        for c in capabilities
+        if (elements := [e for e in Element if not matrix.get(c.id or 0, {}).get(e)])
     ]
     titles = {c.id: c.title for c in capabilities}
-    decisions = [
-        (g, titles.get(g.capability_id, ""), assessments[g.id or 0])
-        for g in goals
-        if assessments[g.id or 0].status in DECISION_STATUSES
-    ]
+    decisions = sorted(
+        (
+            (g, titles.get(g.capability_id, ""), assessments[g.id or 0])
+            for g in goals
+            if assessments[g.id or 0].status in DECISION_STATUSES
+        ),
+        key=lambda row: (DECISION_STATUSES.index(row[2].status), row[0].deadline, row[0].id or 0),
+    )
     return render(
         request,
         "dashboard.html",
@@ -49,8 +58,10 @@ def dashboard(request: Request, session: SessionDep, now: Now, actor: CurrentAct
             "status_counts": {s: status_counts.get(s, 0) for s in GoalStatus},
             "stage_counts": {s: stage_counts.get(s, 0) for s in Stage},
             "grade_gap": grade_gap,
-            "untouched": [(c, elements) for c, elements in untouched if elements],
-            "decisions": decisions,
+            "untouched": untouched[:DECISION_LIMIT],
+            "untouched_total": len(untouched),
+            "decisions": decisions[:DECISION_LIMIT],
+            "decision_total": len(decisions),
             "cycle": pdca_service.current(session=session),
             "status_chart": charts.status_bar({s: status_counts.get(s, 0) for s in GoalStatus}),
             "stage_chart": charts.stage_bar({s: stage_counts.get(s, 0) for s in Stage}),

@@ -14,6 +14,7 @@ from app import i18n
 from app.i18n import catalogue, current_locale, labels, localized
 from app.permissions import ROLE_LABELS, Permission
 from app.services.accounts.departments import options as department_options
+from app.web import template_gettext
 from app.web.http import csrf_token, take_toast
 
 TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
@@ -31,6 +32,7 @@ env.install_gettext_callables(  # type: ignore[attr-defined]
     lambda singular, plural, n: catalogue(current_locale.get()).ngettext(singular, plural, n),
     newstyle=True,
 )
+template_gettext.install(env)
 
 
 # Stands for an id while a route's path is worked out once; no real id is this large.

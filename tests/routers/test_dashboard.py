@@ -36,3 +36,26 @@ def test_numbers_in_the_tables_match_the_data(client: TestClient, session: Sessi
     assert "协同覆盖率" in decisions  # no data yet
     assert "供应链协同能力" in decisions  # no element touched
     assert 'id="goal-status-data"' in page.text
+
+
+def test_decisions_list_the_worst_ten_and_point_to_the_rest(
+    client: TestClient, session: Session
+) -> None:
+    capability = make_capability(session, title="数据驱动的生产管控能力")
+    for n in range(12):  # no data yet: missing data
+        make_goal(session, capability.id or 0, indicator=f"缺数指标{n:02d}")
+    off = make_goal(session, capability.id or 0, indicator="偏离的指标")
+    goal_service.record(
+        session=session, now=NOW, actor_id=None, goal=off, reading=Reading(date(2026, 10, 1), 41)
+    )
+    session.commit()
+    sign_in(client, session, make_user(session, roles=[Role.executive]))
+    page = client.get("/dashboard")
+    assert page.status_code == 200
+    decisions = page.text.split('id="decisions"')[1].split("</ul>")[0]
+    shown = [line for line in decisions.split("<li")[1:] if "/goals/" in line]
+    assert len(shown) == 10
+    assert "偏离的指标" in shown[0]  # off track comes before missing data
+    more = decisions.split('id="more-decisions"')[1]
+    assert "另有 3 个" in more
+    assert 'href="/strategy"' in more

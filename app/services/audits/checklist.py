@@ -69,6 +69,11 @@ class Row:
     seen: list[Seen] = field(default_factory=list)
     finding: Finding | None = None
 
+    @property
+    def seen_ids(self) -> list[str]:
+        """The revisions recorded as seen, as the form's checkbox values."""
+        return [str(s.revision.id) for s in self.seen]
+
 
 def get_item(*, session: Session, audit: Audit, item_id: int) -> ChecklistItem:
     item = session.get(ChecklistItem, item_id)
@@ -179,6 +184,14 @@ def _linked(audit: Audit, actor: Actor | None, requirement_ids: Sequence[int] | 
 class Offer:
     choices: dict[int, list[Seen]]  # by requirement: the newest items, at most CHOICES_PER_CLAUSE
     linked: dict[int, int]  # by requirement: how many live items are linked in all
+
+    def listed(self, row: Row) -> list[Seen]:
+        """The row's evidence column: what the auditor saw that is no longer among the newest,
+        then the newest. Worked out here, not with template filters: the checklist draws 25
+        rows of up to ten each."""
+        offered = self.choices.get(row.item.requirement_id, [])
+        newest = {s.revision.id for s in offered}
+        return [s for s in row.seen if s.revision.id not in newest] + offered
 
 
 def offered(

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from app.models.goal import Direction, Frequency, Goal, GoalStatus
-from app.services.strategy.goal_status import assess, period_start, trajectory_value
+from app.services.strategy.goal_status import assess, period_end, period_start, trajectory_value
 
 
 def goal(**overrides: Any) -> Goal:
@@ -93,6 +93,30 @@ class TestEdges:
 )
 def test_period_start(frequency: Frequency, day: date, start: date) -> None:
     assert period_start(frequency, day) == start
+
+
+@pytest.mark.parametrize(
+    ("frequency", "start", "end"),
+    [
+        (Frequency.monthly, date(2026, 12, 1), date(2027, 1, 1)),
+        (Frequency.monthly, date(2026, 1, 31), date(2026, 2, 28)),  # a shorter month
+        (Frequency.quarterly, date(2026, 10, 1), date(2027, 1, 1)),
+        (Frequency.quarterly, date(2027, 11, 30), date(2028, 2, 29)),  # into a leap February
+        (Frequency.yearly, date(2024, 2, 29), date(2025, 2, 28)),
+    ],
+)
+def test_period_end_is_the_day_after_the_period(
+    frequency: Frequency, start: date, end: date
+) -> None:
+    assert period_end(frequency, start) == end
+
+
+def test_a_value_three_periods_old_is_missing_data_at_a_month_end() -> None:
+    g = goal(frequency=Frequency.monthly)
+    # The last value measured January; two periods later (end of April) it is stale.
+    january = date(2026, 1, 31)
+    assert assess(g, 45.0, january, date(2026, 4, 29)).status is not GoalStatus.missing_data
+    assert assess(g, 45.0, january, date(2026, 4, 30)).status is GoalStatus.missing_data
 
 
 def test_trajectory_runs_from_baseline_to_target() -> None:
