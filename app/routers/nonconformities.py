@@ -163,6 +163,7 @@ def board(
             overdue_total=nc_service.overdue_count(session=session, today=today),
             late_ncs=overdue_nonconformities(session=session, today=today),
             late_actions=overdue_actions(session=session, today=today),
+            late_action_total=nc_service.overdue_action_count(session=session, today=today),
             departments=departments,
             owner_options=board_owner_options(session=session, selected=filters.owner_id),
             sources=list(NcSource),

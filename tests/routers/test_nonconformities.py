@@ -101,6 +101,35 @@ class TestBoard:
         block = page.split('id="overdue-actions"')[1]
         assert "补充培训记录" in block
 
+    def test_overdue_cards_show_the_ten_longest_and_count_the_rest(
+        self, client: TestClient, session: Session
+    ) -> None:
+        for n in range(12):
+            nc = make_nc(session, title=f"逾期不符合{n:02d}")
+            nc.due_date = date(2026, 10, 1 + n)
+            action = add_action(
+                session, nc, description=f"逾期措施{n:02d}", due_date=date(2026, 12, 1)
+            )
+            action.due_date = date(2026, 10, 1 + n)
+            session.add_all([nc, action])
+        done = add_action(session, nc, description="已完成的措施", due_date=date(2026, 12, 1))
+        done.status = ActionStatus.done
+        session.add(done)
+        session.commit()
+        signed_in(client, session, Role.viewer)
+        page = client.get("/nonconformities").text
+        late_ncs = page.split('id="overdue-nonconformities"')[1].split("</ul>")[0]
+        assert late_ncs.count("逾期不符合") == 10
+        assert "逾期不符合00" in late_ncs  # the longest overdue first
+        assert "逾期不符合11" not in late_ncs
+        assert 'href="/nonconformities?overdue=1">All 12 overdue' in late_ncs
+        late_actions = page.split('id="overdue-actions"')[1].split("</ul>")[0]
+        assert late_actions.count("逾期措施") == 10
+        assert "12 actions are overdue; these are the 10 longest" in late_actions
+        # The board's own rows count each nonconformity's open and all actions.
+        row = page.split('id="nc-list"')[1].split("逾期不符合11")[1].split("</tr>")[0]
+        assert "1 / 2" in row
+
 
 class TestRaise:
     def test_auditor_raises_one_with_the_default_deadline(

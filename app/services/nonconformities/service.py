@@ -133,6 +133,16 @@ def overdue_count(*, session: Session, today: date) -> int:
     ).one()
 
 
+def overdue_action_count(*, session: Session, today: date) -> int:
+    """Open actions past their due date on open nonconformities."""
+    return session.exec(
+        select(func.count())
+        .select_from(CorrectiveAction)
+        .join(Nonconformity, col(Nonconformity.id) == CorrectiveAction.nonconformity_id)
+        .where(action_overdue_clause(today), col(Nonconformity.status).in_(OPEN_NC_STATUSES))
+    ).one()
+
+
 # --- checks ---------------------------------------------------------------------------------
 
 
