@@ -1,5 +1,6 @@
 """The nonconformity board: filtered pages and the overdue lists, computed by the database."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
@@ -108,16 +109,19 @@ def _action_counts(session: Session, nc_ids: list[int]) -> dict[int, tuple[int, 
     board's query time."""
     if not nc_ids:
         return {}
-    rows = session.execute(
-        sa_select(
-            col(CorrectiveAction.nonconformity_id),
-            func.sum(case((col(CorrectiveAction.status) == ActionStatus.open, 1), else_=0)),
-            func.count(),
-        )
-        .where(col(CorrectiveAction.nonconformity_id).in_(nc_ids))
-        .group_by(col(CorrectiveAction.nonconformity_id))
-    ).all()
-    return {nc_id: (int(still_open or 0), int(total)) for nc_id, still_open, total in rows}
+    rows = cast(
+        "Sequence[tuple[int, int | None, int]]",
+        session.execute(
+            sa_select(
+                col(CorrectiveAction.nonconformity_id),
+                func.sum(case((col(CorrectiveAction.status) == ActionStatus.open, 1), else_=0)),
+                func.count(),
+            )
+            .where(col(CorrectiveAction.nonconformity_id).in_(nc_ids))
+            .group_by(col(CorrectiveAction.nonconformity_id))
+        ).all(),
+    )
+    return {nc_id: (still_open or 0, total) for nc_id, still_open, total in rows}
 
 
 def overdue_nonconformities(*, session: Session, today: date) -> list[BoardRow]:
