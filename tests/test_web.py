@@ -1,11 +1,14 @@
-"""The same-site rule for user-supplied return addresses."""
+"""The same-site rule for user-supplied return addresses, error pages, and JSON answers."""
+
+import json
+from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.settings import Settings
-from app.web.http import same_site_path
+from app.web.http import json_answer, same_site_path
 
 
 @pytest.mark.parametrize(
@@ -14,6 +17,16 @@ from app.web.http import same_site_path
 )
 def test_foreign_or_odd_addresses_fall_back(target: str | None) -> None:
     assert same_site_path(target, "/evidence/7") == "/evidence/7"
+
+
+def test_json_answer_writes_chinese_as_is_and_takes_the_long_way_for_a_date() -> None:
+    plain = json_answer({"title": "数据治理", "n": 3}, status_code=201)
+    assert plain.status_code == 201
+    assert plain.headers["content-type"] == "application/json"
+    assert json.loads(bytes(plain.body)) == {"title": "数据治理", "n": 3}
+    assert "数据治理".encode() in bytes(plain.body)  # not \u escapes
+    dated = json_answer({"due": date(2026, 12, 3)})
+    assert json.loads(bytes(dated.body)) == {"due": "2026-12-03"}
 
 
 def test_a_local_path_with_query_is_kept() -> None:

@@ -31,7 +31,7 @@ from app.services.requirements import service as requirement_service
 from app.web.access.audits import AuditById, AuditorDep, AuditTeamMember, ProgrammeById
 from app.web.deps import ApiActor, CurrentActor, Now, PageDep, require
 from app.web.forms import filter_id, form_values, parse_id, submit
-from app.web.http import redirect, toast_header
+from app.web.http import json_answer, redirect, toast_header
 from app.web.rendering import render, wants_fragment
 
 router = APIRouter(prefix="/audits", tags=["audits"], include_in_schema=False)
@@ -368,7 +368,7 @@ def _public(audit: Audit, counts: dict[Any, int]) -> dict[str, Any]:
 
 
 @api_router.get("/audits", summary="Audits, newest first")
-def api_list(session: SessionDep, actor: ApiActor, page: PageDep) -> dict[str, Any]:
+def api_list(session: SessionDep, actor: ApiActor, page: PageDep) -> Response:
     total = session.exec(select(func.count()).select_from(Audit)).one()
     audits = session.exec(
         select(Audit)
@@ -376,14 +376,16 @@ def api_list(session: SessionDep, actor: ApiActor, page: PageDep) -> dict[str, A
         .offset(page.offset)
         .limit(page.size)
     ).all()
-    return {
-        "total": total,
-        "page": page.number,
-        "items": [audit.model_dump(mode="json") for audit in audits],
-    }
+    return json_answer(
+        {
+            "total": total,
+            "page": page.number,
+            "items": [audit.model_dump(mode="json") for audit in audits],
+        }
+    )
 
 
 @api_router.get("/audits/{audit_id:int}", summary="One audit with its checklist results")
-def api_detail(session: SessionDep, actor: ApiActor, audit: AuditById) -> dict[str, Any]:
+def api_detail(session: SessionDep, actor: ApiActor, audit: AuditById) -> Response:
     counts = audit_checklist.result_counts(session=session, audit_id=audit.id or 0)
-    return _public(audit, counts)
+    return json_answer(_public(audit, counts))

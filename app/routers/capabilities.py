@@ -25,7 +25,7 @@ from app.web.access.strategy import CapabilityById
 from app.web.capability_page import detail_response
 from app.web.deps import ApiActor, CurrentActor, Now, require
 from app.web.forms import form_values, submit
-from app.web.http import redirect, toast_header
+from app.web.http import json_answer, redirect, toast_header
 from app.web.rendering import render
 
 router = APIRouter(prefix="/capabilities", tags=["capabilities"], include_in_schema=False)
@@ -239,24 +239,30 @@ def api_list(session: SessionDep, now: Now, actor: ApiActor) -> list[dict[str, A
 @api_router.get("/capabilities/{capability_id:int}", summary="One capability")
 def api_detail(
     session: SessionDep, actor: ApiActor, capability: CapabilityById, capability_id: int
-) -> dict[str, Any]:
-    return {
-        **capability.model_dump(mode="json"),
-        "advantage_ids": capability_service.advantage_ids(
-            session=session, capability_id=capability_id
-        ),
-        "requirement_keys": [
-            r.key
-            for r in capability_service.requirements(session=session, capability_id=capability_id)
-        ],
-        "initiatives": [
-            {**i.model_dump(mode="json"), "tasks": [t.model_dump(mode="json") for t in tasks]}
-            for i, tasks in initiative_service.for_capability(
+) -> Response:
+    return json_answer(
+        {
+            **capability.model_dump(mode="json"),
+            "advantage_ids": capability_service.advantage_ids(
                 session=session, capability_id=capability_id
-            )
-        ],
-        "stage_history": [
-            h.model_dump(mode="json")
-            for h in capability_service.stage_history(session=session, capability_id=capability_id)
-        ],
-    }
+            ),
+            "requirement_keys": [
+                r.key
+                for r in capability_service.requirements(
+                    session=session, capability_id=capability_id
+                )
+            ],
+            "initiatives": [
+                {**i.model_dump(mode="json"), "tasks": [t.model_dump(mode="json") for t in tasks]}
+                for i, tasks in initiative_service.for_capability(
+                    session=session, capability_id=capability_id
+                )
+            ],
+            "stage_history": [
+                h.model_dump(mode="json")
+                for h in capability_service.stage_history(
+                    session=session, capability_id=capability_id
+                )
+            ],
+        }
+    )

@@ -28,7 +28,7 @@ from app.services.certification.service import MilestoneUpdate
 from app.web.access.certification import CertificationById, MilestoneById
 from app.web.deps import ApiActor, CurrentActor, Now, require
 from app.web.forms import form_values, submit
-from app.web.http import redirect, toast_header
+from app.web.http import json_answer, redirect, toast_header
 from app.web.rendering import render, wants_fragment
 
 router = APIRouter(prefix="/certification", tags=["certification"], include_in_schema=False)
@@ -495,21 +495,23 @@ async def generate_plan(
 
 
 @api_router.get("/certification", summary="The current certification record and its milestones")
-def api_current(session: SessionDep, now: Now, actor: ApiActor) -> dict[str, Any]:
+def api_current(session: SessionDep, now: Now, actor: ApiActor) -> Response:
     certification = certification_service.current(session=session)
     if certification is None:
-        return {"certification": None, "milestones": []}
+        return json_answer({"certification": None, "milestones": []})
     assert certification.id is not None
     today = local_date(now)
-    return {
-        "certification": certification.model_dump(mode="json"),
-        "milestones": [
-            {
-                **m.model_dump(mode="json"),
-                "overdue": certification_service.is_overdue(m, today),
-            }
-            for m in certification_service.milestones(
-                session=session, certification_id=certification.id
-            )
-        ],
-    }
+    return json_answer(
+        {
+            "certification": certification.model_dump(mode="json"),
+            "milestones": [
+                {
+                    **m.model_dump(mode="json"),
+                    "overdue": certification_service.is_overdue(m, today),
+                }
+                for m in certification_service.milestones(
+                    session=session, certification_id=certification.id
+                )
+            ],
+        }
+    )

@@ -37,7 +37,7 @@ from app.web.evidence_page import (
     register_choices,
 )
 from app.web.forms import filter_id, form_values, parse_id, submit
-from app.web.http import redirect, same_site_path
+from app.web.http import json_answer, redirect, same_site_path
 from app.web.rendering import render, wants_fragment
 
 router = APIRouter(prefix="/evidence", tags=["evidence"], include_in_schema=False)
@@ -353,7 +353,7 @@ def unlink(
 )
 def api_register(
     request: Request, session: SessionDep, now: Now, actor: ApiActor, page: PageDep
-) -> dict[str, Any]:
+) -> Response:
     rows, total = register_search(
         session=session,
         actor=actor,
@@ -361,37 +361,39 @@ def api_register(
         page=page,
         today=local_date(now),
     )
-    return {
-        "total": total,
-        "page": page.number,
-        "size": page.size,
-        "items": [
-            {
-                **r.evidence.model_dump(mode="json"),
-                "owner": r.owner_name,
-                "department": r.department_name,
-                "latest_file": r.latest_name,
-                "current": r.current,
-            }
-            for r in rows
-        ],
-    }
+    return json_answer(
+        {
+            "total": total,
+            "page": page.number,
+            "size": page.size,
+            "items": [
+                {
+                    **r.evidence.model_dump(mode="json"),
+                    "owner": r.owner_name,
+                    "department": r.department_name,
+                    "latest_file": r.latest_name,
+                    "current": r.current,
+                }
+                for r in rows
+            ],
+        }
+    )
 
 
 @api_router.get(
     "/evidence/{evidence_id:int}", summary="One evidence item with its revisions and links"
 )
-def api_detail(
-    session: SessionDep, evidence: ApiVisibleEvidence, evidence_id: int
-) -> dict[str, Any]:
-    return {
-        **evidence.model_dump(mode="json"),
-        "revisions": [
-            r.model_dump(mode="json")
-            for r in evidence_service.revisions(session=session, evidence_id=evidence_id)
-        ],
-        "links": [
-            {"kind": item.kind, "target_id": item.target_id, "title": item.title}
-            for item in evidence_links.linked(session=session, evidence_id=evidence_id)
-        ],
-    }
+def api_detail(session: SessionDep, evidence: ApiVisibleEvidence, evidence_id: int) -> Response:
+    return json_answer(
+        {
+            **evidence.model_dump(mode="json"),
+            "revisions": [
+                r.model_dump(mode="json")
+                for r in evidence_service.revisions(session=session, evidence_id=evidence_id)
+            ],
+            "links": [
+                {"kind": item.kind, "target_id": item.target_id, "title": item.title}
+                for item in evidence_links.linked(session=session, evidence_id=evidence_id)
+            ],
+        }
+    )

@@ -36,7 +36,7 @@ from app.web.access.strategy import (
 from app.web.capability_page import detail_response
 from app.web.deps import ApiActor, CurrentActor, Now, PageDep, require
 from app.web.forms import form_values, submit
-from app.web.http import redirect, toast_header
+from app.web.http import json_answer, redirect, toast_header
 from app.web.rendering import render
 
 router = APIRouter(tags=["goals"], include_in_schema=False)
@@ -237,7 +237,7 @@ async def correct(
 @api_router.get("/goals", summary="Goals with their status by the documented rule, paginated")
 def api_list(
     session: SessionDep, now: Now, actor: ApiActor, page: PageDep, capability: int | None = None
-) -> dict[str, Any]:
+) -> Response:
     conditions = [] if capability is None else [col(Goal.capability_id) == capability]
     goals = list(
         session.exec(
@@ -256,29 +256,34 @@ def api_list(
     )
     # One query for the latest values of the whole page, not one per goal.
     assessments = goal_service.assessments(session=session, goals=goals, today=local_date(now))
-    return {
-        "total": total,
-        "page": page.number,
-        "size": page.size,
-        "items": [
-            {**g.model_dump(mode="json"), "status": assessments[g.id or 0].status} for g in goals
-        ],
-    }
+    return json_answer(
+        {
+            "total": total,
+            "page": page.number,
+            "size": page.size,
+            "items": [
+                {**g.model_dump(mode="json"), "status": assessments[g.id or 0].status}
+                for g in goals
+            ],
+        }
+    )
 
 
 @api_router.get("/goals/{goal_id:int}", summary="One goal with the values in force")
 def api_detail(
     session: SessionDep, now: Now, actor: ApiActor, goal: GoalById, goal_id: int
-) -> dict[str, Any]:
+) -> Response:
     series = goal_service.current_series(session=session, goal_ids=[goal_id])[goal_id]
     assessment = goal_service.assessments(session=session, goals=[goal], today=local_date(now))[
         goal_id
     ]
-    return {
-        **goal.model_dump(mode="json"),
-        "status": assessment.status,
-        "measurements": [m.model_dump(mode="json") for m in series],
-    }
+    return json_answer(
+        {
+            **goal.model_dump(mode="json"),
+            "status": assessment.status,
+            "measurements": [m.model_dump(mode="json") for m in series],
+        }
+    )
 
 
 @api_router.post(

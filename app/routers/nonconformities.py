@@ -55,7 +55,7 @@ from app.web.access.nonconformities import (
 )
 from app.web.deps import ApiActor, CurrentActor, Now, PageDep, require
 from app.web.forms import filter_id, form_values, submit
-from app.web.http import redirect, toast_header
+from app.web.http import json_answer, redirect, toast_header
 from app.web.rendering import render, wants_fragment
 
 router = APIRouter(prefix="/nonconformities", tags=["nonconformities"], include_in_schema=False)
@@ -627,27 +627,29 @@ async def verify(
 @api_router.get("/nonconformities", summary="Nonconformities, open ones by default, paginated")
 def api_list(
     request: Request, session: SessionDep, now: Now, actor: ApiActor, page: PageDep
-) -> dict[str, Any]:
+) -> Response:
     rows, total = search(
         session=session, filters=_filters(request.query_params), page=page, today=local_date(now)
     )
-    return {
-        "total": total,
-        "page": page.number,
-        "size": page.size,
-        "items": [
-            {
-                **r.nonconformity.model_dump(mode="json"),
-                "owner": r.owner_name,
-                "department": r.department_name,
-                "clause": r.clause,
-                "open_actions": r.open_actions,
-                "actions": r.total_actions,
-                "overdue": nc_service.is_overdue(r.nonconformity, local_date(now)),
-            }
-            for r in rows
-        ],
-    }
+    return json_answer(
+        {
+            "total": total,
+            "page": page.number,
+            "size": page.size,
+            "items": [
+                {
+                    **r.nonconformity.model_dump(mode="json"),
+                    "owner": r.owner_name,
+                    "department": r.department_name,
+                    "clause": r.clause,
+                    "open_actions": r.open_actions,
+                    "actions": r.total_actions,
+                    "overdue": nc_service.is_overdue(r.nonconformity, local_date(now)),
+                }
+                for r in rows
+            ],
+        }
+    )
 
 
 @api_router.get(
@@ -656,17 +658,21 @@ def api_list(
 )
 def api_detail(
     session: SessionDep, now: Now, actor: ApiActor, nonconformity: NonconformityById
-) -> dict[str, Any]:
+) -> Response:
     assert nonconformity.id is not None
-    return {
-        **nonconformity.model_dump(mode="json"),
-        "overdue": nc_service.is_overdue(nonconformity, local_date(now)),
-        "actions": [
-            a.model_dump(mode="json")
-            for a in nc_service.actions(session=session, nonconformity_id=nonconformity.id)
-        ],
-        "verifications": [
-            v.model_dump(mode="json")
-            for v in nc_service.verifications(session=session, nonconformity_id=nonconformity.id)
-        ],
-    }
+    return json_answer(
+        {
+            **nonconformity.model_dump(mode="json"),
+            "overdue": nc_service.is_overdue(nonconformity, local_date(now)),
+            "actions": [
+                a.model_dump(mode="json")
+                for a in nc_service.actions(session=session, nonconformity_id=nonconformity.id)
+            ],
+            "verifications": [
+                v.model_dump(mode="json")
+                for v in nc_service.verifications(
+                    session=session, nonconformity_id=nonconformity.id
+                )
+            ],
+        }
+    )

@@ -16,6 +16,7 @@ from app.services.certification import readiness, readiness_report
 from app.services.certification.readiness import ChapterReadiness, Check, PreCheckResult, Rollup
 from app.web import documents
 from app.web.deps import ApiActor, CurrentActor, Now
+from app.web.http import json_answer
 from app.web.rendering import render, wants_fragment
 
 router = APIRouter(tags=["readiness"], include_in_schema=False)
@@ -142,30 +143,34 @@ def _pre_check(result: PreCheckResult) -> dict[str, Any]:
     "/readiness",
     summary="Certification readiness: overall, per chapter, and the pre-application checklist",
 )
-def api_readiness(session: SessionDep, now: Now, actor: ApiActor) -> dict[str, Any]:
+def api_readiness(session: SessionDep, now: Now, actor: ApiActor) -> Response:
     today = local_date(now)
     state = readiness.assess(session=session, today=today)
     catalogue = state.framework
-    return {
-        "date": today.isoformat(),
-        "framework": (
-            {"id": catalogue.id, "code": catalogue.code, "version": catalogue.version}
-            if catalogue
-            else None
-        ),
-        "overall": _rollup(state.overall),
-        "chapters": [
-            {
-                "id": c.chapter.id,
-                "clause": c.chapter.clause,
-                "title_zh": c.chapter.title_zh,
-                "title_en": c.chapter.title_en,
-                **_rollup(c.rollup),
-            }
-            for c in state.chapters
-        ],
-        "checklist": [
-            _pre_check(r)
-            for r in readiness.for_actor(readiness.checklist(session=session, today=today), actor)
-        ],
-    }
+    return json_answer(
+        {
+            "date": today.isoformat(),
+            "framework": (
+                {"id": catalogue.id, "code": catalogue.code, "version": catalogue.version}
+                if catalogue
+                else None
+            ),
+            "overall": _rollup(state.overall),
+            "chapters": [
+                {
+                    "id": c.chapter.id,
+                    "clause": c.chapter.clause,
+                    "title_zh": c.chapter.title_zh,
+                    "title_en": c.chapter.title_en,
+                    **_rollup(c.rollup),
+                }
+                for c in state.chapters
+            ],
+            "checklist": [
+                _pre_check(r)
+                for r in readiness.for_actor(
+                    readiness.checklist(session=session, today=today), actor
+                )
+            ],
+        }
+    )

@@ -37,7 +37,7 @@ from app.web.access.reviews import (
 )
 from app.web.deps import ApiActor, CurrentActor, Now, PageDep, require
 from app.web.forms import form_values, submit
-from app.web.http import redirect, toast_header
+from app.web.http import json_answer, redirect, toast_header
 from app.web.rendering import render, wants_fragment
 
 router = APIRouter(prefix="/reviews", tags=["reviews"], include_in_schema=False)
@@ -520,21 +520,23 @@ def report(
 
 
 @api_router.get("/reviews", summary="Management reviews, newest first")
-def api_list(session: SessionDep, actor: ApiActor, page: PageDep) -> dict[str, Any]:
+def api_list(session: SessionDep, actor: ApiActor, page: PageDep) -> Response:
     rows, total = review_service.page(session=session, page=page)
-    return {
-        "total": total,
-        "page": page.number,
-        "size": page.size,
-        "items": [
-            {
-                **_public(row.review),
-                "chair": row.chair_name,
-                "open_actions": row.open_actions,
-            }
-            for row in rows
-        ],
-    }
+    return json_answer(
+        {
+            "total": total,
+            "page": page.number,
+            "size": page.size,
+            "items": [
+                {
+                    **_public(row.review),
+                    "chair": row.chair_name,
+                    "open_actions": row.open_actions,
+                }
+                for row in rows
+            ],
+        }
+    )
 
 
 def _public(review: ManagementReview) -> dict[str, Any]:
@@ -546,20 +548,20 @@ def _public(review: ManagementReview) -> dict[str, Any]:
     summary="One management review with its input package (frozen once held), attendees "
     "and actions",
 )
-def api_detail(
-    session: SessionDep, now: Now, actor: ApiActor, review: ReviewById
-) -> dict[str, Any]:
+def api_detail(session: SessionDep, now: Now, actor: ApiActor, review: ReviewById) -> Response:
     assert review.id is not None
-    return {
-        **_public(review),
-        "inputs_frozen": review.inputs is not None,
-        "inputs": review_service.inputs(session=session, review=review, today=local_date(now)),
-        "attendees": [
-            {"id": u.id, "name": u.name}
-            for u in review_service.attendees(session=session, review_id=review.id)
-        ],
-        "actions": [
-            a.model_dump(mode="json")
-            for a in review_service.actions(session=session, review_id=review.id)
-        ],
-    }
+    return json_answer(
+        {
+            **_public(review),
+            "inputs_frozen": review.inputs is not None,
+            "inputs": review_service.inputs(session=session, review=review, today=local_date(now)),
+            "attendees": [
+                {"id": u.id, "name": u.name}
+                for u in review_service.attendees(session=session, review_id=review.id)
+            ],
+            "actions": [
+                a.model_dump(mode="json")
+                for a in review_service.actions(session=session, review_id=review.id)
+            ],
+        }
+    )

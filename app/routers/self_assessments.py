@@ -25,7 +25,7 @@ from app.web import import_flow
 from app.web.access.self_assessments import AssessmentById, ViewLinkById
 from app.web.deps import ApiActor, CurrentActor, Now, SettingsDep, require
 from app.web.forms import form_values, parse_id, submit
-from app.web.http import redirect, toast_header
+from app.web.http import json_answer, redirect, toast_header
 from app.web.rendering import render, wants_fragment
 
 router = APIRouter(prefix="/self-assessments", tags=["self-assessments"], include_in_schema=False)
@@ -402,9 +402,11 @@ def delete(
 
 
 @api_router.get("/self-assessments", summary="Self-assessment results by year, oldest first")
-def api_list(session: SessionDep, actor: ApiActor) -> dict[str, Any]:
+def api_list(session: SessionDep, actor: ApiActor) -> Response:
     rows = assessment_service.all_years(session=session)
-    return {
-        "items": [r.model_dump(mode="json") for r in rows],
-        "latest": assessment_service.latest(session=session),
-    }
+    return json_answer(
+        {
+            "items": [r.model_dump(mode="json") for r in rows],
+            "latest": assessment_service.latest(session=session),
+        }
+    )

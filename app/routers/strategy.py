@@ -24,7 +24,7 @@ from app.web import charts
 from app.web.access.strategy import AdvantageById, CapabilityById, StrategyById
 from app.web.deps import ApiActor, CurrentActor, Now, require
 from app.web.forms import form_values, submit
-from app.web.http import redirect
+from app.web.http import json_answer, redirect
 from app.web.rendering import render
 
 router = APIRouter(prefix="/strategy", tags=["strategy"], include_in_schema=False)
@@ -234,15 +234,17 @@ def delete_advantage(
 
 
 @api_router.get("/strategy-map", summary="The strategy → advantage → capability → goal graph")
-def api_map(session: SessionDep, now: Now, actor: ApiActor) -> dict[str, Any]:
+def api_map(session: SessionDep, now: Now, actor: ApiActor) -> Response:
     context = _map_context(session, now)
-    return {
-        "strategies": [s.model_dump(mode="json") for s in context["strategies"]],
-        "advantages": [a.model_dump(mode="json") for a in context["advantages"]],
-        "capabilities": [c.model_dump(mode="json") for c in context["capabilities"]],
-        "links": [{"capability_id": c, "advantage_id": a} for c, a in context["links"]],
-        "goals": [
-            {**g.model_dump(mode="json"), "status": context["assessments"][g.id].status}
-            for g in context["goals"]
-        ],
-    }
+    return json_answer(
+        {
+            "strategies": [s.model_dump(mode="json") for s in context["strategies"]],
+            "advantages": [a.model_dump(mode="json") for a in context["advantages"]],
+            "capabilities": [c.model_dump(mode="json") for c in context["capabilities"]],
+            "links": [{"capability_id": c, "advantage_id": a} for c, a in context["links"]],
+            "goals": [
+                {**g.model_dump(mode="json"), "status": context["assessments"][g.id].status}
+                for g in context["goals"]
+            ],
+        }
+    )
