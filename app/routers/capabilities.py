@@ -61,7 +61,7 @@ def list_page(request: Request, session: SessionDep, now: Now, actor: CurrentAct
         {
             "capabilities": capabilities,
             "statuses": by_capability,
-            "matrix": matrix,
+            "element_rows": capability_service.element_rows(capabilities, matrix),
             "elements": list(Element),
             "heatmap": charts.element_heatmap(capabilities, matrix),
         },

@@ -67,7 +67,7 @@ def dashboard(request: Request, session: SessionDep, now: Now, actor: CurrentAct
             "stage_chart": charts.stage_bar({s: stage_counts.get(s, 0) for s in Stage}),
             "heatmap": charts.element_heatmap(capabilities, matrix),
             "capabilities": capabilities,
-            "matrix": matrix,
+            "element_rows": capability_service.element_rows(capabilities, matrix),
             "elements": list(Element),
             "goal_total": len(goals),
         },

@@ -280,6 +280,14 @@ def archive(
     )
 
 
+def element_rows(
+    capabilities: list[Capability], matrix: dict[int, dict[Element, int]]
+) -> list[tuple[Capability, list[int]]]:
+    """Per capability, its tasks for each element in the elements' order (0: untouched), so
+    the table's template looks nothing up per cell."""
+    return [(c, [matrix.get(c.id or 0, {}).get(e, 0) for e in Element]) for c in capabilities]
+
+
 def element_matrix(*, session: Session) -> dict[int, dict[Element, int]]:
     """Tasks per capability and element, counted by the database; absent = untouched."""
     rows = session.exec(

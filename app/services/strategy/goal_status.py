@@ -29,6 +29,8 @@ def _add_months(day: date, months: int) -> date:
     year, month = divmod(day.month - 1 + months, 12)
     year += day.year
     month += 1
+    if day.day <= 28:  # every month has it (periods start on the 1st)
+        return date(year, month, day.day)
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
@@ -47,7 +49,7 @@ def period_end(frequency: Frequency, start: date) -> date:
 
 
 def reached(goal: Goal, value: float) -> bool:
-    return value >= goal.target if goal.direction is Direction.increase else value <= goal.target
+    return value >= goal.target if goal.direction == Direction.increase else value <= goal.target
 
 
 def expected_share(goal: Goal, on: date) -> float:
@@ -63,7 +65,7 @@ def trajectory_value(goal: Goal, on: date) -> float:
     return goal.baseline + (goal.target - goal.baseline) * expected_share(goal, on)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Assessment:
     status: GoalStatus
     latest_value: float | None = None
@@ -76,7 +78,7 @@ def assess(
     goal: Goal, latest_value: float | None, latest_period: date | None, today: date
 ) -> Assessment:
     """Apply the rule in this module's docstring."""
-    frequency = Frequency(goal.frequency)
+    frequency = goal.frequency  # a Frequency, or its value: the same key in _MONTHS
     if latest_value is None or latest_period is None:
         return Assessment(GoalStatus.missing_data)
     stale_from = _add_months(latest_period, _MONTHS[frequency] * (STALE_AFTER_PERIODS + 1))

@@ -4,7 +4,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.errors import Conflict, Invalid
 from app.models.activity import ActivityEvent
@@ -16,7 +16,13 @@ from app.models.audit import (
     ChecklistResult,
     Finding,
 )
-from app.models.evidence import EvidenceCreate, EvidenceRequirement, EvidenceRevision
+from app.models.evidence import (
+    Evidence,
+    EvidenceCreate,
+    EvidenceRequirement,
+    EvidenceRevision,
+    EvidenceStatus,
+)
 from app.models.nonconformity import NcGrade, NcSource, Nonconformity
 from app.models.user import Role
 from app.services.audits import checklist as audit_checklist
@@ -374,7 +380,7 @@ def test_the_lead_auditor_is_reminded_of_a_planned_audit_until_it_starts(
     ] == []
 
 
-def test_a_clause_offers_its_ten_newest_evidence_items_and_counts_the_rest(
+def test_a_clause_offers_its_ten_newest_evidence_items_and_tells_there_are_more(
     session: Session,
 ) -> None:
     requirement = clauses(session, 1)[0]
@@ -399,4 +405,14 @@ def test_a_clause_offers_its_ten_newest_evidence_items_and_counts_the_rest(
     assert len(offered) == audit_checklist.CHOICES_PER_CLAUSE
     assert {s.evidence.title for s in offered} == {f"记录{n:02d}" for n in range(2, 12)}
     assert {s.revision.number for s in offered} == {2}
-    assert audit_checklist.offered(session=session, audit=audit).linked[requirement.id or 0] == 12
+    assert requirement.id in audit_checklist.offered(session=session, audit=audit).more
+    # Down to ten live items: all are offered and there is nothing more to see.
+    for evidence in session.exec(
+        select(Evidence).where(col(Evidence.title).in_(["记录00", "记录01"]))
+    ):
+        evidence.status = EvidenceStatus.obsolete
+        session.add(evidence)
+    session.commit()
+    ten = audit_checklist.offered(session=session, audit=audit)
+    assert len(ten.choices[requirement.id or 0]) == audit_checklist.CHOICES_PER_CLAUSE
+    assert ten.more == set()
