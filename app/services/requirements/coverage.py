@@ -47,8 +47,15 @@ def level(today: date) -> ColumnElement[int]:
         col(Evidence.id) == EvidenceRequirement.evidence_id, current_clause(today)
     )
     # EXISTS stops at the first current item; a MAX over the links read every one of them
-    # (large data set: 1,000 links on a clause, the chapter roll-up 27 → 0.2 ms).
-    return case((current, int(Coverage.covered)), (linked, int(Coverage.stale)), else_=0)
+    # (large data set: 1,000 links on a clause, the chapter roll-up 27 → 0.2 ms). "Nothing
+    # linked" is asked first: it is one index probe, and PostgreSQL evaluates the "current"
+    # test as one hashed pass over every link in the database, which a catalogue without
+    # evidence (1,209 clauses) then never starts (90 → under 10 ms).
+    return case(
+        (~linked, int(Coverage.none)),
+        (current, int(Coverage.covered)),
+        else_=int(Coverage.stale),
+    )
 
 
 def by_requirement(*, session: Session, framework_id: int, today: date) -> dict[int, Coverage]:
