@@ -3,7 +3,7 @@
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from app.actor import Actor
@@ -20,7 +20,7 @@ from app.services.audits import report as audit_report
 from app.services.audits import service as audit_service
 from app.web import documents
 from app.web.access.audits import AuditById, AuditorDep, AuditTeamMember
-from app.web.deps import CurrentActor, Now
+from app.web.deps import CurrentActor, Now, paged_by
 from app.web.forms import filter_id, parse_id
 from app.web.http import redirect, toast_header
 from app.web.rendering import render, wants_fragment
@@ -30,15 +30,8 @@ router = APIRouter(prefix="/audits", tags=["audits"], include_in_schema=False)
 CHECKLIST_FRAGMENTS = {"checklist-rows": "checklist_rows"}
 
 
-def checklist_page(
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    size: Annotated[int, Query(ge=1, le=200)] = 25,
-) -> Page:
-    """Twenty-five items a page by default: each item is a small form with its evidence."""
-    return Page(number=page, size=size)
-
-
-ChecklistPageDep = Annotated[Page, Depends(checklist_page)]
+# Twenty-five items a page by default: each item is a small form with its evidence.
+ChecklistPageDep = Annotated[Page, Depends(paged_by(25))]
 
 
 def _may_record(session: SessionDep, actor: Actor, audit: Audit) -> bool:

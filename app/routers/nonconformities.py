@@ -33,6 +33,7 @@ from app.models.nonconformity import (
     Verdict,
 )
 from app.models.requirement import Requirement
+from app.pagination import Page
 from app.permissions import Permission
 from app.services.accounts import departments as department_service
 from app.services.accounts import users as user_service
@@ -53,7 +54,7 @@ from app.web.access.nonconformities import (
     WorkableNonconformity,
     WorkerDep,
 )
-from app.web.deps import ApiActor, CurrentActor, Now, PageDep, require
+from app.web.deps import ApiActor, CurrentActor, Now, PageDep, paged_by, require
 from app.web.forms import filter_id, form_values, submit
 from app.web.http import json_answer, redirect, toast_header
 from app.web.rendering import render, wants_fragment
@@ -137,9 +138,14 @@ def _choices(session: SessionDep) -> dict[str, Any]:
     }
 
 
+# Twenty-five rows a page by default: the board is read from the top (most urgent first),
+# and each of its rows is a share of the time the page takes to draw.
+BoardPageDep = Annotated[Page, Depends(paged_by(25))]
+
+
 @router.get("")
 def board(
-    request: Request, session: SessionDep, now: Now, actor: CurrentActor, page: PageDep
+    request: Request, session: SessionDep, now: Now, actor: CurrentActor, page: BoardPageDep
 ) -> Response:
     filters = _filters(request.query_params)
     today = local_date(now)

@@ -1,5 +1,6 @@
 """Request dependencies: the clock, the signed-in user, permission checks, pagination."""
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -122,11 +123,16 @@ class api_require:  # noqa: N801
         return actor
 
 
-async def pagination(
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    size: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> Page:
-    return Page(number=page, size=size)
+def paged_by(default_size: int) -> Callable[..., Awaitable[Page]]:
+    """The `page` and `size` query parameters, with a list's own default size."""
+
+    async def pagination(
+        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+        size: Annotated[int, Query(ge=1, le=200)] = default_size,
+    ) -> Page:
+        return Page(number=page, size=size)
+
+    return pagination
 
 
-PageDep = Annotated[Page, Depends(pagination)]
+PageDep = Annotated[Page, Depends(paged_by(50))]
