@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, func, true
+from sqlalchemy import delete, exists, func, true
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -161,7 +161,9 @@ CHOICES_PER_CLAUSE = 10
 
 
 def _linked(audit: Audit, actor: Actor | None, requirement_ids: Sequence[int] | None) -> Any:
-    """Live evidence linked to the clauses in scope that the actor may see."""
+    """Live evidence linked to the clauses in scope that the actor may see, with a revision to
+    tick (an item still waiting for its first file is not offered, nor counted as "more")."""
+    has_revision = exists().where(col(EvidenceRevision.evidence_id) == Evidence.id)
     query = (
         select(EvidenceRequirement.requirement_id, EvidenceRequirement.evidence_id)
         .join(
@@ -172,6 +174,7 @@ def _linked(audit: Audit, actor: Actor | None, requirement_ids: Sequence[int] | 
         .where(
             AuditRequirement.audit_id == audit.id,
             Evidence.status != EvidenceStatus.obsolete,
+            has_revision,
             visible_clause(actor) if actor is not None else true(),
         )
     )

@@ -416,3 +416,17 @@ def test_a_clause_offers_its_ten_newest_evidence_items_and_tells_there_are_more(
     ten = audit_checklist.offered(session=session, audit=audit)
     assert len(ten.choices[requirement.id or 0]) == audit_checklist.CHOICES_PER_CLAUSE
     assert ten.more == set()
+    # An item still waiting for its first file has nothing to tick: it is neither offered
+    # nor a reason to point to the register, and it does not push a tickable one out.
+    draft = evidence_service.create(
+        session=session, now=NOW, actor_id=None, data=EvidenceCreate(title="待上传")
+    )
+    draft.updated_at = NOW.replace(day=28)
+    session.add_all(
+        [draft, EvidenceRequirement(evidence_id=draft.id or 0, requirement_id=requirement.id or 0)]
+    )
+    session.commit()
+    with_draft = audit_checklist.offered(session=session, audit=audit)
+    assert "待上传" not in {s.evidence.title for s in with_draft.choices[requirement.id or 0]}
+    assert len(with_draft.choices[requirement.id or 0]) == audit_checklist.CHOICES_PER_CLAUSE
+    assert with_draft.more == set()
