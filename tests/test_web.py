@@ -19,14 +19,15 @@ def test_foreign_or_odd_addresses_fall_back(target: str | None) -> None:
     assert same_site_path(target, "/evidence/7") == "/evidence/7"
 
 
-def test_json_answer_writes_chinese_as_is_and_takes_the_long_way_for_a_date() -> None:
+def test_json_answer_writes_chinese_as_is_dates_in_iso_and_nan_as_null() -> None:
     plain = json_answer({"title": "数据治理", "n": 3}, status_code=201)
     assert plain.status_code == 201
     assert plain.headers["content-type"] == "application/json"
     assert json.loads(bytes(plain.body)) == {"title": "数据治理", "n": 3}
     assert "数据治理".encode() in bytes(plain.body)  # not \u escapes
-    dated = json_answer({"due": date(2026, 12, 3)})
-    assert json.loads(bytes(dated.body)) == {"due": "2026-12-03"}
+    # As FastAPI wrote a dict: dates in ISO 8601, a NaN as null (never a 500).
+    odd = json_answer({"due": date(2026, 12, 3), "ratio": float("nan")})
+    assert json.loads(bytes(odd.body)) == {"due": "2026-12-03", "ratio": None}
 
 
 def test_a_local_path_with_query_is_kept() -> None:

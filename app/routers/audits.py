@@ -367,7 +367,7 @@ def _public(audit: Audit, counts: dict[Any, int]) -> dict[str, Any]:
     }
 
 
-@api_router.get("/audits", summary="Audits, newest first")
+@api_router.get("/audits", response_model=dict[str, Any], summary="Audits, newest first")
 def api_list(session: SessionDep, actor: ApiActor, page: PageDep) -> Response:
     total = session.exec(select(func.count()).select_from(Audit)).one()
     audits = session.exec(
@@ -385,7 +385,11 @@ def api_list(session: SessionDep, actor: ApiActor, page: PageDep) -> Response:
     )
 
 
-@api_router.get("/audits/{audit_id:int}", summary="One audit with its checklist results")
+@api_router.get(
+    "/audits/{audit_id:int}",
+    response_model=dict[str, Any],
+    summary="One audit with its checklist results",
+)
 def api_detail(session: SessionDep, actor: ApiActor, audit: AuditById) -> Response:
     counts = audit_checklist.result_counts(session=session, audit_id=audit.id or 0)
     return json_answer(_public(audit, counts))

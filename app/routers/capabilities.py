@@ -236,7 +236,9 @@ def api_list(session: SessionDep, now: Now, actor: ApiActor) -> list[dict[str, A
     ]
 
 
-@api_router.get("/capabilities/{capability_id:int}", summary="One capability")
+@api_router.get(
+    "/capabilities/{capability_id:int}", response_model=dict[str, Any], summary="One capability"
+)
 def api_detail(
     session: SessionDep, actor: ApiActor, capability: CapabilityById, capability_id: int
 ) -> Response:

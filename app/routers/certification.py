@@ -494,7 +494,11 @@ async def generate_plan(
 # --- JSON API -------------------------------------------------------------------------------
 
 
-@api_router.get("/certification", summary="The current certification record and its milestones")
+@api_router.get(
+    "/certification",
+    response_model=dict[str, Any],
+    summary="The current certification record and its milestones",
+)
 def api_current(session: SessionDep, now: Now, actor: ApiActor) -> Response:
     certification = certification_service.current(session=session)
     if certification is None:

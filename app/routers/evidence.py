@@ -349,7 +349,9 @@ def unlink(
 
 
 @api_router.get(
-    "/evidence", summary="Search the evidence register (what the token's owner may see)"
+    "/evidence",
+    response_model=dict[str, Any],
+    summary="Search the evidence register (what the token's owner may see)",
 )
 def api_register(
     request: Request, session: SessionDep, now: Now, actor: ApiActor, page: PageDep
@@ -381,7 +383,9 @@ def api_register(
 
 
 @api_router.get(
-    "/evidence/{evidence_id:int}", summary="One evidence item with its revisions and links"
+    "/evidence/{evidence_id:int}",
+    response_model=dict[str, Any],
+    summary="One evidence item with its revisions and links",
 )
 def api_detail(session: SessionDep, evidence: ApiVisibleEvidence, evidence_id: int) -> Response:
     return json_answer(

@@ -234,7 +234,11 @@ async def correct(
 # --- JSON API -------------------------------------------------------------------------------
 
 
-@api_router.get("/goals", summary="Goals with their status by the documented rule, paginated")
+@api_router.get(
+    "/goals",
+    response_model=dict[str, Any],
+    summary="Goals with their status by the documented rule, paginated",
+)
 def api_list(
     session: SessionDep, now: Now, actor: ApiActor, page: PageDep, capability: int | None = None
 ) -> Response:
@@ -269,7 +273,11 @@ def api_list(
     )
 
 
-@api_router.get("/goals/{goal_id:int}", summary="One goal with the values in force")
+@api_router.get(
+    "/goals/{goal_id:int}",
+    response_model=dict[str, Any],
+    summary="One goal with the values in force",
+)
 def api_detail(
     session: SessionDep, now: Now, actor: ApiActor, goal: GoalById, goal_id: int
 ) -> Response:

@@ -630,7 +630,11 @@ async def verify(
 # --- JSON API -------------------------------------------------------------------------------
 
 
-@api_router.get("/nonconformities", summary="Nonconformities, open ones by default, paginated")
+@api_router.get(
+    "/nonconformities",
+    response_model=dict[str, Any],
+    summary="Nonconformities, open ones by default, paginated",
+)
 def api_list(
     request: Request, session: SessionDep, now: Now, actor: ApiActor, page: PageDep
 ) -> Response:
@@ -660,6 +664,7 @@ def api_list(
 
 @api_router.get(
     "/nonconformities/{nonconformity_id:int}",
+    response_model=dict[str, Any],
     summary="One nonconformity with its actions and verifications",
 )
 def api_detail(

@@ -141,6 +141,7 @@ def _pre_check(result: PreCheckResult) -> dict[str, Any]:
 
 @api_router.get(
     "/readiness",
+    response_model=dict[str, Any],
     summary="Certification readiness: overall, per chapter, and the pre-application checklist",
 )
 def api_readiness(session: SessionDep, now: Now, actor: ApiActor) -> Response:

@@ -341,7 +341,11 @@ def api_frameworks(session: SessionDep, actor: ApiActor) -> Any:
     return requirement_service.get_frameworks(session=session)
 
 
-@api_router.get("/requirements", summary="List requirements, filtered and paginated")
+@api_router.get(
+    "/requirements",
+    response_model=dict[str, Any],
+    summary="List requirements, filtered and paginated",
+)
 def api_list(
     session: SessionDep,
     actor: ApiActor,

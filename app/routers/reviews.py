@@ -519,7 +519,9 @@ def report(
 # --- JSON API -------------------------------------------------------------------------------
 
 
-@api_router.get("/reviews", summary="Management reviews, newest first")
+@api_router.get(
+    "/reviews", response_model=dict[str, Any], summary="Management reviews, newest first"
+)
 def api_list(session: SessionDep, actor: ApiActor, page: PageDep) -> Response:
     rows, total = review_service.page(session=session, page=page)
     return json_answer(
@@ -545,6 +547,7 @@ def _public(review: ManagementReview) -> dict[str, Any]:
 
 @api_router.get(
     "/reviews/{review_id:int}",
+    response_model=dict[str, Any],
     summary="One management review with its input package (frozen once held), attendees "
     "and actions",
 )

@@ -401,7 +401,11 @@ def delete(
 # --- JSON API -------------------------------------------------------------------------------
 
 
-@api_router.get("/self-assessments", summary="Self-assessment results by year, oldest first")
+@api_router.get(
+    "/self-assessments",
+    response_model=dict[str, Any],
+    summary="Self-assessment results by year, oldest first",
+)
 def api_list(session: SessionDep, actor: ApiActor) -> Response:
     rows = assessment_service.all_years(session=session)
     return json_answer(

@@ -233,7 +233,11 @@ def delete_advantage(
     return redirect(request, "/strategy", toast=_("Competitive advantage deleted."))
 
 
-@api_router.get("/strategy-map", summary="The strategy → advantage → capability → goal graph")
+@api_router.get(
+    "/strategy-map",
+    response_model=dict[str, Any],
+    summary="The strategy → advantage → capability → goal graph",
+)
 def api_map(session: SessionDep, now: Now, actor: ApiActor) -> Response:
     context = _map_context(session, now)
     return json_answer(

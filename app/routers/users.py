@@ -150,7 +150,7 @@ def api_me(session: SessionDep, actor: ApiActor) -> Any:
     return _public(actor.user, set(actor.roles))
 
 
-@api_router.get("/users", summary="List users (administrators)")
+@api_router.get("/users", response_model=dict[str, Any], summary="List users (administrators)")
 def api_users(
     session: SessionDep,
     page: PageDep,
