@@ -37,7 +37,7 @@ from app.web.evidence_page import (
     register_choices,
 )
 from app.web.forms import filter_id, form_values, parse_id, submit
-from app.web.http import json_answer, redirect, same_site_path
+from app.web.http import json_answer, json_page, redirect, same_site_path
 from app.web.rendering import render, wants_fragment
 
 router = APIRouter(prefix="/evidence", tags=["evidence"], include_in_schema=False)
@@ -363,22 +363,19 @@ def api_register(
         page=page,
         today=local_date(now),
     )
-    return json_answer(
-        {
-            "total": total,
-            "page": page.number,
-            "size": page.size,
-            "items": [
-                {
-                    **r.evidence.model_dump(mode="json"),
-                    "owner": r.owner_name,
-                    "department": r.department_name,
-                    "latest_file": r.latest_name,
-                    "current": r.current,
-                }
-                for r in rows
-            ],
-        }
+    return json_page(
+        page,
+        total,
+        [
+            {
+                **r.evidence.model_dump(mode="json"),
+                "owner": r.owner_name,
+                "department": r.department_name,
+                "latest_file": r.latest_name,
+                "current": r.current,
+            }
+            for r in rows
+        ],
     )
 
 

@@ -36,7 +36,7 @@ from app.web.access.strategy import (
 from app.web.capability_page import detail_response
 from app.web.deps import ApiActor, CurrentActor, Now, PageDep, require
 from app.web.forms import form_values, submit
-from app.web.http import json_answer, redirect, toast_header
+from app.web.http import json_answer, json_page, redirect, toast_header
 from app.web.rendering import render
 
 router = APIRouter(tags=["goals"], include_in_schema=False)
@@ -260,16 +260,10 @@ def api_list(
     )
     # One query for the latest values of the whole page, not one per goal.
     assessments = goal_service.assessments(session=session, goals=goals, today=local_date(now))
-    return json_answer(
-        {
-            "total": total,
-            "page": page.number,
-            "size": page.size,
-            "items": [
-                {**g.model_dump(mode="json"), "status": assessments[g.id or 0].status}
-                for g in goals
-            ],
-        }
+    return json_page(
+        page,
+        total,
+        [{**g.model_dump(mode="json"), "status": assessments[g.id or 0].status} for g in goals],
     )
 
 

@@ -56,7 +56,7 @@ from app.web.access.nonconformities import (
 )
 from app.web.deps import ApiActor, CurrentActor, Now, PageDep, paged_by, require
 from app.web.forms import filter_id, form_values, submit
-from app.web.http import json_answer, redirect, toast_header
+from app.web.http import json_answer, json_page, redirect, toast_header
 from app.web.rendering import render, wants_fragment
 
 router = APIRouter(prefix="/nonconformities", tags=["nonconformities"], include_in_schema=False)
@@ -641,24 +641,21 @@ def api_list(
     rows, total = search(
         session=session, filters=_filters(request.query_params), page=page, today=local_date(now)
     )
-    return json_answer(
-        {
-            "total": total,
-            "page": page.number,
-            "size": page.size,
-            "items": [
-                {
-                    **r.nonconformity.model_dump(mode="json"),
-                    "owner": r.owner_name,
-                    "department": r.department_name,
-                    "clause": r.clause,
-                    "open_actions": r.open_actions,
-                    "actions": r.total_actions,
-                    "overdue": nc_service.is_overdue(r.nonconformity, local_date(now)),
-                }
-                for r in rows
-            ],
-        }
+    return json_page(
+        page,
+        total,
+        [
+            {
+                **r.nonconformity.model_dump(mode="json"),
+                "owner": r.owner_name,
+                "department": r.department_name,
+                "clause": r.clause,
+                "open_actions": r.open_actions,
+                "actions": r.total_actions,
+                "overdue": nc_service.is_overdue(r.nonconformity, local_date(now)),
+            }
+            for r in rows
+        ],
     )
 
 

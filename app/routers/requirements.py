@@ -37,7 +37,7 @@ from app.web.access.evidence import require_edit
 from app.web.access.requirements import RequirementById
 from app.web.deps import ApiActor, CurrentActor, Now, PageDep, api_require, require
 from app.web.forms import filter_id, form_values, parse_id, submit
-from app.web.http import json_answer, redirect, toast_header
+from app.web.http import json_page, redirect, toast_header
 from app.web.rendering import render, wants_fragment
 
 router = APIRouter(prefix="/requirements", tags=["requirements"], include_in_schema=False)
@@ -375,14 +375,7 @@ def api_list(
         .offset(page.offset)
         .limit(page.size)
     ).all()
-    return json_answer(
-        {
-            "total": total,
-            "page": page.number,
-            "size": page.size,
-            "items": [_public(r, s).model_dump(mode="json") for r, s in rows],
-        }
-    )
+    return json_page(page, total, [_public(r, s).model_dump(mode="json") for r, s in rows])
 
 
 @api_router.get(

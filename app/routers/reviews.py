@@ -37,7 +37,7 @@ from app.web.access.reviews import (
 )
 from app.web.deps import ApiActor, CurrentActor, Now, PageDep, require
 from app.web.forms import form_values, submit
-from app.web.http import json_answer, redirect, toast_header
+from app.web.http import json_answer, json_page, redirect, toast_header
 from app.web.rendering import render, wants_fragment
 
 router = APIRouter(prefix="/reviews", tags=["reviews"], include_in_schema=False)
@@ -524,20 +524,17 @@ def report(
 )
 def api_list(session: SessionDep, actor: ApiActor, page: PageDep) -> Response:
     rows, total = review_service.page(session=session, page=page)
-    return json_answer(
-        {
-            "total": total,
-            "page": page.number,
-            "size": page.size,
-            "items": [
-                {
-                    **_public(row.review),
-                    "chair": row.chair_name,
-                    "open_actions": row.open_actions,
-                }
-                for row in rows
-            ],
-        }
+    return json_page(
+        page,
+        total,
+        [
+            {
+                **_public(row.review),
+                "chair": row.chair_name,
+                "open_actions": row.open_actions,
+            }
+            for row in rows
+        ],
     )
 
 

@@ -17,7 +17,7 @@ from app.services.accounts import users as user_service
 from app.web.access.accounts import UserById
 from app.web.deps import ApiActor, Now, PageDep, SettingsDep, api_require, require
 from app.web.forms import form_values, submit
-from app.web.http import json_answer, redirect
+from app.web.http import json_page, redirect
 from app.web.rendering import render
 
 router = APIRouter(prefix="/admin/users", tags=["users"], include_in_schema=False)
@@ -161,13 +161,8 @@ def api_users(
         select(User).order_by(col(User.id)).offset(page.offset).limit(page.size)
     ).all()
     roles = user_service.roles_by_user(session=session, user_ids=[u.id for u in users if u.id])
-    return json_answer(
-        {
-            "total": total,
-            "page": page.number,
-            "size": page.size,
-            "items": [
-                _public(u, roles.get(u.id or 0, set())).model_dump(mode="json") for u in users
-            ],
-        }
+    return json_page(
+        page,
+        total,
+        [_public(u, roles.get(u.id or 0, set())).model_dump(mode="json") for u in users],
     )

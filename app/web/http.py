@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.errors import Forbidden
 from app.i18n import DEFAULT_LOCALE, LOCALES, current_locale, negotiate
 from app.i18n import gettext as _
+from app.pagination import Page
 from app.security import csrf_token_for, csrf_token_valid
 
 log = logging.getLogger(__name__)
@@ -218,6 +219,11 @@ def json_answer(data: Any, status_code: int = 200) -> Response:
     return Response(
         to_json(data, inf_nan_mode="null"), status_code=status_code, media_type="application/json"
     )
+
+
+def json_page(page: Page, total: int, items: list[Any]) -> Response:
+    """One page of a JSON API list, in the shape every list answers with."""
+    return json_answer({"total": total, "page": page.number, "size": page.size, "items": items})
 
 
 def toast_header(message: str, level: str = "success") -> dict[str, str]:
